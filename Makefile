@@ -1,0 +1,32 @@
+# laredo: PGXS build
+EXTENSION = laredo
+MODULE_big = laredo
+OBJS = \
+	src/laredo.o \
+	src/launcher.o \
+	src/source_worker.o \
+	src/remote.o \
+	src/replication.o \
+	src/publication.o \
+	src/baseline.o \
+	src/apply.o \
+	src/target_table.o \
+	src/state.o \
+	src/functions.o
+
+DATA = sql/laredo--0.1.0.sql
+PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
+SHLIB_LINK_INTERNAL = $(libpq)
+
+REGRESS = setup sources pipelines errors local_mirror
+REGRESS_OPTS = --temp-instance=$(CURDIR)/tmp_check_regress \
+	--temp-config=$(CURDIR)/test/regress.conf
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = tmp_check_regress results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,919 @@
+-- laredo 0.1.0: catalog tables, views and the SQL surface.
+--
+-- Every table here is laredo's replication state for this database.  The SQL
+-- functions only record what is asked; the source worker acts after the
+-- caller commits (creating a slot waits for every xid-holding transaction on
+-- the source server, the caller's included).
+
+\echo Use "CREATE EXTENSION laredo" to load this file. \quit
+
+-- The role that may manage sources.  Roles are cluster-wide, so it may exist
+-- already from another database.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'laredo_admin') THEN
+		CREATE ROLE laredo_admin NOLOGIN;
+	END IF;
+END
+$$;
+
+CREATE TABLE laredo.source_config (
+	source_id text PRIMARY KEY,
+	connection text NOT NULL,
+	slot_mode text NOT NULL,
+	slot_name name NOT NULL UNIQUE,
+	publication name NOT NULL,
+	create_publication boolean NOT NULL,
+	publish text NOT NULL,
+	reconnect_max_attempts integer NOT NULL,
+	reconnect_initial_backoff interval NOT NULL,
+	reconnect_max_backoff interval NOT NULL,
+	reconnect_backoff_multiplier float8 NOT NULL,
+	enabled boolean NOT NULL DEFAULT true,
+	owner oid NOT NULL,
+	config_version bigint NOT NULL DEFAULT 1,
+	-- set while laredo has created a slot whose baseline has not committed
+	slot_pending boolean NOT NULL DEFAULT false,
+	-- a durable ERROR: the source is not restarted until alter_source or a reset
+	error text,
+	error_hint text,
+	error_time timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	CHECK (slot_mode IN ('stateful', 'ephemeral'))
+);
+
+CREATE TABLE laredo.source_tables (
+	source_id text NOT NULL REFERENCES laredo.source_config ON DELETE CASCADE,
+	schema_name name NOT NULL,
+	table_name name NOT NULL,
+	where_clause text,
+	columns name[],
+	-- published for insert and truncate only: no usable replica identity
+	insert_only boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (source_id, schema_name, table_name)
+);
+
+CREATE TABLE laredo.pipeline_config (
+	pipeline_id text PRIMARY KEY,
+	source_id text NOT NULL REFERENCES laredo.source_config,
+	source_schema name NOT NULL,
+	source_table name NOT NULL,
+	target_kind text NOT NULL,
+	target_schema name NOT NULL,
+	target_table name NOT NULL,
+	options jsonb NOT NULL DEFAULT '{}',
+	owner oid NOT NULL,
+	-- NULL until the pipeline's baseline has committed
+	baseline_lsn pg_lsn,
+	baseline_rows bigint NOT NULL DEFAULT 0,
+	inserts bigint NOT NULL DEFAULT 0,
+	updates bigint NOT NULL DEFAULT 0,
+	deletes bigint NOT NULL DEFAULT 0,
+	truncates bigint NOT NULL DEFAULT 0,
+	last_lsn pg_lsn,
+	last_applied_at timestamptz,
+	error text,
+	error_time timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (source_id, source_schema, source_table)
+		REFERENCES laredo.source_tables (source_id, schema_name, table_name),
+	CHECK (target_kind IN ('table'))
+);
+
+-- Connection strings can hold passwords: only privileged roles read them.
+REVOKE ALL ON laredo.source_config, laredo.source_tables, laredo.pipeline_config FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_config, laredo.source_tables,
+	laredo.pipeline_config TO laredo_admin;
+
+SELECT pg_catalog.pg_extension_config_dump('laredo.source_config', '');
+SELECT pg_catalog.pg_extension_config_dump('laredo.source_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('laredo.pipeline_config', '');
+
+-------------------------------------------------------------------------------
+-- C entry points
+-------------------------------------------------------------------------------
+
+-- Live status of this database's source workers, from shared memory.
+CREATE FUNCTION laredo._worker_status(
+	OUT source_id text, OUT worker_pid integer, OUT state text,
+	OUT received_lsn pg_lsn, OUT confirmed_lsn pg_lsn, OUT source_wal_end pg_lsn,
+	OUT last_error text, OUT last_error_time timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'laredo_worker_status' LANGUAGE C STRICT VOLATILE;
+
+-- The durable resume position (the replication origin's remote LSN).
+CREATE FUNCTION laredo._origin_lsn(source_id text) RETURNS pg_lsn
+AS 'MODULE_PATHNAME', 'laredo_origin_lsn' LANGUAGE C STRICT VOLATILE;
+
+-- Wakes the launcher and this database's manager when the caller commits.
+CREATE FUNCTION laredo._notify_config_change() RETURNS void
+AS 'MODULE_PATHNAME', 'laredo_notify_config_change' LANGUAGE C VOLATILE;
+
+-- Validates a connection string and returns it with any password masked.
+CREATE FUNCTION laredo._check_connection(connection text, OUT masked text, OUT has_password boolean)
+AS 'MODULE_PATHNAME', 'laredo_check_connection' LANGUAGE C STRICT IMMUTABLE;
+
+-- Runs a catalog query on a source and returns each row as json (column order kept).
+CREATE FUNCTION laredo._source_query(connection text, query text) RETURNS SETOF json
+AS 'MODULE_PATHNAME', 'laredo_source_query' LANGUAGE C STRICT VOLATILE;
+
+-- Runs a command that returns no rows on a source.
+CREATE FUNCTION laredo._source_exec(connection text, command text) RETURNS void
+AS 'MODULE_PATHNAME', 'laredo_source_exec' LANGUAGE C STRICT VOLATILE;
+
+-- Drops a source's replication origin (its resume position), if any.
+CREATE FUNCTION laredo._drop_origin(source_id text) RETURNS void
+AS 'MODULE_PATHNAME', 'laredo_drop_origin' LANGUAGE C STRICT VOLATILE;
+
+-- Stops a source's worker now and keeps it stopped until this transaction ends.
+CREATE FUNCTION laredo._stop_worker(source_id text) RETURNS void
+AS 'MODULE_PATHNAME', 'laredo_stop_worker' LANGUAGE C STRICT VOLATILE;
+
+-- Validates a row filter expression without touching any database.
+CREATE FUNCTION laredo._check_where_clause(where_clause text) RETURNS void
+AS 'MODULE_PATHNAME', 'laredo_check_where_clause' LANGUAGE C STRICT IMMUTABLE;
+
+CREATE FUNCTION laredo.wait_for_catchup(source_id text, timeout interval DEFAULT '60s')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'laredo_wait_for_catchup' LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Internal functions are not for PUBLIC.
+REVOKE ALL ON FUNCTION laredo._source_query(text, text), laredo._source_exec(text, text),
+	laredo._stop_worker(text), laredo._drop_origin(text), laredo._notify_config_change() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION laredo._source_query(text, text), laredo._source_exec(text, text),
+	laredo._stop_worker(text), laredo._drop_origin(text), laredo._notify_config_change() TO laredo_admin;
+
+-------------------------------------------------------------------------------
+-- helpers
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION laredo._is_admin() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT rolsuper OR pg_has_role(current_user, 'laredo_admin', 'MEMBER')
+	FROM pg_roles WHERE rolname = current_user
+$$;
+
+CREATE FUNCTION laredo._require_admin(what text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT laredo._is_admin() THEN
+		RAISE EXCEPTION 'permission denied to %', what
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'Only superusers and members of role "laredo_admin" manage laredo sources and pipelines.',
+			      HINT = 'GRANT laredo_admin TO ' || quote_ident(current_user) || ';';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION laredo._check_id(kind text, id text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF id IS NULL OR id !~ '^[a-z_][a-z0-9_]*$' OR length(id) > 40 THEN
+		RAISE EXCEPTION 'invalid % id "%"', kind, coalesce(id, 'NULL')
+			USING ERRCODE = 'invalid_name',
+			      DETAIL = 'A ' || kind || ' id names replication slots and processes, so it is restricted.',
+			      HINT = 'Use 1 to 40 characters: lower-case letters, digits and underscores, not starting with a digit.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION laredo._source(p_source_id text) RETURNS laredo.source_config
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+BEGIN
+	SELECT * INTO s FROM laredo.source_config WHERE source_id = p_source_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source "%" does not exist', coalesce(p_source_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT source_id FROM laredo.sources lists the sources of this database.';
+	END IF;
+	RETURN s;
+END
+$$;
+
+CREATE FUNCTION laredo._check_interval(name text, value interval) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF value IS NULL OR value <= interval '0' THEN
+		RAISE EXCEPTION '% must be a positive interval, not %', name, coalesce(value::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example ' || name || ' => ''1s''.';
+	END IF;
+END
+$$;
+
+-- Splits 'schema.table' (quoted or not) into its two names; a bare name means public.
+CREATE FUNCTION laredo._split_name(qualified text, OUT schema_name name, OUT table_name name)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	parts text[];
+BEGIN
+	BEGIN
+		parts := parse_ident(qualified);
+	EXCEPTION WHEN OTHERS THEN
+		parts := NULL;
+	END;
+	IF parts IS NULL OR cardinality(parts) NOT IN (1, 2) OR qualified = '' THEN
+		RAISE EXCEPTION 'invalid table name "%"', coalesce(qualified, 'NULL')
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'Write schema.table, quoting names that need it: public."My Table".';
+	END IF;
+	IF cardinality(parts) = 1 THEN
+		parts := ARRAY['public'] || parts;
+	END IF;
+	IF length(parts[1]) > 63 OR length(parts[2]) > 63 THEN
+		RAISE EXCEPTION 'table name "%" is too long', qualified
+			USING ERRCODE = 'name_too_long', HINT = 'Names have at most 63 bytes.';
+	END IF;
+	schema_name := parts[1];
+	table_name := parts[2];
+END
+$$;
+
+-- Describes a source table from the source's own catalog: one row per
+-- published column, in column order.  key marks replica identity columns;
+-- identity is the table's replica identity setting ('d', 'f', 'i', 'n').
+CREATE FUNCTION laredo._describe_source_table(connection text, schema_name name, table_name name,
+	OUT attname name, OUT type_name text, OUT not_null boolean, OUT is_key boolean, OUT identity "char",
+	OUT relkind "char")
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r json;
+BEGIN
+	FOR r IN SELECT * FROM laredo._source_query(connection, format($q$
+		SELECT a.attname AS n, pg_catalog.format_type(a.atttypid, a.atttypmod) AS t, a.attnotnull AS nn,
+		       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey)) AS k,
+		       c.relreplident::text AS ri, c.relkind::text AS rk
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND
+		     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
+		WHERE n.nspname = %L AND c.relname = %L AND a.attgenerated = ''
+		ORDER BY a.attnum $q$, schema_name, table_name))
+	LOOP
+		attname := r->>'n'; type_name := r->>'t'; not_null := (r->>'nn')::boolean;
+		is_key := (r->>'k')::boolean; identity := r->>'ri'; relkind := r->>'rk';
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+-- Replication origins are cluster-wide: the name includes this database's OID.
+CREATE FUNCTION laredo._origin_name(source_id text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT 'laredo_' || (SELECT oid FROM pg_database WHERE datname = current_database()) || '_' || source_id
+$$;
+
+-------------------------------------------------------------------------------
+-- sources
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION laredo.create_source(
+	source_id text,
+	connection text DEFAULT '',
+	slot_mode text DEFAULT 'stateful',
+	slot_name name DEFAULT NULL,
+	publication name DEFAULT NULL,
+	create_publication boolean DEFAULT true,
+	publish text DEFAULT 'insert, update, delete, truncate',
+	reconnect_max_attempts integer DEFAULT 10,
+	reconnect_initial_backoff interval DEFAULT '1s',
+	reconnect_max_backoff interval DEFAULT '60s',
+	reconnect_backoff_multiplier float8 DEFAULT 2.0,
+	enabled boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_slot name;
+	v_pub name;
+	v_conn record;
+	v_publish text[];
+	p text;
+BEGIN
+	PERFORM laredo._require_admin('create a source');
+	PERFORM laredo._check_id('source', source_id);
+	IF EXISTS (SELECT FROM laredo.source_config s WHERE s.source_id = create_source.source_id) THEN
+		RAISE EXCEPTION 'source "%" already exists', source_id
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'Choose another id, or laredo.drop_source(''' || source_id || ''') first.';
+	END IF;
+	IF connection IS NULL THEN
+		RAISE EXCEPTION 'connection must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+			      HINT = 'Use '''' for this server and database, or a libpq connection string.';
+	END IF;
+	v_conn := laredo._check_connection(connection);
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		IF connection = '' THEN
+			RAISE EXCEPTION 'only superusers may create a source with connection => ''''' 
+				USING ERRCODE = 'insufficient_privilege',
+				      DETAIL = 'An empty connection uses this server''s own local login.',
+				      HINT = 'Give a connection string that authenticates with its own password.';
+		ELSIF NOT v_conn.has_password THEN
+			RAISE EXCEPTION 'password is required'
+				USING ERRCODE = 'insufficient_privilege',
+				      DETAIL = 'Non-superusers must give a password in the connection string.',
+				      HINT = 'Add password=... to the connection string, or ask a superuser to create the source.';
+		END IF;
+	END IF;
+	IF slot_mode IS NULL OR slot_mode NOT IN ('stateful', 'ephemeral') THEN
+		RAISE EXCEPTION 'invalid slot_mode "%"', coalesce(slot_mode, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'slot_mode is ''stateful'' (persistent slot, resume) or ''ephemeral'' (temporary slot, full baseline on every start).';
+	END IF;
+	IF slot_mode = 'ephemeral' THEN
+		RAISE EXCEPTION 'slot_mode ''ephemeral'' is not available yet'
+			USING ERRCODE = 'feature_not_supported',
+			      HINT = 'Use slot_mode => ''stateful''.';
+	END IF;
+	v_slot := coalesce(slot_name, 'laredo_' || source_id || '_' ||
+		substr(md5((SELECT system_identifier::text FROM pg_control_system()) || '/' ||
+		           (SELECT oid::text FROM pg_database WHERE datname = current_database())), 1, 8));
+	IF v_slot !~ '^[a-z0-9_]+$' THEN
+		RAISE EXCEPTION 'invalid slot_name "%"', v_slot
+			USING ERRCODE = 'invalid_name',
+			      HINT = 'Replication slot names may contain only lower-case letters, digits and underscores.';
+	END IF;
+	IF EXISTS (SELECT FROM laredo.source_config s WHERE s.slot_name = v_slot) THEN
+		RAISE EXCEPTION 'slot_name "%" is already used by another source', v_slot
+			USING ERRCODE = 'duplicate_object', HINT = 'Choose another slot_name.';
+	END IF;
+	v_pub := coalesce(publication, v_slot || '_pub');
+	IF v_pub = '' THEN
+		RAISE EXCEPTION 'publication must not be empty'
+			USING ERRCODE = 'invalid_name', HINT = 'Omit publication to use <slot_name>_pub.';
+	END IF;
+	v_publish := regexp_split_to_array(lower(trim(coalesce(publish, ''))), '\s*,\s*');
+	FOREACH p IN ARRAY v_publish LOOP
+		IF p NOT IN ('insert', 'update', 'delete', 'truncate') THEN
+			RAISE EXCEPTION 'invalid publish operation "%"', p
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'publish is a comma-separated list of insert, update, delete and truncate.';
+		END IF;
+	END LOOP;
+	IF reconnect_max_attempts IS NULL OR reconnect_max_attempts < 0 THEN
+		RAISE EXCEPTION 'reconnect_max_attempts must be zero or more, not %', coalesce(reconnect_max_attempts::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example reconnect_max_attempts => 10.';
+	END IF;
+	PERFORM laredo._check_interval('reconnect_initial_backoff', reconnect_initial_backoff);
+	PERFORM laredo._check_interval('reconnect_max_backoff', reconnect_max_backoff);
+	IF reconnect_max_backoff < reconnect_initial_backoff THEN
+		RAISE EXCEPTION 'reconnect_max_backoff (%) is less than reconnect_initial_backoff (%)',
+			reconnect_max_backoff, reconnect_initial_backoff
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Raise reconnect_max_backoff.';
+	END IF;
+	IF reconnect_backoff_multiplier IS NULL OR reconnect_backoff_multiplier < 1.0
+	   OR reconnect_backoff_multiplier = 'NaN'::float8 OR reconnect_backoff_multiplier > 100 THEN
+		RAISE EXCEPTION 'reconnect_backoff_multiplier must be between 1 and 100, not %',
+			coalesce(reconnect_backoff_multiplier::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example reconnect_backoff_multiplier => 2.0.';
+	END IF;
+
+	INSERT INTO laredo.source_config (source_id, connection, slot_mode, slot_name, publication,
+		create_publication, publish, reconnect_max_attempts, reconnect_initial_backoff,
+		reconnect_max_backoff, reconnect_backoff_multiplier, enabled, owner)
+	VALUES (source_id, connection, slot_mode, v_slot, v_pub, coalesce(create_publication, true),
+		array_to_string(v_publish, ', '), reconnect_max_attempts, reconnect_initial_backoff,
+		reconnect_max_backoff, reconnect_backoff_multiplier, coalesce(enabled, true),
+		(SELECT oid FROM pg_roles WHERE rolname = current_user));
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+CREATE FUNCTION laredo.alter_source(
+	source_id text,
+	connection text DEFAULT NULL,
+	enabled boolean DEFAULT NULL,
+	reconnect_max_attempts integer DEFAULT NULL,
+	reconnect_initial_backoff interval DEFAULT NULL,
+	reconnect_max_backoff interval DEFAULT NULL,
+	reconnect_backoff_multiplier float8 DEFAULT NULL,
+	slot_mode text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	v_conn record;
+BEGIN
+	PERFORM laredo._require_admin('alter a source');
+	s := laredo._source(source_id);
+	IF slot_mode IS NOT NULL AND slot_mode IS DISTINCT FROM s.slot_mode THEN
+		RAISE EXCEPTION 'cannot change slot_mode of source "%" with alter_source', source_id
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = 'Switching between stateful and ephemeral changes where the source resumes from.',
+			      HINT = 'Drop and create the source again (laredo.reset_source comes in a later release).';
+	END IF;
+	IF connection IS NOT NULL THEN
+		v_conn := laredo._check_connection(connection);
+		IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+		   AND (connection = '' OR NOT v_conn.has_password) THEN
+			RAISE EXCEPTION 'password is required'
+				USING ERRCODE = 'insufficient_privilege',
+				      DETAIL = 'Non-superusers must give a password in the connection string.',
+				      HINT = 'Add password=... to the connection string.';
+		END IF;
+		s.connection := connection;
+	END IF;
+	IF reconnect_max_attempts IS NOT NULL THEN
+		IF reconnect_max_attempts < 0 THEN
+			RAISE EXCEPTION 'reconnect_max_attempts must be zero or more, not %', reconnect_max_attempts
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example reconnect_max_attempts => 10.';
+		END IF;
+		s.reconnect_max_attempts := reconnect_max_attempts;
+	END IF;
+	IF reconnect_initial_backoff IS NOT NULL THEN
+		PERFORM laredo._check_interval('reconnect_initial_backoff', reconnect_initial_backoff);
+		s.reconnect_initial_backoff := reconnect_initial_backoff;
+	END IF;
+	IF reconnect_max_backoff IS NOT NULL THEN
+		PERFORM laredo._check_interval('reconnect_max_backoff', reconnect_max_backoff);
+		s.reconnect_max_backoff := reconnect_max_backoff;
+	END IF;
+	IF s.reconnect_max_backoff < s.reconnect_initial_backoff THEN
+		RAISE EXCEPTION 'reconnect_max_backoff (%) is less than reconnect_initial_backoff (%)',
+			s.reconnect_max_backoff, s.reconnect_initial_backoff
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Raise reconnect_max_backoff.';
+	END IF;
+	IF reconnect_backoff_multiplier IS NOT NULL THEN
+		IF reconnect_backoff_multiplier < 1.0 OR reconnect_backoff_multiplier = 'NaN'::float8
+		   OR reconnect_backoff_multiplier > 100 THEN
+			RAISE EXCEPTION 'reconnect_backoff_multiplier must be between 1 and 100, not %', reconnect_backoff_multiplier
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example reconnect_backoff_multiplier => 2.0.';
+		END IF;
+		s.reconnect_backoff_multiplier := reconnect_backoff_multiplier;
+	END IF;
+	-- Any alter_source clears a durable ERROR: the operator has acted.
+	UPDATE laredo.source_config c SET
+		connection = s.connection,
+		enabled = coalesce(alter_source.enabled, c.enabled),
+		reconnect_max_attempts = s.reconnect_max_attempts,
+		reconnect_initial_backoff = s.reconnect_initial_backoff,
+		reconnect_max_backoff = s.reconnect_max_backoff,
+		reconnect_backoff_multiplier = s.reconnect_backoff_multiplier,
+		config_version = c.config_version + 1,
+		error = NULL, error_hint = NULL, error_time = NULL
+	WHERE c.source_id = alter_source.source_id;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+CREATE FUNCTION laredo.drop_source(source_id text, drop_slot boolean DEFAULT true,
+	drop_publication boolean DEFAULT NULL, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	v_pub boolean;
+BEGIN
+	PERFORM laredo._require_admin('drop a source');
+	s := laredo._source(source_id);
+	v_pub := coalesce(drop_publication, s.create_publication);
+	-- The slot can only be dropped once no walsender uses it.
+	PERFORM laredo._stop_worker(s.source_id);
+	DELETE FROM laredo.pipeline_config p WHERE p.source_id = s.source_id;
+	DELETE FROM laredo.source_tables t WHERE t.source_id = s.source_id;
+	DELETE FROM laredo.source_config c WHERE c.source_id = s.source_id;
+	PERFORM laredo._notify_config_change();
+	-- A slot left behind pins the source's WAL: it goes now.
+	IF drop_slot THEN
+		PERFORM laredo._drop_source_objects(s.connection, s.slot_name,
+			CASE WHEN v_pub THEN s.publication END, force);
+	END IF;
+	PERFORM laredo._drop_origin(s.source_id);
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- tables of a source
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION laredo.add_table(source_id text, table_name text,
+	where_clause text DEFAULT NULL, columns name[] DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	n record;
+	v_cols record;
+	v_identity "char";
+	v_relkind "char";
+	v_keys name[];
+	v_all name[];
+	v_insert_only boolean := false;
+	c name;
+BEGIN
+	PERFORM laredo._require_admin('add a table to a source');
+	s := laredo._source(source_id);
+	n := laredo._split_name(table_name);
+	IF EXISTS (SELECT FROM laredo.source_tables t WHERE t.source_id = s.source_id
+	           AND t.schema_name = n.schema_name AND t.table_name = n.table_name) THEN
+		RAISE EXCEPTION 'table %.% is already part of source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'Call laredo.remove_table first to change its filter or columns.';
+	END IF;
+	IF n.schema_name = 'laredo' AND s.connection = '' THEN
+		RAISE EXCEPTION 'laredo''s own tables cannot be replicated from this database'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL 15 cannot filter changes by origin, so they would feed back forever.',
+			      HINT = 'Choose a table outside schema laredo.';
+	END IF;
+	IF s.connection = '' AND EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.target_schema = n.schema_name
+	        AND p.target_table = n.table_name) THEN
+		RAISE EXCEPTION 'table %.% is the target of a pipeline in this database',
+			quote_ident(n.schema_name), quote_ident(n.table_name)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL 15 cannot filter changes by origin, so its changes would feed back forever.',
+			      HINT = 'Replicate a different table.';
+	END IF;
+	IF where_clause IS NOT NULL THEN
+		PERFORM laredo._check_where_clause(where_clause);
+	END IF;
+
+	SELECT array_agg(d.attname ORDER BY ord) FILTER (WHERE d.is_key),
+	       array_agg(d.attname ORDER BY ord), min(d.identity), min(d.relkind)
+	  INTO v_keys, v_all, v_identity, v_relkind
+	  FROM laredo._describe_source_table(s.connection, n.schema_name, n.table_name) WITH ORDINALITY d(attname, type_name, not_null, is_key, identity, relkind, ord);
+	IF v_all IS NULL THEN
+		RAISE EXCEPTION 'table %.% does not exist on source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'undefined_table',
+			      HINT = 'Create the table on the source first, or check the schema and name (case matters when quoted).';
+	END IF;
+	IF v_relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '%.% on source "%" is not a table',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only tables can be published.';
+	END IF;
+	IF columns IS NOT NULL THEN
+		IF cardinality(columns) = 0 THEN
+			RAISE EXCEPTION 'columns must not be empty' USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Omit columns to publish every column.';
+		END IF;
+		FOREACH c IN ARRAY columns LOOP
+			IF NOT c = ANY (v_all) THEN
+				RAISE EXCEPTION 'column "%" does not exist in table %.% on source "%"', c,
+					quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+					USING ERRCODE = 'undefined_column', HINT = 'Columns: ' || array_to_string(v_all, ', ') || '.';
+			END IF;
+		END LOOP;
+	END IF;
+
+	-- Never make the source's own writes fail: PostgreSQL refuses UPDATE and
+	-- DELETE on a table published for them without a replica identity.
+	IF v_identity = 'n' OR (v_identity IN ('d', 'i') AND v_keys IS NULL) THEN
+		v_insert_only := true;
+		IF s.publish ~ '(update|delete)' THEN
+			RAISE NOTICE 'table %.% has no usable replica identity: it is published for insert and truncate only',
+				quote_ident(n.schema_name), quote_ident(n.table_name)
+				USING DETAIL = 'It goes into the second publication "' || s.publication || '_insert_only" so that UPDATE and DELETE on the source keep working.',
+				      HINT = 'Add a primary key or set REPLICA IDENTITY on the source table to replicate updates and deletes.';
+		END IF;
+	ELSIF s.publish ~ '(update|delete)' THEN
+		IF columns IS NOT NULL AND v_identity <> 'f' AND NOT v_keys <@ columns THEN
+			RAISE EXCEPTION 'column list of %.% leaves out replica identity columns',
+				quote_ident(n.schema_name), quote_ident(n.table_name)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
+				      HINT = 'Include ' || array_to_string(v_keys, ', ') || ' in columns.';
+		END IF;
+		IF v_identity = 'f' AND (columns IS NOT NULL) THEN
+			RAISE EXCEPTION 'a column list cannot be used on %.%, which has REPLICA IDENTITY FULL',
+				quote_ident(n.schema_name), quote_ident(n.table_name)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
+				      HINT = 'Omit columns, or publish insert and truncate only.';
+		END IF;
+	END IF;
+
+	INSERT INTO laredo.source_tables (source_id, schema_name, table_name, where_clause, columns, insert_only)
+	VALUES (s.source_id, n.schema_name, n.table_name, where_clause, columns, v_insert_only);
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+CREATE FUNCTION laredo.remove_table(source_id text, table_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	n record;
+BEGIN
+	PERFORM laredo._require_admin('remove a table from a source');
+	s := laredo._source(source_id);
+	n := laredo._split_name(table_name);
+	IF NOT EXISTS (SELECT FROM laredo.source_tables t WHERE t.source_id = s.source_id
+	               AND t.schema_name = n.schema_name AND t.table_name = n.table_name) THEN
+		RAISE EXCEPTION 'table %.% is not part of source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT * FROM laredo.source_tables lists the tables of each source.';
+	END IF;
+	IF EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.source_id = s.source_id
+	           AND p.source_schema = n.schema_name AND p.source_table = n.table_name) THEN
+		RAISE EXCEPTION 'table %.% of source "%" still feeds pipelines',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'dependent_objects_still_exist',
+			      HINT = 'Drop its pipelines with laredo.drop_pipeline first.';
+	END IF;
+	DELETE FROM laredo.source_tables t WHERE t.source_id = s.source_id
+		AND t.schema_name = n.schema_name AND t.table_name = n.table_name;
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- pipelines
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION laredo.create_pipeline(pipeline_id text, source_id text, source_table text,
+	target_kind text DEFAULT 'table', target text DEFAULT NULL, options jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	t laredo.source_tables;
+	n record;
+	tn record;
+	v_target regclass;
+	d record;
+	v_cols text := '';
+	v_keys text := '';
+	v_local record;
+	v_has_identity boolean;
+BEGIN
+	PERFORM laredo._require_admin('create a pipeline');
+	PERFORM laredo._check_id('pipeline', pipeline_id);
+	IF EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.pipeline_id = create_pipeline.pipeline_id) THEN
+		RAISE EXCEPTION 'pipeline "%" already exists', pipeline_id
+			USING ERRCODE = 'duplicate_object', HINT = 'Choose another id, or laredo.drop_pipeline first.';
+	END IF;
+	s := laredo._source(source_id);
+	n := laredo._split_name(source_table);
+	SELECT * INTO t FROM laredo.source_tables x WHERE x.source_id = s.source_id
+		AND x.schema_name = n.schema_name AND x.table_name = n.table_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table %.% is not part of source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'undefined_table',
+			      HINT = format('Call laredo.add_table(%L, %L) first.', s.source_id, source_table);
+	END IF;
+	IF target_kind IS NULL OR target_kind NOT IN ('table') THEN
+		RAISE EXCEPTION 'invalid target_kind "%"', coalesce(target_kind, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'This release supports target_kind => ''table''.';
+	END IF;
+	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'For example options => ''{}''.';
+	END IF;
+	tn := laredo._split_name(coalesce(target, source_table));
+	IF tn.schema_name = 'laredo' THEN
+		RAISE EXCEPTION 'a target cannot be in schema laredo' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Choose another schema for the target.';
+	END IF;
+	IF s.connection = '' AND tn.schema_name = n.schema_name AND tn.table_name = n.table_name THEN
+		RAISE EXCEPTION 'target %.% is the source table itself', quote_ident(tn.schema_name), quote_ident(tn.table_name)
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Give another target name.';
+	END IF;
+	IF s.connection = '' AND EXISTS (SELECT FROM laredo.source_tables x JOIN laredo.source_config c USING (source_id)
+	        WHERE c.connection = '' AND x.schema_name = tn.schema_name AND x.table_name = tn.table_name) THEN
+		RAISE EXCEPTION 'target %.% is published by a source of this database', quote_ident(tn.schema_name), quote_ident(tn.table_name)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL 15 cannot filter changes by origin, so its changes would feed back forever.',
+			      HINT = 'Give another target name.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = tn.schema_name) THEN
+		RAISE EXCEPTION 'schema "%" does not exist', tn.schema_name
+			USING ERRCODE = 'invalid_schema_name', HINT = 'CREATE SCHEMA ' || quote_ident(tn.schema_name) || ' first.';
+	END IF;
+
+	v_target := to_regclass(quote_ident(tn.schema_name) || '.' || quote_ident(tn.table_name));
+	-- The source's columns, restricted to the published column list.
+	CREATE TEMP TABLE IF NOT EXISTS pg_temp.laredo_cols (ord int, attname name, type_name text,
+		not_null boolean, is_key boolean, identity "char", relkind "char") ON COMMIT DROP;
+	TRUNCATE pg_temp.laredo_cols;
+	INSERT INTO pg_temp.laredo_cols
+		SELECT ord, x.attname, x.type_name, x.not_null, x.is_key, x.identity, x.relkind
+		FROM laredo._describe_source_table(s.connection, n.schema_name, n.table_name)
+		     WITH ORDINALITY x(attname, type_name, not_null, is_key, identity, relkind, ord)
+		WHERE t.columns IS NULL OR x.attname = ANY (t.columns);
+	IF NOT EXISTS (SELECT FROM pg_temp.laredo_cols) THEN
+		RAISE EXCEPTION 'table %.% does not exist on source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'undefined_table', HINT = 'It was dropped on the source; remove_table it.';
+	END IF;
+
+	IF v_target IS NULL THEN
+		FOR d IN SELECT * FROM pg_temp.laredo_cols ORDER BY ord LOOP
+			v_cols := v_cols || CASE WHEN v_cols = '' THEN '' ELSE ', ' END ||
+				quote_ident(d.attname) || ' ' || d.type_name || CASE WHEN d.not_null THEN ' NOT NULL' ELSE '' END;
+			IF d.is_key AND NOT t.insert_only THEN
+				v_keys := v_keys || CASE WHEN v_keys = '' THEN '' ELSE ', ' END || quote_ident(d.attname);
+			END IF;
+		END LOOP;
+		BEGIN
+			EXECUTE format('CREATE TABLE %I.%I (%s%s)', tn.schema_name, tn.table_name, v_cols,
+				CASE WHEN v_keys <> '' THEN ', PRIMARY KEY (' || v_keys || ')' ELSE '' END);
+		EXCEPTION WHEN undefined_object THEN
+			RAISE EXCEPTION 'cannot create target %.%: a column type of the source does not exist here',
+				quote_ident(tn.schema_name), quote_ident(tn.table_name)
+				USING ERRCODE = 'undefined_object', DETAIL = SQLERRM,
+				      HINT = 'Create the type in this database, or create the target table yourself.';
+		END;
+		v_target := to_regclass(quote_ident(tn.schema_name) || '.' || quote_ident(tn.table_name));
+	ELSE
+		IF (SELECT relkind FROM pg_class WHERE oid = v_target) NOT IN ('r', 'p') THEN
+			RAISE EXCEPTION 'target % is not a table', v_target USING ERRCODE = 'wrong_object_type',
+				HINT = 'Give a table, or a name that does not exist yet so laredo creates it.';
+		END IF;
+		-- Every published column must exist with the same type, and columns the
+		-- source does not send must be nullable or have a default.
+		FOR d IN SELECT c.*, a.attname AS local_name, format_type(a.atttypid, a.atttypmod) AS local_type
+		         FROM pg_temp.laredo_cols c
+		         LEFT JOIN pg_attribute a ON a.attrelid = v_target AND a.attname = c.attname
+		              AND a.attnum > 0 AND NOT a.attisdropped
+		LOOP
+			IF d.local_name IS NULL THEN
+				RAISE EXCEPTION 'target % has no column "%"', v_target, d.attname
+					USING ERRCODE = 'datatype_mismatch',
+					      DETAIL = 'The target table''s columns do not fit the source table.',
+					      HINT = format('ALTER TABLE %s ADD COLUMN %I %s;', v_target, d.attname, d.type_name);
+			ELSIF d.local_type <> d.type_name
+			      AND regexp_replace(d.local_type, '\(.*\)', '') <> regexp_replace(d.type_name, '\(.*\)', '') THEN
+				RAISE EXCEPTION 'column "%" of target % has type %, the source has %', d.attname, v_target,
+					d.local_type, d.type_name
+					USING ERRCODE = 'datatype_mismatch',
+					      DETAIL = 'The target table''s columns do not fit the source table.',
+					      HINT = format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;', v_target, d.attname, d.type_name);
+			END IF;
+		END LOOP;
+		SELECT a.attname INTO v_local FROM pg_attribute a
+		 WHERE a.attrelid = v_target AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+		   AND a.atthasdef = false AND a.attidentity = '' AND a.attgenerated = ''
+		   AND NOT EXISTS (SELECT FROM pg_temp.laredo_cols c WHERE c.attname = a.attname)
+		 LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'target % has column "%", which is NOT NULL without a default and not sent by the source',
+				v_target, v_local.attname
+				USING ERRCODE = 'datatype_mismatch',
+				      DETAIL = 'The target table''s columns do not fit the source table.',
+				      HINT = format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL;', v_target, v_local.attname);
+		END IF;
+		-- Updates and deletes find rows by the source's replica identity.
+		IF NOT t.insert_only AND s.publish ~ '(update|delete)'
+		   AND (SELECT min(identity) FROM pg_temp.laredo_cols) <> 'f' THEN
+			SELECT EXISTS (
+				SELECT FROM pg_index i
+				WHERE i.indrelid = v_target AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+				  AND (SELECT array_agg(a.attname ORDER BY a.attname) FROM pg_attribute a
+				       WHERE a.attrelid = v_target AND a.attnum = ANY (i.indkey))
+				    = (SELECT array_agg(c.attname ORDER BY c.attname) FROM pg_temp.laredo_cols c WHERE c.is_key))
+			INTO v_has_identity;
+			IF NOT v_has_identity THEN
+				RAISE EXCEPTION 'target % has no unique index on the source''s replica identity (%)', v_target,
+					(SELECT string_agg(quote_ident(c.attname), ', ' ORDER BY ord) FROM pg_temp.laredo_cols c WHERE c.is_key)
+					USING ERRCODE = 'datatype_mismatch',
+					      DETAIL = 'Updates and deletes find target rows by the source table''s replica identity.',
+					      HINT = format('ALTER TABLE %s ADD PRIMARY KEY (%s);', v_target,
+						(SELECT string_agg(quote_ident(c.attname), ', ' ORDER BY ord) FROM pg_temp.laredo_cols c WHERE c.is_key));
+			END IF;
+		END IF;
+	END IF;
+	IF NOT has_table_privilege(v_target, 'INSERT, UPDATE, DELETE, TRUNCATE') THEN
+		RAISE EXCEPTION 'permission denied for target %', v_target
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'The source''s worker writes the target with the pipeline owner''s rights.',
+			      HINT = format('GRANT INSERT, UPDATE, DELETE, TRUNCATE ON %s TO %I;', v_target, current_user);
+	END IF;
+	IF EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.target_schema = tn.schema_name
+	           AND p.target_table = tn.table_name) THEN
+		RAISE EXCEPTION 'target % is already written by another pipeline', v_target
+			USING ERRCODE = 'duplicate_object', HINT = 'Give each table pipeline its own target.';
+	END IF;
+
+	INSERT INTO laredo.pipeline_config (pipeline_id, source_id, source_schema, source_table,
+		target_kind, target_schema, target_table, options, owner)
+	VALUES (pipeline_id, s.source_id, n.schema_name, n.table_name, target_kind,
+		tn.schema_name, tn.table_name, options, (SELECT oid FROM pg_roles WHERE rolname = current_user));
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+CREATE FUNCTION laredo.drop_pipeline(pipeline_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+BEGIN
+	PERFORM laredo._require_admin('drop a pipeline');
+	DELETE FROM laredo.pipeline_config p WHERE p.pipeline_id = drop_pipeline.pipeline_id
+		RETURNING source_id INTO v_source;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
+	END IF;
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = v_source;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- views
+-------------------------------------------------------------------------------
+
+
+CREATE VIEW laredo.sources AS
+SELECT c.source_id,
+       c.slot_mode,
+       c.slot_name,
+       c.publication,
+       c.enabled,
+       CASE WHEN c.error IS NOT NULL THEN 'ERROR'
+            WHEN NOT c.enabled THEN 'DISABLED'
+            WHEN w.state IS NOT NULL THEN w.state
+            ELSE 'STARTING' END AS state,
+       w.worker_pid,
+       coalesce(w.confirmed_lsn, laredo._origin_lsn(c.source_id)) AS confirmed_lsn,
+       w.received_lsn,
+       CASE WHEN w.source_wal_end IS NOT NULL
+            THEN greatest(0, w.source_wal_end - coalesce(w.confirmed_lsn, laredo._origin_lsn(c.source_id)))
+       END::bigint AS lag_bytes,
+       coalesce(c.error, w.last_error) AS last_error,
+       CASE WHEN c.error IS NOT NULL THEN c.error_time ELSE w.last_error_time END AS last_error_time,
+       c.error_hint AS last_error_hint,
+       CASE WHEN laredo._is_admin() THEN (laredo._check_connection(c.connection)).masked END AS connection
+FROM laredo.source_config c
+LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id;
+
+CREATE VIEW laredo.pipelines AS
+SELECT p.pipeline_id,
+       p.source_id,
+       quote_ident(p.source_schema) || '.' || quote_ident(p.source_table) AS source_table,
+       p.target_kind,
+       quote_ident(p.target_schema) || '.' || quote_ident(p.target_table) AS target,
+       CASE WHEN p.error IS NOT NULL THEN 'ERROR'
+            WHEN p.baseline_lsn IS NULL THEN 'BASELINE'
+            ELSE 'STREAMING' END AS state,
+       p.baseline_rows,
+       p.inserts,
+       p.updates,
+       p.deletes,
+       p.truncates,
+       p.last_lsn,
+       p.last_applied_at,
+       p.error AS last_error
+FROM laredo.pipeline_config p;
+
+CREATE VIEW laredo.source_table_list AS
+SELECT t.source_id, quote_ident(t.schema_name) || '.' || quote_ident(t.table_name) AS table_name,
+       t.where_clause, t.columns, t.insert_only
+FROM laredo.source_tables t;
+
+GRANT USAGE ON SCHEMA laredo TO PUBLIC;
+GRANT SELECT ON laredo.sources, laredo.pipelines, laredo.source_table_list TO PUBLIC;
+
+-- Drops a source's slot and owned publication on the source.  The walsender
+-- of a just-stopped worker may hold the slot for a moment, so this retries
+-- for up to ten seconds.  An unreachable source never blocks a drop when force
+-- is set: a warning names the command to run on the source instead.
+CREATE FUNCTION laredo._drop_source_objects(connection text, slot_name name, publication name, force boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_err text;
+BEGIN
+	FOR i IN 1..100 LOOP
+		BEGIN
+			PERFORM laredo._source_query(connection, format(
+				'SELECT pg_catalog.pg_drop_replication_slot(slot_name) IS NULL AS dropped FROM pg_catalog.pg_replication_slots WHERE slot_name = %L',
+				slot_name));
+			IF publication IS NOT NULL THEN
+				PERFORM laredo._source_exec(connection, format('DROP PUBLICATION IF EXISTS %I, %I',
+					publication, publication || '_insert_only'));
+			END IF;
+			RETURN;
+		EXCEPTION WHEN OTHERS THEN
+			v_err := SQLERRM;
+			PERFORM pg_sleep(0.1);
+		END;
+	END LOOP;
+	IF NOT force THEN
+		RAISE EXCEPTION 'could not drop replication slot "%" on the source: %', slot_name, v_err
+			USING ERRCODE = 'object_in_use',
+			      HINT = 'Make the source reachable, or use force => true and drop the slot on the source yourself.';
+	END IF;
+	RAISE WARNING 'could not drop replication slot "%" on the source: %', slot_name, v_err
+		USING HINT = format('Run on the source: SELECT pg_drop_replication_slot(%L);', slot_name);
+END
+$$;
+
+-- Wake the launcher so that this database gets a manager.
+SELECT laredo._notify_config_change();

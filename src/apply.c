@@ -1,0 +1,437 @@
+/*-------------------------------------------------------------------------
+ * apply.c
+ *	  Applies decoded pgoutput messages to a source's pipelines, one remote
+ *	  transaction per local transaction, and records the resume LSN with it.
+ *
+ *	  Progress is the source's replication origin: replorigin_session_origin_lsn
+ *	  is set before commit, so the position rides in the commit record of the
+ *	  applied data and survives a crash together with it.  A remote transaction
+ *	  whose commit is at or before the durable position is skipped, so a
+ *	  transaction the source sends again is never applied twice.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_replication_origin.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "apply.h"
+
+typedef struct RemoteRelEntry
+{
+	LogicalRepRelId remoteid;
+	LogicalRepRelation *rel;
+	List	   *pipelines;		/* of LaredoPipeline * */
+} RemoteRelEntry;
+
+static MemoryContext ApplyCacheContext = NULL;
+static LaredoSourceConfig *apply_source;
+static List *apply_pipelines = NIL;		/* every LaredoPipeline of the source */
+static List *remote_rels = NIL;			/* of RemoteRelEntry * */
+
+static RepOriginId apply_origin = InvalidRepOriginId;
+static XLogRecPtr durable_lsn = InvalidXLogRecPtr;
+
+static bool in_remote_xact = false;
+static bool skip_remote_xact = false;
+static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
+static TimestampTz last_counters_write = 0;
+
+const LaredoTargetRoutine *
+laredo_target_routine(const char *kind)
+{
+	if (strcmp(kind, "table") == 0)
+		return &laredo_target_table;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("target kind \"%s\" is not supported", kind)));
+	return NULL;
+}
+
+/* Builds the pipelines of a source and lets each target validate itself. */
+void
+laredo_apply_init(LaredoSourceConfig *source)
+{
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (ApplyCacheContext == NULL)
+		ApplyCacheContext = AllocSetContextCreate(TopMemoryContext, "laredo apply cache",
+												  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ApplyCacheContext);
+	apply_source = source;
+	foreach(lc, source->pipelines)
+	{
+		LaredoPipeline *p = palloc0(sizeof(LaredoPipeline));
+
+		p->config = lfirst(lc);
+		p->routine = laredo_target_routine(p->config->target_kind);
+		apply_pipelines = lappend(apply_pipelines, p);
+	}
+	MemoryContextSwitchTo(old);
+
+	laredo_apply_begin_local();
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		p->routine->init(p);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(old);
+}
+
+void
+laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos)
+{
+	apply_origin = origin;
+	durable_lsn = startpos;
+}
+
+XLogRecPtr
+laredo_apply_durable_lsn(void)
+{
+	return durable_lsn;
+}
+
+bool
+laredo_apply_in_remote_xact(void)
+{
+	return in_remote_xact;
+}
+
+/*
+ * Registers (or re-registers) the shape of a source table and binds it to its
+ * pipelines.  Returns those pipelines.
+ */
+List *
+laredo_apply_relation(LogicalRepRelation *remoterel)
+{
+	MemoryContext old = MemoryContextSwitchTo(ApplyCacheContext);
+	RemoteRelEntry *entry = NULL;
+	ListCell   *lc;
+
+	foreach(lc, remote_rels)
+	{
+		RemoteRelEntry *e = lfirst(lc);
+
+		if (e->remoteid == remoterel->remoteid)
+			entry = e;
+	}
+	if (entry == NULL)
+	{
+		entry = palloc0(sizeof(RemoteRelEntry));
+		entry->remoteid = remoterel->remoteid;
+		remote_rels = lappend(remote_rels, entry);
+	}
+	entry->rel = remoterel;
+	list_free(entry->pipelines);
+	entry->pipelines = NIL;
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (strcmp(p->config->source_schema, remoterel->nspname) == 0 &&
+			strcmp(p->config->source_table, remoterel->relname) == 0)
+		{
+			entry->pipelines = lappend(entry->pipelines, p);
+			p->routine->relation(p, remoterel);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	return entry->pipelines;
+}
+
+static RemoteRelEntry *
+remote_rel_lookup(LogicalRepRelId remoteid)
+{
+	ListCell   *lc;
+
+	foreach(lc, remote_rels)
+	{
+		RemoteRelEntry *e = lfirst(lc);
+
+		if (e->remoteid == remoteid)
+			return e;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("source \"%s\" sent a change for relation %u before describing it",
+					apply_source->source_id, remoteid)));
+	return NULL;
+}
+
+/* Starts the local transaction if none is open, and pushes a snapshot. */
+void
+laredo_apply_begin_local(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	if (!IsTransactionState())
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	MemoryContextSwitchTo(old);
+}
+
+static void
+apply_end_step(void)
+{
+	PopActiveSnapshot();
+	CommandCounterIncrement();
+}
+
+/*
+ * Commits the local transaction with the resume position end_lsn.  Counters
+ * are written in the same transaction, at most once a second (and always at
+ * the end of a baseline).
+ */
+void
+laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool baseline_done)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bool		write_counters = baseline_done ||
+		TimestampDifferenceExceeds(last_counters_write, now, 1000);
+	ListCell   *lc;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (p->touched)
+			p->routine->xact_end(p);
+		p->touched = false;
+		if (write_counters)
+		{
+			laredo_pipeline_record(p->config->pipeline_id, &p->counters, end_lsn, baseline_done);
+			memset(&p->counters, 0, sizeof(p->counters));
+		}
+	}
+	PopActiveSnapshot();
+	if (write_counters)
+		last_counters_write = now;
+
+	/* the origin LSN must be set before commit so that data and position survive together */
+	replorigin_session_origin_lsn = end_lsn;
+	replorigin_session_origin_timestamp = commit_time;
+	CommitTransactionCommand();
+	replorigin_session_origin_lsn = InvalidXLogRecPtr;
+	replorigin_session_origin_timestamp = 0;
+
+	/* synchronous_commit is on in the worker: the commit is flushed */
+	if (end_lsn > durable_lsn)
+		durable_lsn = end_lsn;
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * Makes a position durable when no local change goes with it (idle
+ * keepalives, transactions that touched no pipeline), so that it can be
+ * acknowledged to the source: nothing is acknowledged before it is durable.
+ */
+void
+laredo_apply_persist_idle(XLogRecPtr lsn)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	if (lsn <= durable_lsn || in_remote_xact || IsTransactionState())
+		return;
+
+	StartTransactionCommand();
+	LockRelationOid(ReplicationOriginRelationId, RowExclusiveLock);
+	/* replorigin_advance refuses an origin that a session holds, ours included */
+	replorigin_session_reset();
+	replorigin_advance(apply_origin, lsn, InvalidXLogRecPtr, false, true);
+	replorigin_session_setup(apply_origin);
+	CommitTransactionCommand();
+	XLogFlush(GetXLogInsertRecPtr());
+	MemoryContextSwitchTo(old);
+	durable_lsn = lsn;
+}
+
+static void
+apply_change_begin(void)
+{
+	laredo_apply_begin_local();
+}
+
+void
+laredo_apply_count_baseline(List *pipelines)
+{
+	ListCell   *lc;
+
+	foreach(lc, pipelines)
+		((LaredoPipeline *) lfirst(lc))->counters.baseline_rows++;
+}
+
+/* Dispatches one pgoutput message. */
+void
+laredo_apply_message(StringInfo s)
+{
+	char		action = pq_getmsgbyte(s);
+
+	switch (action)
+	{
+		case LOGICAL_REP_MSG_BEGIN:
+			{
+				LogicalRepBeginData begin;
+
+				logicalrep_read_begin(s, &begin);
+				in_remote_xact = true;
+				remote_final_lsn = begin.final_lsn;
+				/* already applied before a restart: the source sent it again */
+				skip_remote_xact = begin.final_lsn < durable_lsn;
+				break;
+			}
+		case LOGICAL_REP_MSG_COMMIT:
+			{
+				LogicalRepCommitData commit;
+
+				logicalrep_read_commit(s, &commit);
+				if (commit.commit_lsn != remote_final_lsn)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROTOCOL_VIOLATION),
+							 errmsg("source \"%s\" sent commit at %X/%X for a transaction that began at %X/%X",
+									apply_source->source_id,
+									LSN_FORMAT_ARGS(commit.commit_lsn),
+									LSN_FORMAT_ARGS(remote_final_lsn))));
+				in_remote_xact = false;
+				if (!skip_remote_xact && IsTransactionState())
+					laredo_apply_commit_local(commit.end_lsn, commit.committime, false);
+				skip_remote_xact = false;
+				break;
+			}
+		case LOGICAL_REP_MSG_RELATION:
+			{
+				MemoryContext old = MemoryContextSwitchTo(ApplyCacheContext);
+				LogicalRepRelation *rel = logicalrep_read_rel(s);
+
+				MemoryContextSwitchTo(old);
+				laredo_apply_relation(rel);
+				break;
+			}
+		case LOGICAL_REP_MSG_TYPE:
+			{
+				LogicalRepTyp typ;
+
+				logicalrep_read_typ(s, &typ);
+				break;
+			}
+		case LOGICAL_REP_MSG_ORIGIN:
+			{
+				XLogRecPtr	origin_lsn;
+
+				(void) logicalrep_read_origin(s, &origin_lsn);
+				break;
+			}
+		case LOGICAL_REP_MSG_INSERT:
+			{
+				LogicalRepTupleData newtup;
+				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_insert(s, &newtup));
+				ListCell   *lc;
+
+				if (skip_remote_xact)
+					break;
+				foreach(lc, entry->pipelines)
+				{
+					LaredoPipeline *p = lfirst(lc);
+
+					apply_change_begin();
+					p->routine->insert(p, &newtup);
+					p->counters.inserts++;
+					p->touched = true;
+					apply_end_step();
+				}
+				break;
+			}
+		case LOGICAL_REP_MSG_UPDATE:
+			{
+				LogicalRepTupleData oldtup;
+				LogicalRepTupleData newtup;
+				bool		has_oldtup;
+				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_update(s, &has_oldtup,
+																				  &oldtup, &newtup));
+				ListCell   *lc;
+
+				if (skip_remote_xact)
+					break;
+				foreach(lc, entry->pipelines)
+				{
+					LaredoPipeline *p = lfirst(lc);
+
+					apply_change_begin();
+					p->routine->update(p, has_oldtup ? &oldtup : NULL, &newtup);
+					p->counters.updates++;
+					p->touched = true;
+					apply_end_step();
+				}
+				break;
+			}
+		case LOGICAL_REP_MSG_DELETE:
+			{
+				LogicalRepTupleData oldtup;
+				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_delete(s, &oldtup));
+				ListCell   *lc;
+
+				if (skip_remote_xact)
+					break;
+				foreach(lc, entry->pipelines)
+				{
+					LaredoPipeline *p = lfirst(lc);
+
+					apply_change_begin();
+					p->routine->delete(p, &oldtup);
+					p->counters.deletes++;
+					p->touched = true;
+					apply_end_step();
+				}
+				break;
+			}
+		case LOGICAL_REP_MSG_TRUNCATE:
+			{
+				bool		cascade;
+				bool		restart_seqs;
+				List	   *relids = logicalrep_read_truncate(s, &cascade, &restart_seqs);
+				ListCell   *lc;
+
+				if (skip_remote_xact)
+					break;
+				foreach(lc, relids)
+				{
+					RemoteRelEntry *entry = remote_rel_lookup(lfirst_oid(lc));
+					ListCell   *lc2;
+
+					foreach(lc2, entry->pipelines)
+					{
+						LaredoPipeline *p = lfirst(lc2);
+
+						apply_change_begin();
+						p->routine->truncate(p);
+						p->counters.truncates++;
+						p->touched = true;
+						apply_end_step();
+					}
+				}
+				break;
+			}
+		case LOGICAL_REP_MSG_MESSAGE:
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("source \"%s\" sent an unexpected logical replication message \"%c\"",
+							apply_source->source_id, action)));
+	}
+}

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ * apply.h
+ *	  Decoded changes to pipelines, and progress.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_APPLY_H
+#define LAREDO_APPLY_H
+
+#include "lib/stringinfo.h"
+#include "replication/logicalproto.h"
+#include "replication/origin.h"
+
+#include "state.h"
+#include "target.h"
+
+extern void laredo_apply_init(LaredoSourceConfig *source);
+extern void laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos);
+extern List *laredo_apply_relation(LogicalRepRelation *remoterel);
+extern void laredo_apply_begin_local(void);
+extern void laredo_apply_count_baseline(List *pipelines);
+extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool baseline_done);
+extern void laredo_apply_message(StringInfo s);
+extern bool laredo_apply_in_remote_xact(void);
+extern XLogRecPtr laredo_apply_durable_lsn(void);
+extern void laredo_apply_persist_idle(XLogRecPtr lsn);
+
+#endif

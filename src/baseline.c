@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ * baseline.c
+ *	  The baseline: a second connection imports the snapshot exported by the
+ *	  slot's creation (SET TRANSACTION SNAPSHOT), describes each table from the
+ *	  source's own catalog restricted to what its publication sends (column
+ *	  list and row filter read back from pg_publication_tables, never user
+ *	  text), and copies it with COPY ... TO STDOUT.  Each row goes to the
+ *	  table's pipelines through the same interface as streamed inserts, in the
+ *	  caller's local transaction, which commits with the slot's consistent
+ *	  point as the resume position: nothing lost, nothing applied twice.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "catalog/pg_class.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+#include "apply.h"
+#include "baseline.h"
+#include "publication.h"
+#include "remote.h"
+
+/* Describes a table as pgoutput would: published columns, identity, keys. */
+static LogicalRepRelation *
+baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
+				  char **rowfilter)
+{
+	StringInfoData pubs;
+	List	   *rows;
+	ListCell   *lc;
+	LogicalRepRelation *rel;
+	int			i = 0;
+
+	initStringInfo(&pubs);
+	foreach(lc, laredo_publication_names(source))
+		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
+
+	rows = laredo_remote_query(conn, psprintf(
+		"WITH pt AS (SELECT attnames, rowfilter FROM pg_catalog.pg_publication_tables "
+		"            WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1) "
+		"SELECT c.oid::text, c.relreplident::text, a.attname::text, a.atttypid::text, "
+		"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text, "
+		"       (SELECT rowfilter FROM pt) "
+		"FROM pg_catalog.pg_class c "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
+		"     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
+		"WHERE n.nspname = %s AND c.relname = %s AND a.attgenerated = '' "
+		"  AND a.attname = ANY (coalesce((SELECT attnames FROM pt), '{}'::name[])) "
+		"ORDER BY a.attnum",
+		pubs.data, quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name),
+		quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name)),
+		6, source->source_id);
+	if (rows == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table %s of source \"%s\" is missing or not published",
+						quote_qualified_identifier(t->schema_name, t->table_name), source->source_id),
+				 errhint("Check that the table exists on the source and is in publication \"%s\".",
+						 source->publication)));
+
+	rel = palloc0(sizeof(LogicalRepRelation));
+	rel->nspname = pstrdup(t->schema_name);
+	rel->relname = pstrdup(t->table_name);
+	rel->natts = list_length(rows);
+	rel->attnames = palloc(sizeof(char *) * rel->natts);
+	rel->atttyps = palloc(sizeof(Oid) * rel->natts);
+	rel->relkind = RELKIND_RELATION;
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+
+		rel->remoteid = (LogicalRepRelId) strtoul(row[0], NULL, 10);
+		rel->replident = row[1][0];
+		rel->attnames[i] = row[2];
+		rel->atttyps[i] = (Oid) strtoul(row[3], NULL, 10);
+		if (strcmp(row[4], "true") == 0 || rel->replident == REPLICA_IDENTITY_FULL)
+			rel->attkeys = bms_add_member(rel->attkeys, i);
+		*rowfilter = row[5];
+		i++;
+	}
+	return rel;
+}
+
+/* Decodes one line of COPY text format into a tuple of text values. */
+static void
+baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *table)
+{
+	int			col = 0;
+	char	   *p = line;
+	char	   *end = line + len;
+
+	if (len > 0 && end[-1] == '\n')
+		end--;
+	for (int i = 0; i < tup->ncols; i++)
+		resetStringInfo(&tup->colvalues[i]);
+	while (p <= end)
+	{
+		StringInfo	v;
+
+		if (col >= tup->ncols)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("baseline of %s: a row has more columns than described", table)));
+		v = &tup->colvalues[col];
+		if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' && (p + 2 == end || p[2] == '\t'))
+		{
+			tup->colstatus[col] = LOGICALREP_COLUMN_NULL;
+			p += 2;
+		}
+		else
+		{
+			tup->colstatus[col] = LOGICALREP_COLUMN_TEXT;
+			while (p < end && *p != '\t')
+			{
+				char		c = *p++;
+
+				if (c == '\\' && p < end)
+				{
+					c = *p++;
+					switch (c)
+					{
+						case 'b': c = '\b'; break;
+						case 'f': c = '\f'; break;
+						case 'n': c = '\n'; break;
+						case 'r': c = '\r'; break;
+						case 't': c = '\t'; break;
+						case 'v': c = '\v'; break;
+						case 'x':
+							{
+								int			val = 0;
+
+								for (int k = 0; k < 2 && p < end && isxdigit((unsigned char) *p); k++, p++)
+									val = val * 16 + (isdigit((unsigned char) *p) ? *p - '0' :
+													  (tolower((unsigned char) *p) - 'a' + 10));
+								c = (char) val;
+								break;
+							}
+						default:
+							if (c >= '0' && c <= '7')
+							{
+								int			val = c - '0';
+
+								for (int k = 0; k < 2 && p < end && *p >= '0' && *p <= '7'; k++, p++)
+									val = val * 8 + (*p - '0');
+								c = (char) val;
+							}
+							break;
+					}
+				}
+				appendStringInfoChar(v, c);
+			}
+		}
+		col++;
+		if (p < end && *p == '\t')
+			p++;
+		else
+			break;
+	}
+	if (col != tup->ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("baseline of %s: a row has %d columns, %d expected", table, col, tup->ncols)));
+}
+
+static void
+baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
+{
+	char	   *rowfilter = NULL;
+	LogicalRepRelation *rel = baseline_describe(conn, source, t, &rowfilter);
+	List	   *pipelines = laredo_apply_relation(rel);
+	StringInfoData query;
+	WalRcvExecResult *res;
+	LogicalRepTupleData tup;
+	MemoryContext rowcxt;
+	MemoryContext old;
+	ListCell   *lc;
+	char	   *qualified = quote_qualified_identifier(t->schema_name, t->table_name);
+
+	if (pipelines == NIL)
+		return;
+
+	laredo_apply_begin_local();
+	foreach(lc, pipelines)
+		((LaredoPipeline *) lfirst(lc))->routine->baseline_begin(lfirst(lc));
+
+	initStringInfo(&query);
+	appendStringInfoString(&query, "COPY (SELECT ");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(&query, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfo(&query, " FROM ONLY %s", qualified);
+	if (rowfilter)
+		appendStringInfo(&query, " WHERE (%s)", rowfilter);
+	appendStringInfoString(&query, ") TO STDOUT");
+
+	res = walrcv_exec(conn, query.data, 0, NULL);
+	if (res->status != WALRCV_OK_COPY_OUT)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("could not start the baseline copy of %s from source \"%s\"",
+						qualified, source->source_id),
+				 errdetail_internal("%s", res->err ? res->err : "unexpected result")));
+
+	tup.ncols = rel->natts;
+	tup.colvalues = palloc0(sizeof(StringInfoData) * rel->natts);
+	tup.colstatus = palloc0(rel->natts);
+	for (int i = 0; i < rel->natts; i++)
+		initStringInfo(&tup.colvalues[i]);
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "laredo baseline row", ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		char	   *buf;
+		pgsocket	fd = PGINVALID_SOCKET;
+		int			len;
+
+		CHECK_FOR_INTERRUPTS();
+		len = walrcv_receive(conn, &buf, &fd);
+		if (len < 0)
+			break;
+		if (len == 0)
+		{
+			(void) WaitLatchOrSocket(MyLatch,
+									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									 fd, 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+		old = MemoryContextSwitchTo(rowcxt);
+		baseline_parse_line(buf, len, &tup, qualified);
+		foreach(lc, pipelines)
+		{
+			LaredoPipeline *p = lfirst(lc);
+
+			p->routine->baseline_row(p, &tup);
+			p->counters.baseline_rows++;
+			p->touched = true;
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	foreach(lc, pipelines)
+		((LaredoPipeline *) lfirst(lc))->routine->baseline_end(lfirst(lc));
+	PopActiveSnapshot();
+	CommandCounterIncrement();
+	MemoryContextDelete(rowcxt);
+}
+
+void
+laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot)
+{
+	WalReceiverConn *conn = laredo_connect(source->connection, source->owner,
+										   psprintf("laredo baseline %s", source->source_id),
+										   source->source_id);
+
+	PG_TRY();
+	{
+		ListCell   *lc;
+
+		laredo_remote_command(conn, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", source->source_id);
+		laredo_remote_command(conn, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot)),
+							  source->source_id);
+		foreach(lc, source->tables)
+			baseline_copy_table(conn, source, lfirst(lc));
+		laredo_remote_command(conn, "COMMIT", source->source_id);
+	}
+	PG_FINALLY();
+	{
+		walrcv_disconnect(conn);
+	}
+	PG_END_TRY();
+}

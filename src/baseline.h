@@ -1,0 +1,13 @@
+/*-------------------------------------------------------------------------
+ * baseline.h
+ *	  Full copy of a source's tables inside the slot's exported snapshot.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_BASELINE_H
+#define LAREDO_BASELINE_H
+
+#include "state.h"
+
+extern void laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot);
+
+#endif

@@ -1,0 +1,449 @@
+/*-------------------------------------------------------------------------
+ * functions.c
+ *	  SQL-callable C functions: live worker status for the views, the resume
+ *	  position, wake-ups after configuration commits, connection string
+ *	  checks, catalog queries on a source, and wait_for_catchup.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "pgstat.h"
+#include "replication/origin.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "remote.h"
+#include "state.h"
+
+PG_FUNCTION_INFO_V1(laredo_worker_status);
+PG_FUNCTION_INFO_V1(laredo_origin_lsn);
+PG_FUNCTION_INFO_V1(laredo_notify_config_change);
+PG_FUNCTION_INFO_V1(laredo_check_connection);
+PG_FUNCTION_INFO_V1(laredo_source_query);
+PG_FUNCTION_INFO_V1(laredo_source_exec);
+PG_FUNCTION_INFO_V1(laredo_check_where_clause);
+PG_FUNCTION_INFO_V1(laredo_wait_for_catchup);
+
+Datum
+laredo_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	LWLockAcquire(laredo_shared->lock, LW_SHARED);
+	for (int i = 0; i < LAREDO_MAX_WORKERS; i++)
+	{
+		LaredoWorkerSlot *slot = &laredo_shared->workers[i];
+		Datum		values[8];
+		bool		nulls[8] = {0};
+		LaredoSourceState state;
+
+		if (!slot->in_use || slot->dboid != MyDatabaseId)
+			continue;
+		state = slot->state;
+		/* a worker that is gone and will be started again */
+		if (slot->pid == 0 && slot->last_error[0] != '\0')
+			state = LAREDO_SOURCE_RECONNECTING;
+		values[0] = CStringGetTextDatum(slot->source_id);
+		values[1] = Int32GetDatum(slot->pid);
+		nulls[1] = (slot->pid == 0);
+		values[2] = CStringGetTextDatum(laredo_source_state_name(state));
+		values[3] = LSNGetDatum(slot->received_lsn);
+		nulls[3] = XLogRecPtrIsInvalid(slot->received_lsn);
+		values[4] = LSNGetDatum(slot->flushed_lsn);
+		nulls[4] = XLogRecPtrIsInvalid(slot->flushed_lsn);
+		values[5] = LSNGetDatum(slot->source_wal_end);
+		nulls[5] = XLogRecPtrIsInvalid(slot->source_wal_end);
+		values[6] = CStringGetTextDatum(slot->last_error);
+		nulls[6] = (slot->last_error[0] == '\0');
+		values[7] = TimestampTzGetDatum(slot->last_error_time);
+		nulls[7] = (slot->last_error_time == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(laredo_shared->lock);
+	return (Datum) 0;
+}
+
+Datum
+laredo_origin_lsn(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	RepOriginId origin = replorigin_by_name(laredo_origin_name(source_id), true);
+	XLogRecPtr	lsn;
+
+	if (origin == InvalidRepOriginId)
+		PG_RETURN_NULL();
+	lsn = replorigin_get_progress(origin, true);
+	if (XLogRecPtrIsInvalid(lsn))
+		PG_RETURN_NULL();
+	PG_RETURN_LSN(lsn);
+}
+
+static bool wake_registered = false;
+
+static void
+wake_on_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT)
+		laredo_wake_database(MyDatabaseId);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	{
+		UnregisterXactCallback(wake_on_commit, NULL);
+		wake_registered = false;
+	}
+}
+
+Datum
+laredo_notify_config_change(PG_FUNCTION_ARGS)
+{
+	if (!wake_registered)
+	{
+		RegisterXactCallback(wake_on_commit, NULL);
+		wake_registered = true;
+	}
+	PG_RETURN_VOID();
+}
+
+Datum
+laredo_check_connection(PG_FUNCTION_ARGS)
+{
+	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {0};
+	bool		has_password;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(laredo_conninfo_masked(conninfo, &has_password));
+	values[1] = BoolGetDatum(has_password);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * Runs a catalog query on a source and returns each row as json (column
+ * order kept).  connection '' runs it here, in the caller's transaction, so
+ * that tables the caller just created are seen.
+ */
+Datum
+laredo_source_query(PG_FUNCTION_ARGS)
+{
+	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *wrapped = psprintf("SELECT pg_catalog.row_to_json(q)::text FROM (%s) q", query);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (conninfo[0] == '\0')
+	{
+		SPI_connect();
+		if (SPI_execute(wrapped, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "catalog query failed");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			Datum		value = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[r],
+																SPI_tuptable->tupdesc, 1));
+			bool		isnull = false;
+
+			value = DirectFunctionCall1(json_in, CStringGetDatum(TextDatumGetCString(value)));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+		}
+		SPI_finish();
+	}
+	else
+	{
+		WalReceiverConn *conn = laredo_connect(conninfo, GetUserId(), "laredo", "(query)");
+		List	   *rows;
+		ListCell   *lc;
+
+		PG_TRY();
+		{
+			rows = laredo_remote_query(conn, wrapped, 1, "(query)");
+		}
+		PG_FINALLY();
+		{
+			walrcv_disconnect(conn);
+		}
+		PG_END_TRY();
+		foreach(lc, rows)
+		{
+			char	  **row = lfirst(lc);
+			Datum		value = DirectFunctionCall1(json_in, CStringGetDatum(row[0]));
+			bool		isnull = false;
+
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+		}
+	}
+	return (Datum) 0;
+}
+
+/* Runs a command that returns no rows on a source. */
+Datum
+laredo_source_exec(PG_FUNCTION_ARGS)
+{
+	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *command = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	if (conninfo[0] == '\0')
+	{
+		SPI_connect();
+		if (SPI_execute(command, false, 0) < 0)
+			elog(ERROR, "command failed");
+		SPI_finish();
+	}
+	else
+	{
+		WalReceiverConn *conn = laredo_connect(conninfo, GetUserId(), "laredo", "(command)");
+
+		PG_TRY();
+		{
+			laredo_remote_command(conn, command, "(command)");
+		}
+		PG_FINALLY();
+		{
+			walrcv_disconnect(conn);
+		}
+		PG_END_TRY();
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * A row filter is pasted into the publication's DDL on the source, so it must
+ * be exactly one expression: no statement separators, no extra clauses.
+ */
+Datum
+laredo_check_where_clause(PG_FUNCTION_ARGS)
+{
+	char	   *clause = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	List	   *stmts = NIL;
+	SelectStmt *select = NULL;
+	bool		ok = false;
+
+	if (strchr(clause, ';') == NULL && strstr(clause, "--") == NULL &&
+		strstr(clause, "/*") == NULL)
+	{
+		PG_TRY();
+		{
+			stmts = raw_parser(psprintf("SELECT FROM t WHERE (%s)", clause), RAW_PARSE_DEFAULT);
+		}
+		PG_CATCH();
+		{
+			FlushErrorState();
+			stmts = NIL;
+		}
+		PG_END_TRY();
+	}
+	if (list_length(stmts) == 1 &&
+		IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt))
+	{
+		select = (SelectStmt *) linitial_node(RawStmt, stmts)->stmt;
+		ok = select->op == SETOP_NONE && select->whereClause != NULL &&
+			select->groupClause == NIL && select->havingClause == NULL &&
+			select->windowClause == NIL && select->sortClause == NIL &&
+			select->limitCount == NULL && select->limitOffset == NULL &&
+			select->lockingClause == NIL && select->withClause == NULL &&
+			select->distinctClause == NIL && select->intoClause == NULL &&
+			list_length(select->fromClause) == 1;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("invalid where_clause"),
+				 errdetail("A row filter must be one SQL expression over the table's columns."),
+				 errhint("For example where_clause => $$status = 'active'$$.")));
+	PG_RETURN_VOID();
+}
+
+/*
+ * wait_for_catchup(source_id, timeout): true once everything committed on the
+ * source before the call is durable here.
+ */
+Datum
+laredo_wait_for_catchup(PG_FUNCTION_ARGS)
+{
+	char	   *source_id;
+	Interval   *timeout;
+	LaredoSourceConfig *source;
+	XLogRecPtr	target;
+	TimestampTz deadline;
+	int64		timeout_ms;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source_id must not be NULL"),
+				 errhint("SELECT source_id FROM laredo.sources lists the sources.")));
+	source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("timeout must not be NULL"),
+				 errhint("For example timeout => '30s'.")));
+	timeout = PG_GETARG_INTERVAL_P(1);
+	timeout_ms = (int64) (timeout->time / 1000) +
+		(int64) timeout->day * 86400000 + (int64) timeout->month * 30 * 86400000LL;
+	if (timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative"),
+				 errhint("For example timeout => '30s'.")));
+	if (GetTopTransactionIdIfAny() != InvalidTransactionId)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("laredo.wait_for_catchup cannot run in a transaction that has written"),
+				 errdetail("The source worker could be waiting for this very transaction."),
+				 errhint("Commit first, then call laredo.wait_for_catchup.")));
+
+	source = laredo_source_config_load(source_id, true);
+	if (source->connection[0] == '\0')
+		target = GetFlushRecPtr(NULL);
+	else
+	{
+		WalReceiverConn *conn = laredo_connect(source->connection, source->owner,
+											   "laredo wait_for_catchup", source_id);
+		List	   *rows;
+
+		PG_TRY();
+		{
+			rows = laredo_remote_query(conn, "SELECT pg_catalog.pg_current_wal_flush_lsn()::text",
+									   1, source_id);
+		}
+		PG_FINALLY();
+		{
+			walrcv_disconnect(conn);
+		}
+		PG_END_TRY();
+		target = DatumGetLSN(DirectFunctionCall1(pg_lsn_in,
+												 CStringGetDatum(((char **) linitial(rows))[0])));
+	}
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	for (;;)
+	{
+		XLogRecPtr	flushed = InvalidXLogRecPtr;
+		Latch	   *worker_latch = NULL;
+		LaredoWorkerSlot *slot;
+
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		slot = laredo_worker_slot_find(MyDatabaseId, source_id);
+		if (slot && slot->pid != 0)
+		{
+			flushed = slot->flushed_lsn;
+			if (flushed < target)
+			{
+				/* ask the worker to make idle positions durable at once */
+				slot->catchup_waiter = true;
+				worker_latch = slot->latch;
+			}
+		}
+		LWLockRelease(laredo_shared->lock);
+		if (!XLogRecPtrIsInvalid(flushed) && flushed >= target)
+			PG_RETURN_BOOL(true);
+		if (worker_latch)
+			SetLatch(worker_latch);
+		if (GetCurrentTimestamp() >= deadline)
+			PG_RETURN_BOOL(false);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+static char held_source[LAREDO_ID_LEN];
+
+static void
+release_hold(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT)
+		return;
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	{
+		LaredoWorkerSlot *slot = laredo_worker_slot_find(MyDatabaseId, held_source);
+
+		if (slot)
+			slot->hold = false;
+	}
+	LWLockRelease(laredo_shared->lock);
+	UnregisterXactCallback(release_hold, NULL);
+	held_source[0] = '\0';
+	laredo_wake_database(MyDatabaseId);
+}
+
+/*
+ * Stops a source's worker at once (not at commit: its walsender must release
+ * the slot before the slot can be dropped) and keeps it stopped until this
+ * transaction ends.
+ */
+PG_FUNCTION_INFO_V1(laredo_stop_worker);
+Datum
+laredo_stop_worker(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 30000);
+	pid_t		pid = 0;
+
+	if (held_source[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("only one source can be stopped in a transaction")));
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	{
+		LaredoWorkerSlot *slot = laredo_worker_slot_find(MyDatabaseId, source_id);
+
+		if (slot)
+		{
+			slot->hold = true;
+			pid = slot->pid;
+			strlcpy(held_source, source_id, LAREDO_ID_LEN);
+		}
+	}
+	LWLockRelease(laredo_shared->lock);
+	if (held_source[0] == '\0')
+		PG_RETURN_VOID();
+	RegisterXactCallback(release_hold, NULL);
+	if (pid != 0)
+		kill(pid, SIGTERM);
+	for (;;)
+	{
+		LaredoWorkerSlot *slot;
+		bool		running;
+
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(laredo_shared->lock, LW_SHARED);
+		slot = laredo_worker_slot_find(MyDatabaseId, source_id);
+		running = slot && slot->pid != 0;
+		LWLockRelease(laredo_shared->lock);
+		if (!running)
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("the worker of source \"%s\" did not stop", source_id),
+					 errhint("Try again.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(laredo_drop_origin);
+Datum
+laredo_drop_origin(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	replorigin_drop_by_name(laredo_origin_name(source_id), true, false);
+	PG_RETURN_VOID();
+}

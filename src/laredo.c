@@ -1,0 +1,111 @@
+/*-------------------------------------------------------------------------
+ * laredo.c
+ *	  Module load: GUCs, shared memory for worker status, and registration
+ *	  of the launcher background worker.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+LaredoShared *laredo_shared = NULL;
+int			laredo_restart_delay_ms = 5000;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+static const char *const state_names[] = {
+	[LAREDO_SOURCE_STARTING] = "STARTING",
+	[LAREDO_SOURCE_BASELINE] = "BASELINE",
+	[LAREDO_SOURCE_STREAMING] = "STREAMING",
+	[LAREDO_SOURCE_RECONNECTING] = "RECONNECTING",
+	[LAREDO_SOURCE_ERROR] = "ERROR",
+	[LAREDO_SOURCE_DISABLED] = "DISABLED",
+};
+
+const char *
+laredo_source_state_name(LaredoSourceState state)
+{
+	return state_names[state];
+}
+
+static void
+laredo_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(LaredoShared)));
+	RequestNamedLWLockTranche("laredo", 1);
+}
+
+static void
+laredo_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	laredo_shmem_attach();
+}
+
+void
+laredo_shmem_attach(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	laredo_shared = ShmemInitStruct("laredo", sizeof(LaredoShared), &found);
+	if (!found)
+	{
+		memset(laredo_shared, 0, sizeof(LaredoShared));
+		laredo_shared->lock = &(GetNamedLWLockTranche("laredo"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Caller holds laredo_shared->lock. */
+LaredoWorkerSlot *
+laredo_worker_slot_find(Oid dboid, const char *source_id)
+{
+	for (int i = 0; i < LAREDO_MAX_WORKERS; i++)
+	{
+		LaredoWorkerSlot *slot = &laredo_shared->workers[i];
+
+		if (slot->in_use && slot->dboid == dboid &&
+			strcmp(slot->source_id, source_id) == 0)
+			return slot;
+	}
+	return NULL;
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("laredo must be loaded via shared_preload_libraries"),
+				 errhint("Add laredo to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	DefineCustomIntVariable("laredo.restart_delay",
+							"Delay before a failed source worker is started again.",
+							NULL,
+							&laredo_restart_delay_ms,
+							5000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("laredo");
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = laredo_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = laredo_shmem_startup;
+
+	laredo_register_launcher();
+}

@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ * laredo.h
+ *	  Declarations shared by laredo's modules: shared memory status of the
+ *	  launcher, the per-database managers and the source workers, and the
+ *	  entry points each module offers the others.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_H
+#define LAREDO_H
+
+#include "postgres.h"
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+#define LAREDO_MAX_DATABASES	64
+#define LAREDO_MAX_WORKERS		64
+#define LAREDO_ID_LEN			64
+#define LAREDO_ERROR_LEN		1024
+
+/* States, shown in the views by the same word. */
+typedef enum LaredoSourceState
+{
+	LAREDO_SOURCE_STARTING,
+	LAREDO_SOURCE_BASELINE,
+	LAREDO_SOURCE_STREAMING,
+	LAREDO_SOURCE_RECONNECTING,
+	LAREDO_SOURCE_ERROR,
+	LAREDO_SOURCE_DISABLED
+} LaredoSourceState;
+
+extern const char *laredo_source_state_name(LaredoSourceState state);
+
+/* Live status of one source worker, owned by its database's manager. */
+typedef struct LaredoWorkerSlot
+{
+	bool		in_use;
+	Oid			dboid;
+	char		source_id[LAREDO_ID_LEN];
+	pid_t		pid;			/* 0 while no worker runs */
+	Latch	   *latch;
+	LaredoSourceState state;
+	XLogRecPtr	received_lsn;	/* last position received from the source */
+	XLogRecPtr	flushed_lsn;	/* last position durable here */
+	XLogRecPtr	source_wal_end; /* source's WAL end, from its messages */
+	int			attempts;		/* failed starts in a row */
+	char		last_error[LAREDO_ERROR_LEN];
+	TimestampTz last_error_time;
+	bool		catchup_waiter; /* a backend waits in wait_for_catchup */
+	bool		hold;			/* a transaction stopped it: do not restart */
+} LaredoWorkerSlot;
+
+typedef struct LaredoManagerSlot
+{
+	Oid			dboid;			/* InvalidOid when free */
+	pid_t		pid;
+	Latch	   *latch;
+	bool		no_extension;	/* probed: laredo is not installed there */
+} LaredoManagerSlot;
+
+typedef struct LaredoShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	bool		rescan;			/* a CREATE EXTENSION may have happened */
+	LaredoManagerSlot managers[LAREDO_MAX_DATABASES];
+	LaredoWorkerSlot workers[LAREDO_MAX_WORKERS];
+} LaredoShared;
+
+extern PGDLLIMPORT LaredoShared *laredo_shared;
+extern int	laredo_restart_delay_ms;
+
+/* laredo.c */
+extern void laredo_shmem_attach(void);
+extern LaredoWorkerSlot *laredo_worker_slot_find(Oid dboid, const char *source_id);
+
+/* launcher.c */
+PGDLLEXPORT void laredo_launcher_main(Datum arg);
+PGDLLEXPORT void laredo_manager_main(Datum arg);
+extern void laredo_register_launcher(void);
+extern void laredo_wake_database(Oid dboid);
+
+/* source_worker.c */
+PGDLLEXPORT void laredo_source_worker_main(Datum arg);
+extern void laredo_worker_set_state(LaredoSourceState state);
+extern LaredoWorkerSlot *MyLaredoSlot;
+
+#endif							/* LAREDO_H */

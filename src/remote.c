@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ * remote.c
+ *	  Connections to a source server: connection strings (normalised so that
+ *	  values round-trip exactly, passwords masked for display), and SQL on
+ *	  the source through the server's own interruptible replication client
+ *	  (libpqwalreceiver), which waits on the latch and honours SIGTERM.
+ *
+ *	  connection => '' means this server and this database, reached through
+ *	  its unix socket as the given role.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "libpq-fe.h"
+#include "lib/stringinfo.h"
+#include "postmaster/postmaster.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "commands/dbcommands.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+#include "executor/tuptable.h"
+
+#include "remote.h"
+
+/* Session settings that make text values round-trip exactly. */
+#define LAREDO_SESSION_OPTIONS \
+	"-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c TimeZone=UTC"
+
+static void
+append_conninfo_value(StringInfo buf, const char *keyword, const char *value)
+{
+	if (buf->len > 0)
+		appendStringInfoChar(buf, ' ');
+	appendStringInfo(buf, "%s='", keyword);
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\'');
+}
+
+static PQconninfoOption *
+conninfo_parse(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char	   *err = NULL;
+
+	opts = PQconninfoParse(conninfo, &err);
+	if (opts == NULL)
+	{
+		/* libpq's message may quote part of the string, password included */
+		bool		may_leak = strstr(conninfo, "password") != NULL ||
+			strstr(conninfo, "@") != NULL;
+		char	   *detail = (err && !may_leak) ? pstrdup(err) : NULL;
+
+		if (err)
+			PQfreemem(err);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid connection string"),
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 errhint("Use libpq syntax: 'host=... port=... dbname=... user=...' or a postgresql:// URI.")));
+	}
+	return opts;
+}
+
+/*
+ * The connection string laredo really uses: the user's, with session options
+ * appended (later settings win), or this server's socket for ''.
+ */
+char *
+laredo_conninfo_effective(const char *conninfo, Oid role)
+{
+	StringInfoData buf;
+	PQconninfoOption *opts;
+	const char *user_options = NULL;
+
+	initStringInfo(&buf);
+	if (conninfo[0] == '\0')
+	{
+		char	   *socketdir = pstrdup(Unix_socket_directories ? Unix_socket_directories : "");
+		char	   *comma = strchr(socketdir, ',');
+		char		port[16];
+
+		bool		own_xact = !IsTransactionState();
+		MemoryContext cxt = CurrentMemoryContext;
+
+		if (comma)
+			*comma = '\0';
+		snprintf(port, sizeof(port), "%d", PostPortNumber);
+		append_conninfo_value(&buf, "host",
+							  socketdir[0] ? socketdir : "localhost");
+		append_conninfo_value(&buf, "port", port);
+		/* catalog lookups need a transaction (a worker calls this outside one) */
+		if (own_xact)
+		{
+			StartTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+		}
+		append_conninfo_value(&buf, "dbname", get_database_name(MyDatabaseId));
+		append_conninfo_value(&buf, "user", GetUserNameFromId(role, false));
+		if (own_xact)
+		{
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+		}
+		append_conninfo_value(&buf, "options", LAREDO_SESSION_OPTIONS);
+		return buf.data;
+	}
+
+	opts = conninfo_parse(conninfo);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "options") == 0)
+		{
+			user_options = o->val;
+			continue;
+		}
+		/* laredo chooses these itself */
+		if (strcmp(o->keyword, "replication") == 0 ||
+			strcmp(o->keyword, "client_encoding") == 0)
+			continue;
+		append_conninfo_value(&buf, o->keyword, o->val);
+	}
+	append_conninfo_value(&buf, "options",
+						  psprintf("%s %s", user_options ? user_options : "",
+								   LAREDO_SESSION_OPTIONS));
+	PQconninfoFree(opts);
+	return buf.data;
+}
+
+/* The connection string for display: the password replaced by asterisks. */
+char *
+laredo_conninfo_masked(const char *conninfo, bool *has_password)
+{
+	StringInfoData buf;
+	PQconninfoOption *opts;
+
+	*has_password = false;
+	if (conninfo[0] == '\0')
+		return pstrdup("");
+	opts = conninfo_parse(conninfo);
+	initStringInfo(&buf);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+		{
+			if (o->val[0] != '\0')
+				*has_password = true;
+			append_conninfo_value(&buf, o->keyword, "********");
+		}
+		else
+			append_conninfo_value(&buf, o->keyword, o->val);
+	}
+	PQconninfoFree(opts);
+	return buf.data;
+}
+
+static void
+load_walreceiver(void)
+{
+	if (WalReceiverFunctions == NULL)
+		load_file("libpqwalreceiver", false);
+	if (WalReceiverFunctions == NULL)
+		elog(ERROR, "libpqwalreceiver didn't initialize correctly");
+}
+
+/*
+ * Opens a logical replication connection (replication=database), which also
+ * accepts SQL.  The wait inside is on the latch, so SIGTERM ends it.
+ */
+WalReceiverConn *
+laredo_connect(const char *conninfo, Oid role, const char *appname, const char *source_id)
+{
+	WalReceiverConn *conn;
+	char	   *err = NULL;
+
+	load_walreceiver();
+	conn = walrcv_connect(laredo_conninfo_effective(conninfo, role), true, appname, &err);
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not connect to source \"%s\"", source_id),
+				 errdetail_internal("%s", err ? err : "unknown error"),
+				 errhint("Check the source's connection string, that the server is up, that wal_level is logical and that the role has the REPLICATION attribute.")));
+	return conn;
+}
+
+/*
+ * Runs a query on the source; returns a List of char *[ncols] rows (NULL for
+ * SQL NULL).  Every column is read as text.
+ */
+List *
+laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols, const char *source_id)
+{
+	Oid		   *types = palloc(sizeof(Oid) * ncols);
+	WalRcvExecResult *res;
+	TupleTableSlot *slot;
+	List	   *rows = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		own_xact = !IsTransactionState();
+
+	for (int i = 0; i < ncols; i++)
+		types[i] = TEXTOID;
+	/* the result's tuple descriptor needs catalog lookups: a transaction */
+	if (own_xact)
+	{
+		StartTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
+	res = walrcv_exec(conn, query, ncols, types);
+	if (res->status != WALRCV_OK_TUPLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("query on source \"%s\" failed: %s", source_id,
+						res->err ? pchomp(res->err) : "unexpected result")));
+	slot = MakeSingleTupleTableSlot(res->tupledesc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(res->tuplestore, true, false, slot))
+	{
+		char	  **row = palloc0(sizeof(char *) * ncols);
+
+		for (int i = 0; i < ncols; i++)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, i + 1, &isnull);
+
+			row[i] = isnull ? NULL : TextDatumGetCString(d);
+		}
+		rows = lappend(rows, row);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	walrcv_clear_result(res);
+	if (own_xact)
+	{
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
+	return rows;
+}
+
+/* Runs a command on the source that returns no rows. */
+void
+laredo_remote_command(WalReceiverConn *conn, const char *command, const char *source_id)
+{
+	WalRcvExecResult *res = walrcv_exec(conn, command, 0, NULL);
+
+	if (res->status != WALRCV_OK_COMMAND && res->status != WALRCV_OK_TUPLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("command on source \"%s\" failed: %s", source_id,
+						res->err ? pchomp(res->err) : "unexpected result")));
+	walrcv_clear_result(res);
+}

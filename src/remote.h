@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ * remote.h
+ *	  Connections to a source server and catalog queries on it.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_REMOTE_H
+#define LAREDO_REMOTE_H
+
+#include "replication/walreceiver.h"
+
+extern char *laredo_conninfo_effective(const char *conninfo, Oid role);
+extern char *laredo_conninfo_masked(const char *conninfo, bool *has_password);
+extern WalReceiverConn *laredo_connect(const char *conninfo, Oid role,
+									   const char *appname, const char *source_id);
+extern List *laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols,
+								 const char *source_id);
+extern void laredo_remote_command(WalReceiverConn *conn, const char *command,
+								  const char *source_id);
+
+#endif

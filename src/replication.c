@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ * replication.c
+ *	  Owns the source's replication slot and the streaming side of the
+ *	  replication connection: slot state as the source sees it, creation with
+ *	  an exported snapshot, dropping, START_REPLICATION with pgoutput, and
+ *	  feedback.  The only place that touches the slot.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "replication/logicalproto.h"
+#include "replication/walsender.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "remote.h"
+#include "replication.h"
+
+static XLogRecPtr
+lsn_from_text(const char *text)
+{
+	if (text == NULL)
+		return InvalidXLogRecPtr;
+	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
+}
+
+LaredoSlotInfo *
+laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_name)
+{
+	LaredoSlotInfo *info = palloc0(sizeof(LaredoSlotInfo));
+	List	   *rows;
+	char	  **row;
+
+	rows = laredo_remote_query(conn,
+							   psprintf("SELECT s.confirmed_flush_lsn::text, s.restart_lsn::text, s.plugin::text, "
+										"s.database::text, s.wal_status, s.active_pid::text, r.application_name "
+										"FROM pg_catalog.pg_replication_slots s "
+										"LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
+										"WHERE s.slot_name = %s",
+										quote_literal_cstr(slot_name)),
+							   7, source_id);
+	if (rows == NIL)
+		return info;
+	row = linitial(rows);
+	info->exists = true;
+	info->confirmed_flush = lsn_from_text(row[0]);
+	info->restart_lsn = lsn_from_text(row[1]);
+	info->plugin = row[2];
+	info->database = row[3];
+	info->wal_status = row[4];
+	info->active_pid = row[5] ? atoi(row[5]) : 0;
+	info->active_appname = row[6];
+	return info;
+}
+
+/*
+ * Creates the persistent slot and returns the name of its exported snapshot,
+ * which stays valid while this connection runs no other command.
+ */
+char *
+laredo_slot_create(WalReceiverConn *conn, const char *source_id, const char *slot_name,
+				   XLogRecPtr *consistent_lsn)
+{
+	return walrcv_create_slot(conn, slot_name, false, false, CRS_EXPORT_SNAPSHOT, consistent_lsn);
+}
+
+void
+laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_name)
+{
+	laredo_remote_command(conn, psprintf("DROP_REPLICATION_SLOT %s WAIT", quote_identifier(slot_name)),
+						  source_id);
+}
+
+void
+laredo_stream_start(WalReceiverConn *conn, const char *source_id, const char *slot_name,
+					XLogRecPtr startpoint, List *publications)
+{
+	WalRcvStreamOptions options;
+
+	memset(&options, 0, sizeof(options));
+	options.logical = true;
+	options.slotname = (char *) slot_name;
+	options.startpoint = startpoint;
+	options.proto.logical.proto_version = LOGICALREP_PROTO_VERSION_NUM;
+	options.proto.logical.publication_names = publications;
+	options.proto.logical.binary = false;
+	options.proto.logical.streaming = false;
+	options.proto.logical.twophase = false;
+	if (!walrcv_startstreaming(conn, &options))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("source \"%s\" did not start streaming from slot \"%s\"", source_id, slot_name)));
+}
+
+/*
+ * Standby status update, as worker.c's send_feedback: flush is only what is
+ * durable here.
+ */
+void
+laredo_stream_feedback(WalReceiverConn *conn, XLogRecPtr write_lsn, XLogRecPtr flush_lsn,
+					   bool request_reply)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	pq_sendbyte(&buf, 'r');
+	pq_sendint64(&buf, write_lsn);
+	pq_sendint64(&buf, flush_lsn);
+	pq_sendint64(&buf, flush_lsn);
+	pq_sendint64(&buf, GetCurrentTimestamp());
+	pq_sendbyte(&buf, request_reply ? 1 : 0);
+	walrcv_send(conn, buf.data, buf.len);
+	pfree(buf.data);
+}

@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ * replication.h
+ *	  The source's replication slot and replication connection.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_REPLICATION_H
+#define LAREDO_REPLICATION_H
+
+#include "replication/walreceiver.h"
+
+typedef struct LaredoSlotInfo
+{
+	bool		exists;
+	XLogRecPtr	confirmed_flush;
+	XLogRecPtr	restart_lsn;
+	char	   *plugin;
+	char	   *database;
+	char	   *wal_status;
+	int			active_pid;		/* 0 when not active */
+	char	   *active_appname; /* application_name of the active walsender */
+} LaredoSlotInfo;
+
+extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,
+										const char *slot_name);
+extern char *laredo_slot_create(WalReceiverConn *conn, const char *source_id,
+								const char *slot_name, XLogRecPtr *consistent_lsn);
+extern void laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_name);
+extern void laredo_stream_start(WalReceiverConn *conn, const char *source_id,
+								const char *slot_name, XLogRecPtr startpoint,
+								List *publications);
+extern void laredo_stream_feedback(WalReceiverConn *conn, XLogRecPtr write_lsn,
+								   XLogRecPtr flush_lsn, bool request_reply);
+
+#endif

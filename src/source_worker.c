@@ -1,0 +1,418 @@
+/*-------------------------------------------------------------------------
+ * source_worker.c
+ *	  One source's worker: decides between resuming and a baseline, checks
+ *	  the slot's health against the stored position, and runs the streaming
+ *	  loop (receive without blocking, apply, make positions durable, report
+ *	  feedback).  Errors that need a person (a slot ahead of laredo, a slot
+ *	  owned by someone else, a target that does not fit) put the source in a
+ *	  durable ERROR; others (a lost connection) end the worker, and the manager
+ *	  starts it again after laredo.restart_delay.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/xact.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/origin.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "apply.h"
+#include "baseline.h"
+#include "publication.h"
+#include "remote.h"
+#include "replication.h"
+#include "state.h"
+
+/* How often feedback goes to the source when nothing else prompts it. */
+#define FEEDBACK_INTERVAL_MS	10000
+/* How often an idle position is made durable (and so acknowledged). */
+#define IDLE_PERSIST_MS			1000
+
+LaredoWorkerSlot *MyLaredoSlot = NULL;
+
+static char worker_source_id[LAREDO_ID_LEN];
+
+void
+laredo_worker_set_state(LaredoSourceState state)
+{
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	MyLaredoSlot->state = state;
+	LWLockRelease(laredo_shared->lock);
+}
+
+static void
+worker_publish_positions(XLogRecPtr received, XLogRecPtr flushed, XLogRecPtr wal_end)
+{
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	MyLaredoSlot->received_lsn = received;
+	MyLaredoSlot->flushed_lsn = flushed;
+	if (wal_end > MyLaredoSlot->source_wal_end)
+		MyLaredoSlot->source_wal_end = wal_end;
+	LWLockRelease(laredo_shared->lock);
+}
+
+static void
+worker_shutdown(int code, Datum arg)
+{
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	if (MyLaredoSlot->pid == MyProcPid)
+	{
+		MyLaredoSlot->pid = 0;
+		MyLaredoSlot->latch = NULL;
+	}
+	LWLockRelease(laredo_shared->lock);
+}
+
+/*
+ * Errors that a restart cannot fix: data, constraints, rights, names, and
+ * states laredo refuses to guess about.  Everything else (lost connections,
+ * a source that is restarting) is worth another attempt.
+ */
+static bool
+error_is_permanent(int sqlerrcode)
+{
+	const char *state = unpack_sql_state(sqlerrcode);
+
+	return strncmp(state, "22", 2) == 0 ||	/* data exception */
+		strncmp(state, "23", 2) == 0 || /* integrity constraint violation */
+		strncmp(state, "42", 2) == 0 || /* syntax error or access rule violation */
+		strncmp(state, "55", 2) == 0 || /* object not in prerequisite state */
+		strncmp(state, "0A", 2) == 0;	/* feature not supported */
+}
+
+static XLogRecPtr
+worker_setup_origin(RepOriginId *origin)
+{
+	XLogRecPtr	startpos;
+	char	   *name = laredo_origin_name(worker_source_id);
+
+	StartTransactionCommand();
+	*origin = replorigin_by_name(name, true);
+	if (*origin == InvalidRepOriginId)
+		*origin = replorigin_create(name);
+	replorigin_session_setup(*origin);
+	replorigin_session_origin = *origin;
+	startpos = replorigin_session_get_progress(false);
+	CommitTransactionCommand();
+	return startpos;
+}
+
+/* Refuses a slot laredo must not use, before anything is read from it. */
+static void
+worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr startpos,
+				  const char *appname)
+{
+	const char *id = source->source_id;
+
+	if (!slot->exists)
+		return;
+	if (slot->active_pid != 0)
+	{
+		/* our own walsender from before a crash may not have noticed yet */
+		if (slot->active_appname && strcmp(slot->active_appname, appname) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" on source \"%s\" is still held by a previous session (PID %d)",
+							source->slot_name, id, slot->active_pid)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" on source \"%s\" is used by another consumer (PID %d, application \"%s\")",
+						source->slot_name, id, slot->active_pid,
+						slot->active_appname ? slot->active_appname : ""),
+				 errhint("Stop the other consumer, or give source \"%s\" its own slot_name.", id)));
+	}
+	if (slot->plugin == NULL || strcmp(slot->plugin, "pgoutput") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" on source \"%s\" is not a pgoutput logical slot",
+						source->slot_name, id),
+				 errhint("Give source \"%s\" its own slot_name.", id)));
+	if (slot->wal_status && strcmp(slot->wal_status, "lost") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" on source \"%s\" has been invalidated", source->slot_name, id),
+				 errdetail("The source removed WAL the slot still needed (wal_status = lost)."),
+				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
+	if (!XLogRecPtrIsInvalid(startpos) && slot->confirmed_flush > startpos)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" on source \"%s\" is ahead of laredo's position",
+						source->slot_name, id),
+				 errdetail("The slot has confirmed %X/%X, but only %X/%X is applied here; the changes between would be skipped.",
+						   LSN_FORMAT_ARGS(slot->confirmed_flush), LSN_FORMAT_ARGS(startpos)),
+				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
+}
+
+static void
+worker_stream(WalReceiverConn *conn, XLogRecPtr startpos)
+{
+	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
+												 ALLOCSET_DEFAULT_SIZES);
+	XLogRecPtr	last_received = startpos;
+	XLogRecPtr	wal_end = startpos;
+	XLogRecPtr	last_reported = InvalidXLogRecPtr;
+	TimestampTz last_feedback = 0;
+	TimestampTz last_idle_persist = GetCurrentTimestamp();
+
+	worker_publish_positions(last_received, laredo_apply_durable_lsn(), wal_end);
+	laredo_worker_set_state(LAREDO_SOURCE_STREAMING);
+
+	for (;;)
+	{
+		pgsocket	fd = PGINVALID_SOCKET;
+		char	   *buf;
+		int			len;
+		bool		reply_requested = false;
+		bool		waiter;
+		TimestampTz now;
+		XLogRecPtr	durable;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(msgcxt);
+		len = walrcv_receive(conn, &buf, &fd);
+		while (len != 0)
+		{
+			StringInfoData s;
+			char		kind;
+
+			if (len < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("source \"%s\" ended the replication stream", worker_source_id)));
+			s.data = buf;
+			s.len = len;
+			s.cursor = 0;
+			s.maxlen = -1;
+			kind = pq_getmsgbyte(&s);
+			if (kind == 'w')
+			{
+				XLogRecPtr	start = pq_getmsgint64(&s);
+				XLogRecPtr	end = pq_getmsgint64(&s);
+
+				(void) pq_getmsgint64(&s);	/* send time */
+				if (start > last_received)
+					last_received = start;
+				if (end > wal_end)
+					wal_end = end;
+				laredo_apply_message(&s);
+			}
+			else if (kind == 'k')
+			{
+				XLogRecPtr	end = pq_getmsgint64(&s);
+
+				(void) pq_getmsgint64(&s);	/* send time */
+				reply_requested |= pq_getmsgbyte(&s) != 0;
+				if (end > last_received)
+					last_received = end;
+				if (end > wal_end)
+					wal_end = end;
+			}
+			MemoryContextSwitchTo(msgcxt);
+			MemoryContextReset(msgcxt);
+			CHECK_FOR_INTERRUPTS();
+			len = walrcv_receive(conn, &buf, &fd);
+		}
+
+		/*
+		 * Between transactions everything received is applied; make it
+		 * durable (a wait_for_catchup caller wants it now) so that it can be
+		 * acknowledged and the slot does not pin the source's WAL.
+		 */
+		now = GetCurrentTimestamp();
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		waiter = MyLaredoSlot->catchup_waiter;
+		MyLaredoSlot->catchup_waiter = false;
+		LWLockRelease(laredo_shared->lock);
+		if (!laredo_apply_in_remote_xact() && last_received > laredo_apply_durable_lsn() &&
+			(waiter || TimestampDifferenceExceeds(last_idle_persist, now, IDLE_PERSIST_MS)))
+		{
+			laredo_apply_persist_idle(last_received);
+			last_idle_persist = now;
+		}
+		durable = laredo_apply_durable_lsn();
+		worker_publish_positions(last_received, durable, wal_end);
+
+		if (reply_requested || durable != last_reported ||
+			TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_INTERVAL_MS))
+		{
+			laredo_stream_feedback(conn, last_received, durable, false);
+			last_reported = durable;
+			last_feedback = now;
+		}
+
+		(void) WaitLatchOrSocket(MyLatch,
+								 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 fd, IDLE_PERSIST_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
+
+static void
+worker_run(Oid owner)
+{
+	const char *id = worker_source_id;
+	LaredoSourceConfig *source;
+	RepOriginId origin;
+	XLogRecPtr	startpos;
+	WalReceiverConn *conn;
+	LaredoSlotInfo *slot;
+	bool		needs_baseline;
+	ListCell   *lc;
+	char	   *appname = psprintf("laredo source %s", id);
+	MemoryContext old;
+
+	/* Durability of what is acknowledged must not depend on server defaults. */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	source = laredo_source_config_load(id, true);
+	MemoryContextSwitchTo(old);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	startpos = worker_setup_origin(&origin);
+	laredo_apply_init(source);
+	needs_baseline = XLogRecPtrIsInvalid(startpos);
+	foreach(lc, source->pipelines)
+		if (!((LaredoPipelineConfig *) lfirst(lc))->baselined)
+			needs_baseline = true;
+
+	conn = laredo_connect(source->connection, owner, appname, id);
+	slot = laredo_slot_info(conn, id, source->slot_name);
+	worker_check_slot(source, slot, needs_baseline ? InvalidXLogRecPtr : startpos, appname);
+
+	if (!needs_baseline && !slot->exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" of source \"%s\" no longer exists on the source",
+						source->slot_name, id),
+				 errdetail("laredo resumes from %X/%X, but the slot that keeps those changes was dropped.",
+						   LSN_FORMAT_ARGS(startpos)),
+				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
+
+	if (needs_baseline && slot->exists)
+	{
+		/*
+		 * A slot is ours to replace only if laredo created it: its baseline
+		 * did not commit, or a new pipeline needs a full copy.
+		 */
+		if (!source->slot_pending && XLogRecPtrIsInvalid(startpos))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("replication slot \"%s\" already exists on source \"%s\" and laredo has no position for it",
+							source->slot_name, id),
+					 errdetail("Streaming from it would skip every change before its position."),
+					 errhint("Drop the slot on the source (SELECT pg_drop_replication_slot('%s')) or give source \"%s\" another slot_name.",
+							 source->slot_name, id)));
+		laredo_slot_drop(conn, id, source->slot_name);
+	}
+
+	if (source->create_publication || needs_baseline)
+		laredo_publication_sync(conn, source);
+
+	if (needs_baseline)
+	{
+		XLogRecPtr	consistent;
+		char	   *snapshot;
+
+		laredo_worker_set_state(LAREDO_SOURCE_BASELINE);
+		laredo_source_set_slot_pending(id, true);
+		snapshot = laredo_slot_create(conn, id, source->slot_name, &consistent);
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": created slot \"%s\" at %X/%X, taking the baseline",
+						id, source->slot_name, LSN_FORMAT_ARGS(consistent))));
+		laredo_apply_set_origin(origin, InvalidXLogRecPtr);
+		laredo_baseline_run(source, snapshot);
+		laredo_apply_begin_local();
+		PopActiveSnapshot();
+		laredo_apply_commit_local(consistent, GetCurrentTimestamp(), true);
+		laredo_source_set_slot_pending(id, false);
+		startpos = consistent;
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": baseline committed, streaming from %X/%X",
+						id, LSN_FORMAT_ARGS(consistent))));
+	}
+	laredo_apply_set_origin(origin, startpos);
+	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source));
+	worker_stream(conn, startpos);
+}
+
+void
+laredo_source_worker_main(Datum arg)
+{
+	int			index = DatumGetInt32(arg);
+	Oid			owner;
+	Oid			dboid;
+
+	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	MyLaredoSlot = &laredo_shared->workers[index];
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	dboid = MyLaredoSlot->dboid;
+	strlcpy(worker_source_id, MyLaredoSlot->source_id, LAREDO_ID_LEN);
+	MyLaredoSlot->pid = MyProcPid;
+	MyLaredoSlot->latch = MyLatch;
+	MyLaredoSlot->state = LAREDO_SOURCE_STARTING;
+	LWLockRelease(laredo_shared->lock);
+	before_shmem_exit(worker_shutdown, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, owner, 0);
+	pgstat_report_appname(psprintf("laredo source %s", worker_source_id));
+
+	PG_TRY();
+	{
+		worker_run(owner);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		HOLD_INTERRUPTS();
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(old);
+
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		strlcpy(MyLaredoSlot->last_error, edata->message, LAREDO_ERROR_LEN);
+		MyLaredoSlot->last_error_time = GetCurrentTimestamp();
+		MyLaredoSlot->attempts++;
+		LWLockRelease(laredo_shared->lock);
+
+		if (error_is_permanent(edata->sqlerrcode))
+		{
+			laredo_source_set_error(worker_source_id, edata->message, edata->hint);
+			laredo_worker_set_state(LAREDO_SOURCE_ERROR);
+		}
+		else
+			laredo_worker_set_state(LAREDO_SOURCE_RECONNECTING);
+		RESUME_INTERRUPTS();
+		proc_exit(1);
+	}
+	PG_END_TRY();
+}

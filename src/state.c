@@ -1,0 +1,233 @@
+/*-------------------------------------------------------------------------
+ * state.c
+ *	  Owns the laredo schema's tables: reads a source's configuration with
+ *	  its tables and pipelines, records durable errors, the slot-creation
+ *	  marker and pipeline counters.  No other module touches these tables.
+ *
+ *	  The resume position is not here: it is the source's replication origin
+ *	  (see apply.c), which rides in the commit record of the applied data.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+
+#include "state.h"
+
+/* Origins are cluster-wide, so the name includes this database's OID. */
+char *
+laredo_origin_name(const char *source_id)
+{
+	return psprintf("laredo_%u_%s", MyDatabaseId, source_id);
+}
+
+static char *
+spi_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v;
+}
+
+static bool
+spi_bool(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+/*
+ * Loads a source with its tables and pipelines, in the caller's memory
+ * context.  Needs a transaction.
+ */
+LaredoSourceConfig *
+laredo_source_config_load(const char *source_id, bool missing_is_error)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	LaredoSourceConfig *source = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(source_id)};
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT source_id, connection, slot_mode, slot_name, publication, "
+							  "publish, create_publication, enabled, slot_pending, owner::int8 "
+							  "FROM laredo.source_config WHERE source_id = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read laredo.source_config");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		bool		isnull;
+
+		source = palloc0(sizeof(LaredoSourceConfig));
+		source->source_id = pstrdup(spi_text(tup, desc, 1));
+		source->connection = pstrdup(spi_text(tup, desc, 2));
+		source->slot_mode = pstrdup(spi_text(tup, desc, 3));
+		source->slot_name = pstrdup(spi_text(tup, desc, 4));
+		source->publication = pstrdup(spi_text(tup, desc, 5));
+		source->publish = pstrdup(spi_text(tup, desc, 6));
+		source->create_publication = spi_bool(tup, desc, 7);
+		source->enabled = spi_bool(tup, desc, 8);
+		source->slot_pending = spi_bool(tup, desc, 9);
+		source->owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+		MemoryContextSwitchTo(spi);
+	}
+	else if (missing_is_error)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id),
+				 errhint("SELECT source_id FROM laredo.sources lists the sources of this database.")));
+	else
+	{
+		SPI_finish();
+		return NULL;
+	}
+
+	if (SPI_execute_with_args("SELECT schema_name, table_name, where_clause, "
+							  "array_to_string(columns, ','), insert_only "
+							  "FROM laredo.source_tables WHERE source_id = $1 "
+							  "ORDER BY schema_name, table_name",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read laredo.source_tables");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		LaredoTableConfig *t = palloc0(sizeof(LaredoTableConfig));
+		char	   *cols = spi_text(tup, desc, 4);
+
+		t->schema_name = pstrdup(spi_text(tup, desc, 1));
+		t->table_name = pstrdup(spi_text(tup, desc, 2));
+		t->where_clause = spi_text(tup, desc, 3) ? pstrdup(spi_text(tup, desc, 3)) : NULL;
+		/* column names come from pg_attribute and never hold a comma here */
+		if (cols)
+		{
+			char	   *save;
+
+			for (char *c = strtok_r(pstrdup(cols), ",", &save); c; c = strtok_r(NULL, ",", &save))
+				t->columns = lappend(t->columns, pstrdup(c));
+		}
+		t->insert_only = spi_bool(tup, desc, 5);
+		source->tables = lappend(source->tables, t);
+		MemoryContextSwitchTo(spi);
+	}
+
+	if (SPI_execute_with_args("SELECT pipeline_id, source_schema, source_table, target_kind, "
+							  "target_schema, target_table, owner::int8, baseline_lsn IS NOT NULL "
+							  "FROM laredo.pipeline_config WHERE source_id = $1 "
+							  "ORDER BY pipeline_id",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read laredo.pipeline_config");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		LaredoPipelineConfig *p = palloc0(sizeof(LaredoPipelineConfig));
+		bool		isnull;
+
+		p->pipeline_id = pstrdup(spi_text(tup, desc, 1));
+		p->source_schema = pstrdup(spi_text(tup, desc, 2));
+		p->source_table = pstrdup(spi_text(tup, desc, 3));
+		p->target_kind = pstrdup(spi_text(tup, desc, 4));
+		p->target_schema = pstrdup(spi_text(tup, desc, 5));
+		p->target_table = pstrdup(spi_text(tup, desc, 6));
+		p->owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		p->baselined = spi_bool(tup, desc, 8);
+		source->pipelines = lappend(source->pipelines, p);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return source;
+}
+
+/* Runs one statement in a transaction of its own (the worker is outside one). */
+static void
+run_in_own_transaction(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	bool		own = !IsTransactionState();
+
+	if (own)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+	SPI_connect();
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
+		elog(ERROR, "could not update laredo state");
+	SPI_finish();
+	if (own)
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+}
+
+/*
+ * Puts the source in a durable ERROR: the manager does not start it again
+ * until alter_source or a reset clears it.
+ */
+void
+laredo_source_set_error(const char *source_id, const char *message, const char *hint)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(source_id), CStringGetTextDatum(message),
+	hint ? CStringGetTextDatum(hint) : (Datum) 0};
+	char		nulls[3] = {' ', ' ', hint ? ' ' : 'n'};
+
+	run_in_own_transaction("UPDATE laredo.source_config SET error = $2, error_hint = $3, "
+						   "error_time = now() WHERE source_id = $1",
+						   3, types, values, nulls);
+}
+
+/*
+ * Marks that laredo has (or is about to have) created the source's slot and
+ * its baseline has not committed yet: a slot found on restart is then ours.
+ */
+void
+laredo_source_set_slot_pending(const char *source_id, bool pending)
+{
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2] = {CStringGetTextDatum(source_id), BoolGetDatum(pending)};
+
+	run_in_own_transaction("UPDATE laredo.source_config SET slot_pending = $2 WHERE source_id = $1",
+						   2, types, values, NULL);
+}
+
+/*
+ * Adds a pipeline's counters and its last LSN, inside the caller's apply
+ * transaction so that they agree with the data.
+ */
+void
+laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
+					   XLogRecPtr last_lsn, bool baseline_done)
+{
+	Oid			types[8] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, BOOLOID};
+	Datum		values[8] = {CStringGetTextDatum(pipeline_id), Int64GetDatum(c->baseline_rows),
+		Int64GetDatum(c->inserts), Int64GetDatum(c->updates), Int64GetDatum(c->deletes),
+	Int64GetDatum(c->truncates), LSNGetDatum(last_lsn), BoolGetDatum(baseline_done)};
+
+	run_in_own_transaction("UPDATE laredo.pipeline_config SET "
+						   "baseline_rows = CASE WHEN $8 THEN $2 ELSE baseline_rows END, "
+						   "inserts = inserts + $3, updates = updates + $4, "
+						   "deletes = deletes + $5, truncates = truncates + $6, "
+						   "last_lsn = $7, last_applied_at = now(), "
+						   "baseline_lsn = CASE WHEN $8 THEN $7 ELSE baseline_lsn END, "
+						   "error = NULL, error_time = NULL "
+						   "WHERE pipeline_id = $1",
+						   8, types, values, NULL);
+}

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ * state.h
+ *	  laredo's durable state in the laredo schema: source, table and
+ *	  pipeline configuration, durable errors, counters and the origin name.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_STATE_H
+#define LAREDO_STATE_H
+
+#include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
+
+typedef struct LaredoTableConfig
+{
+	char	   *schema_name;
+	char	   *table_name;
+	char	   *where_clause;	/* NULL: no row filter */
+	List	   *columns;		/* of char *; NIL: every column */
+	bool		insert_only;
+} LaredoTableConfig;
+
+typedef struct LaredoPipelineConfig
+{
+	char	   *pipeline_id;
+	char	   *source_schema;
+	char	   *source_table;
+	char	   *target_kind;
+	char	   *target_schema;
+	char	   *target_table;
+	Oid			owner;
+	bool		baselined;
+} LaredoPipelineConfig;
+
+typedef struct LaredoSourceConfig
+{
+	char	   *source_id;
+	char	   *connection;
+	char	   *slot_mode;
+	char	   *slot_name;
+	char	   *publication;
+	char	   *publish;
+	bool		create_publication;
+	bool		enabled;
+	bool		slot_pending;
+	Oid			owner;
+	List	   *tables;			/* of LaredoTableConfig */
+	List	   *pipelines;		/* of LaredoPipelineConfig */
+} LaredoSourceConfig;
+
+/* Counters of one pipeline since they were last written. */
+typedef struct LaredoPipelineCounters
+{
+	int64		baseline_rows;
+	int64		inserts;
+	int64		updates;
+	int64		deletes;
+	int64		truncates;
+} LaredoPipelineCounters;
+
+extern char *laredo_origin_name(const char *source_id);
+extern LaredoSourceConfig *laredo_source_config_load(const char *source_id, bool missing_is_error);
+extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);
+extern void laredo_source_set_slot_pending(const char *source_id, bool pending);
+extern void laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *counters,
+								   XLogRecPtr last_lsn, bool baseline_done);
+
+#endif

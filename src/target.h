@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ * target.h
+ *	  The one interface every target kind implements.  A pipeline binds one
+ *	  source table to one target; apply.c calls these callbacks inside the
+ *	  local transaction that also carries the resume position.  A new kind
+ *	  of target is one new file with one LaredoTargetRoutine.
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAREDO_TARGET_H
+#define LAREDO_TARGET_H
+
+#include "replication/logicalproto.h"
+
+#include "state.h"
+
+typedef struct LaredoPipeline LaredoPipeline;
+
+typedef struct LaredoTargetRoutine
+{
+	/* validate the target; called once per worker, in a transaction */
+	void		(*init) (LaredoPipeline *pipeline);
+	/* the source table's shape (column names, identity) was (re)described */
+	void		(*relation) (LaredoPipeline *pipeline, LogicalRepRelation *remoterel);
+	/* a full copy begins: the target is emptied; rows follow */
+	void		(*baseline_begin) (LaredoPipeline *pipeline);
+	void		(*baseline_row) (LaredoPipeline *pipeline, LogicalRepTupleData *row);
+	void		(*baseline_end) (LaredoPipeline *pipeline);
+	void		(*insert) (LaredoPipeline *pipeline, LogicalRepTupleData *newtup);
+	/* oldtup is NULL when the key did not change and identity is not FULL */
+	void		(*update) (LaredoPipeline *pipeline, LogicalRepTupleData *oldtup,
+						   LogicalRepTupleData *newtup);
+	void		(*delete) (LaredoPipeline *pipeline, LogicalRepTupleData *oldtup);
+	void		(*truncate) (LaredoPipeline *pipeline);
+	/* the local transaction is about to commit: release per-transaction state */
+	void		(*xact_end) (LaredoPipeline *pipeline);
+} LaredoTargetRoutine;
+
+struct LaredoPipeline
+{
+	LaredoPipelineConfig *config;
+	const LaredoTargetRoutine *routine;
+	void	   *private;		/* the target's own state */
+	LaredoPipelineCounters counters;	/* since last written */
+	bool		touched;		/* changed in this local transaction */
+};
+
+extern const LaredoTargetRoutine laredo_target_table;
+
+extern const LaredoTargetRoutine *laredo_target_routine(const char *kind);
+
+#endif

@@ -1,0 +1,411 @@
+/*-------------------------------------------------------------------------
+ * target_table.c
+ *	  The `table` target: a mirror table keyed by the source table's replica
+ *	  identity, written through the executor (ExecSimpleRelation*), with
+ *	  indexes, constraints and triggers, as the built-in apply worker does.
+ *
+ *	  Text values from the source are read with the target column's input
+ *	  function; an unchanged TOASTed value in an update keeps the target's
+ *	  current value.  Columns the source does not send get their default.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_relation.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "target.h"
+
+typedef struct TableTarget
+{
+	Oid			relid;
+	LogicalRepRelation *remoterel;
+	bool		map_stale;
+
+	/* per local attribute, rebuilt when the remote shape changes */
+	int			natts;
+	int		   *attmap;			/* remote column index, or -1 */
+	Oid		   *typinput;
+	Oid		   *typioparam;
+
+	/* per local transaction (allocated in TopTransactionContext) */
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *remoteslot;
+	TupleTableSlot *searchslot;
+	TupleTableSlot *localslot;
+	ExprState **defaults;
+	Oid			idxoid;
+} TableTarget;
+
+static void
+table_check_privileges(LaredoPipeline *p, Oid relid)
+{
+	AclMode		modes[4] = {ACL_INSERT, ACL_UPDATE, ACL_DELETE, ACL_TRUNCATE};
+
+	for (int i = 0; i < 4; i++)
+		if (pg_class_aclcheck(relid, GetUserId(), modes[i]) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("pipeline \"%s\" may not write target %s.%s",
+							p->config->pipeline_id,
+							quote_identifier(p->config->target_schema),
+							quote_identifier(p->config->target_table)),
+					 errdetail("The source worker runs as the source's owner \"%s\".",
+							   GetUserNameFromId(GetUserId(), false)),
+					 errhint("GRANT INSERT, UPDATE, DELETE, TRUNCATE on the target to that role.")));
+}
+
+static void
+table_init(LaredoPipeline *p)
+{
+	TableTarget *t = MemoryContextAllocZero(GetMemoryChunkContext(p), sizeof(TableTarget));
+	Oid			nspid = get_namespace_oid(p->config->target_schema, true);
+
+	t->relid = OidIsValid(nspid) ? get_relname_relid(p->config->target_table, nspid) : InvalidOid;
+	if (!OidIsValid(t->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s.%s of pipeline \"%s\" does not exist",
+						quote_identifier(p->config->target_schema),
+						quote_identifier(p->config->target_table),
+						p->config->pipeline_id),
+				 errhint("Drop the pipeline and create it again; laredo creates a missing target.")));
+	table_check_privileges(p, t->relid);
+	t->map_stale = true;
+	p->private = t;
+}
+
+static void
+table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
+{
+	TableTarget *t = p->private;
+
+	t->remoterel = remoterel;
+	t->map_stale = true;
+}
+
+/* Maps local attributes to the remote columns, by name. */
+static void
+table_build_map(LaredoPipeline *p, TableTarget *t)
+{
+	TupleDesc	desc = RelationGetDescr(t->rel);
+	MemoryContext cxt = GetMemoryChunkContext(t);
+	LogicalRepRelation *remote = t->remoterel;
+	Bitmapset  *mapped = NULL;
+
+	t->natts = desc->natts;
+	t->attmap = MemoryContextAlloc(cxt, sizeof(int) * desc->natts);
+	t->typinput = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
+	t->typioparam = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		t->attmap[i] = -1;
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		for (int r = 0; r < remote->natts; r++)
+			if (strcmp(remote->attnames[r], NameStr(att->attname)) == 0)
+			{
+				t->attmap[i] = r;
+				mapped = bms_add_member(mapped, r);
+			}
+		getTypeInputInfo(att->atttypid, &t->typinput[i], &t->typioparam[i]);
+	}
+	for (int r = 0; r < remote->natts; r++)
+		if (!bms_is_member(r, mapped))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target %s.%s of pipeline \"%s\" has no column \"%s\", which the source sends",
+							quote_identifier(p->config->target_schema),
+							quote_identifier(p->config->target_table),
+							p->config->pipeline_id, remote->attnames[r]),
+					 errdetail("The source table's columns changed, or the target's did."),
+					 errhint("ALTER TABLE the target to add the column, then alter_source(..., enabled => true).")));
+	t->map_stale = false;
+}
+
+/* The unique index on the replica identity columns, or InvalidOid. */
+static Oid
+table_find_identity_index(TableTarget *t)
+{
+	Oid			idxoid = RelationGetReplicaIndex(t->rel);
+	List	   *indexes;
+	ListCell   *lc;
+	Bitmapset  *keys = NULL;
+
+	if (OidIsValid(idxoid) || t->remoterel->replident == REPLICA_IDENTITY_FULL)
+		return idxoid;
+	for (int i = 0; i < t->natts; i++)
+		if (t->attmap[i] >= 0 && bms_is_member(t->attmap[i], t->remoterel->attkeys))
+			keys = bms_add_member(keys, i + 1);
+	if (keys == NULL)
+		return InvalidOid;
+	indexes = RelationGetIndexList(t->rel);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Bitmapset  *cols = NULL;
+		bool		usable = idx->rd_index->indisunique && idx->rd_indpred == NIL &&
+			RelationGetIndexExpressions(idx) == NIL;
+
+		for (int k = 0; usable && k < idx->rd_index->indnkeyatts; k++)
+			cols = bms_add_member(cols, idx->rd_index->indkey.values[k]);
+		if (usable && bms_equal(cols, keys))
+			idxoid = RelationGetRelid(idx);
+		index_close(idx, AccessShareLock);
+		if (OidIsValid(idxoid))
+			break;
+	}
+	return idxoid;
+}
+
+/* Opens the target for this local transaction. */
+static void
+table_open_xact(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+	MemoryContext old;
+	RangeTblEntry *rte;
+	TupleDesc	desc;
+
+	if (t->rel)
+		return;
+	if (t->remoterel == NULL)
+		elog(ERROR, "pipeline \"%s\" received a change before its relation", p->config->pipeline_id);
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	t->rel = table_open(t->relid, RowExclusiveLock);
+	if (t->map_stale)
+		table_build_map(p, t);
+	desc = RelationGetDescr(t->rel);
+
+	t->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = t->relid;
+	rte->relkind = t->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(t->estate, list_make1(rte));
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+	t->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(t->rri, false);
+	AfterTriggerBeginQuery();
+
+	t->remoteslot = ExecInitExtraTupleSlot(t->estate, desc, &TTSOpsVirtual);
+	t->searchslot = ExecInitExtraTupleSlot(t->estate, desc, &TTSOpsVirtual);
+	t->localslot = table_slot_create(t->rel, &t->estate->es_tupleTable);
+	t->idxoid = table_find_identity_index(t);
+
+	t->defaults = palloc0(sizeof(ExprState *) * t->natts);
+	for (int i = 0; i < t->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Expr	   *defexpr;
+
+		if (t->attmap[i] >= 0 || att->attisdropped || att->attgenerated)
+			continue;
+		defexpr = (Expr *) build_column_default(t->rel, i + 1);
+		if (defexpr)
+			t->defaults[i] = ExecInitExpr(expression_planner(defexpr), NULL);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+table_xact_end(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+
+	if (t->rel == NULL)
+		return;
+	ExecCloseIndices(t->rri);
+	AfterTriggerEndQuery(t->estate);
+	ExecResetTupleTable(t->estate->es_tupleTable, false);
+	FreeExecutorState(t->estate);
+	table_close(t->rel, NoLock);
+	t->rel = NULL;
+	t->estate = NULL;
+}
+
+/*
+ * Fills a slot from a remote tuple.  Where the source left a value out
+ * (unchanged TOAST, or a column it does not send), the value comes from
+ * `current` when given, else from the column default.
+ */
+static void
+table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
+			TupleTableSlot *current)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	ExprContext *econtext = GetPerTupleExprContext(t->estate);
+
+	ExecClearTuple(slot);
+	if (current)
+		slot_getallattrs(current);
+	for (int i = 0; i < t->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		int			r = t->attmap[i];
+		char		status = (r >= 0 && r < tup->ncols) ? tup->colstatus[r] : 'x';
+
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+		if (status == LOGICALREP_COLUMN_TEXT)
+		{
+			slot->tts_values[i] = OidInputFunctionCall(t->typinput[i], tup->colvalues[r].data,
+													   t->typioparam[i], att->atttypmod);
+			slot->tts_isnull[i] = false;
+		}
+		else if (status == LOGICALREP_COLUMN_NULL)
+			continue;
+		else if (current)
+		{
+			slot->tts_values[i] = current->tts_values[i];
+			slot->tts_isnull[i] = current->tts_isnull[i];
+		}
+		else if (status == 'x' && t->defaults && t->defaults[i])
+			slot->tts_values[i] = ExecEvalExpr(t->defaults[i], econtext, &slot->tts_isnull[i]);
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+static void
+table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
+{
+	TableTarget *t = p->private;
+
+	table_open_xact(p);
+	table_store(t, t->remoteslot, newtup, NULL);
+	ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
+	ResetPerTupleExprContext(t->estate);
+}
+
+static bool
+table_find(TableTarget *t, LogicalRepTupleData *key)
+{
+	table_store(t, t->searchslot, key, NULL);
+	if (OidIsValid(t->idxoid))
+		return RelationFindReplTupleByIndex(t->rel, t->idxoid, LockTupleExclusive,
+											t->searchslot, t->localslot);
+	return RelationFindReplTupleSeq(t->rel, LockTupleExclusive, t->searchslot, t->localslot);
+}
+
+static bool
+tuple_is_complete(LogicalRepTupleData *tup)
+{
+	for (int i = 0; i < tup->ncols; i++)
+		if (tup->colstatus[i] == LOGICALREP_COLUMN_UNCHANGED)
+			return false;
+	return true;
+}
+
+static void
+table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+{
+	TableTarget *t = p->private;
+
+	table_open_xact(p);
+	if (table_find(t, oldtup ? oldtup : newtup))
+	{
+		EPQState	epq;
+
+		table_store(t, t->remoteslot, newtup, t->localslot);
+		EvalPlanQualInit(&epq, t->estate, NULL, NIL, -1);
+		EvalPlanQualSetSlot(&epq, t->remoteslot);
+		ExecSimpleRelationUpdate(t->rri, t->estate, &epq, t->localslot, t->remoteslot);
+		EvalPlanQualEnd(&epq);
+	}
+	else if (tuple_is_complete(newtup))
+	{
+		/* the target lost the row: the source's row is the truth */
+		ereport(WARNING,
+				(errmsg("pipeline \"%s\": row to update is missing in the target; inserted it",
+						p->config->pipeline_id)));
+		table_store(t, t->remoteslot, newtup, NULL);
+		ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("pipeline \"%s\": row to update is missing in target %s.%s",
+						p->config->pipeline_id, quote_identifier(p->config->target_schema),
+						quote_identifier(p->config->target_table)),
+				 errdetail("The update leaves TOASTed values out, so the row cannot be rebuilt."),
+				 errhint("Rows were removed from the target behind laredo's back; resynchronise the pipeline.")));
+	ResetPerTupleExprContext(t->estate);
+}
+
+static void
+table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
+{
+	TableTarget *t = p->private;
+
+	table_open_xact(p);
+	if (table_find(t, oldtup))
+	{
+		EPQState	epq;
+
+		EvalPlanQualInit(&epq, t->estate, NULL, NIL, -1);
+		ExecSimpleRelationDelete(t->rri, t->estate, &epq, t->localslot);
+		EvalPlanQualEnd(&epq);
+	}
+	ResetPerTupleExprContext(t->estate);
+}
+
+static void
+table_truncate(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+	Relation	rel;
+	List	   *logged = NIL;
+
+	/* TRUNCATE refuses a table this transaction still has open in the executor */
+	table_xact_end(p);
+	rel = table_open(t->relid, AccessExclusiveLock);
+	if (RelationIsLogicallyLogged(rel))
+		logged = list_make1_oid(t->relid);
+	ExecuteTruncateGuts(list_make1(rel), list_make1_oid(t->relid), logged,
+						DROP_RESTRICT, false);
+	table_close(rel, NoLock);
+}
+
+static void
+table_baseline_end(LaredoPipeline *p)
+{
+}
+
+const LaredoTargetRoutine laredo_target_table = {
+	.init = table_init,
+	.relation = table_relation,
+	.baseline_begin = table_truncate,
+	.baseline_row = table_insert,
+	.baseline_end = table_baseline_end,
+	.insert = table_insert,
+	.update = table_update,
+	.delete = table_delete,
+	.truncate = table_truncate,
+	.xact_end = table_xact_end,
+};
