@@ -435,3 +435,41 @@ laredo_apply_message(StringInfo s)
 							apply_source->source_id, action)));
 	}
 }
+
+/*
+ * Writes counters that are waiting for the next applied transaction, when the
+ * stream is idle (at most once a second), so that the views are current.
+ */
+void
+laredo_apply_flush_counters(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext old = CurrentMemoryContext;
+	bool		pending = false;
+	ListCell   *lc;
+
+	if (in_remote_xact || IsTransactionState() ||
+		!TimestampDifferenceExceeds(last_counters_write, now, 1000))
+		return;
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipelineCounters *c = &((LaredoPipeline *) lfirst(lc))->counters;
+
+		if (c->inserts || c->updates || c->deletes || c->truncates)
+			pending = true;
+	}
+	if (!pending)
+		return;
+	laredo_apply_begin_local();
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		laredo_pipeline_record(p->config->pipeline_id, &p->counters, durable_lsn, false);
+		memset(&p->counters, 0, sizeof(p->counters));
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(old);
+	last_counters_write = now;
+}

@@ -58,7 +58,7 @@ conninfo_parse(const char *conninfo)
 		/* libpq's message may quote part of the string, password included */
 		bool		may_leak = strstr(conninfo, "password") != NULL ||
 			strstr(conninfo, "@") != NULL;
-		char	   *detail = (err && !may_leak) ? pstrdup(err) : NULL;
+		char	   *detail = (err && !may_leak) ? pchomp(err) : NULL;
 
 		if (err)
 			PQfreemem(err);

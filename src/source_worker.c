@@ -240,6 +240,7 @@ worker_stream(WalReceiverConn *conn, XLogRecPtr startpos)
 			laredo_apply_persist_idle(last_received);
 			last_idle_persist = now;
 		}
+		laredo_apply_flush_counters();
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);
 
