@@ -97,7 +97,8 @@ SELECT pg_catalog.pg_extension_config_dump('laredo.pipeline_config', '');
 CREATE FUNCTION laredo._worker_status(
 	OUT source_id text, OUT worker_pid integer, OUT state text,
 	OUT received_lsn pg_lsn, OUT confirmed_lsn pg_lsn, OUT source_wal_end pg_lsn,
-	OUT last_error text, OUT last_error_time timestamptz)
+	OUT last_error text, OUT last_error_time timestamptz,
+	OUT reconnect_attempts integer, OUT next_retry_at timestamptz)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'laredo_worker_status' LANGUAGE C STRICT VOLATILE;
 
@@ -849,6 +850,8 @@ SELECT c.source_id,
        coalesce(c.error, w.last_error) AS last_error,
        CASE WHEN c.error IS NOT NULL THEN c.error_time ELSE w.last_error_time END AS last_error_time,
        c.error_hint AS last_error_hint,
+       coalesce(w.reconnect_attempts, 0) AS reconnect_attempts,
+       w.next_retry_at,
        CASE WHEN laredo._is_admin() THEN (laredo._check_connection(c.connection)).masked END AS connection
 FROM laredo.source_config c
 LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id;

@@ -44,8 +44,8 @@ laredo_worker_status(PG_FUNCTION_ARGS)
 	for (int i = 0; i < LAREDO_MAX_WORKERS; i++)
 	{
 		LaredoWorkerSlot *slot = &laredo_shared->workers[i];
-		Datum		values[8];
-		bool		nulls[8] = {0};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 		LaredoSourceState state;
 
 		if (!slot->in_use || slot->dboid != MyDatabaseId)
@@ -68,6 +68,9 @@ laredo_worker_status(PG_FUNCTION_ARGS)
 		nulls[6] = (slot->last_error[0] == '\0');
 		values[7] = TimestampTzGetDatum(slot->last_error_time);
 		nulls[7] = (slot->last_error_time == 0);
+		values[8] = Int32GetDatum(slot->attempts);
+		values[9] = TimestampTzGetDatum(slot->next_retry);
+		nulls[9] = (slot->next_retry == 0 || slot->pid != 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(laredo_shared->lock);

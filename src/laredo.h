@@ -47,6 +47,7 @@ typedef struct LaredoWorkerSlot
 	XLogRecPtr	flushed_lsn;	/* last position durable here */
 	XLogRecPtr	source_wal_end; /* source's WAL end, from its messages */
 	int			attempts;		/* failed starts in a row */
+	TimestampTz next_retry;		/* when the manager starts it again, or 0 */
 	char		last_error[LAREDO_ERROR_LEN];
 	TimestampTz last_error_time;
 	bool		catchup_waiter; /* a backend waits in wait_for_catchup */

@@ -283,6 +283,10 @@ typedef struct ManagedSource
 	char		source_id[LAREDO_ID_LEN];
 	Oid			owner;
 	int64		config_version;
+	int			max_attempts;
+	double		initial_backoff_ms;
+	double		max_backoff_ms;
+	double		backoff_multiplier;
 	int			slot_index;
 	BackgroundWorkerHandle *handle;
 	TimestampTz last_exit;		/* when its worker was last seen gone */
@@ -329,6 +333,25 @@ worker_slot_release(int index)
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 	memset(&laredo_shared->workers[index], 0, sizeof(LaredoWorkerSlot));
 	LWLockRelease(laredo_shared->lock);
+}
+
+/*
+ * The wait before a worker is started again: exponential backoff over the
+ * failures in a row (reconnect_initial_backoff, times the multiplier per
+ * failure, capped at reconnect_max_backoff); laredo.restart_delay when it
+ * ended without a failure (the server restarted it, say).
+ */
+static long
+manager_retry_delay_ms(ManagedSource *ms)
+{
+	int			attempts = laredo_shared->workers[ms->slot_index].attempts;
+	double		delay = ms->initial_backoff_ms;
+
+	if (attempts <= 0)
+		return laredo_restart_delay_ms;
+	for (int i = 1; i < attempts && delay < ms->max_backoff_ms; i++)
+		delay *= ms->backoff_multiplier;
+	return (long) Min(delay, ms->max_backoff_ms);
 }
 
 static void
@@ -410,7 +433,11 @@ manager_reconcile(bool *extension_present)
 	{
 		SPI_connect();
 		/* Only sources that have pipelines have work to do. */
-		if (SPI_execute("SELECT s.source_id, s.owner::int8, s.config_version "
+		if (SPI_execute("SELECT s.source_id, s.owner::int8, s.config_version, "
+						"  s.reconnect_max_attempts, "
+						"  extract(epoch FROM s.reconnect_initial_backoff)::float8 * 1000, "
+						"  extract(epoch FROM s.reconnect_max_backoff)::float8 * 1000, "
+						"  s.reconnect_backoff_multiplier "
 						"FROM laredo.source_config s "
 						"WHERE s.enabled AND s.error IS NULL AND EXISTS "
 						"  (SELECT FROM laredo.pipeline_config p WHERE p.source_id = s.source_id) "
@@ -425,6 +452,10 @@ manager_reconcile(bool *extension_present)
 			char	   *id = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
 			Oid			owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			int64		version = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			int			max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+			double		initial_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+			double		max_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+			double		multiplier = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
 			ManagedSource *ms = NULL;
 			ManagedSource *free_ms = NULL;
 
@@ -458,13 +489,23 @@ manager_reconcile(bool *extension_present)
 				ms->owner = owner;
 			}
 			ms->seen = true;
-			/* A changed configuration means a restart of the worker. */
+			ms->max_attempts = max_attempts;
+			ms->initial_backoff_ms = initial_ms;
+			ms->max_backoff_ms = max_ms;
+			ms->backoff_multiplier = multiplier;
+			/* A changed configuration means a restart of the worker, and a fresh count. */
 			if (ms->config_version != version || ms->owner != owner)
 			{
 				manager_stop_worker(ms);
 				ms->config_version = version;
 				ms->owner = owner;
 				ms->last_exit = 0;
+				LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+				laredo_shared->workers[ms->slot_index].attempts = 0;
+				laredo_shared->workers[ms->slot_index].last_error[0] = '\0';
+				laredo_shared->workers[ms->slot_index].last_error_time = 0;
+				laredo_shared->workers[ms->slot_index].next_retry = 0;
+				LWLockRelease(laredo_shared->lock);
 			}
 		}
 		SPI_finish();
@@ -498,18 +539,26 @@ manager_reconcile(bool *extension_present)
 			ms->handle = NULL;
 			ms->last_exit = now;
 		}
-		if (ms->last_exit != 0 &&
-			!TimestampDifferenceExceeds(ms->last_exit, now, laredo_restart_delay_ms))
+		if (ms->last_exit != 0)
 		{
-			long		secs;
-			int			usecs;
+			TimestampTz due = TimestampTzPlusMilliseconds(ms->last_exit, manager_retry_delay_ms(ms));
 
-			TimestampDifference(now,
-								TimestampTzPlusMilliseconds(ms->last_exit, laredo_restart_delay_ms),
-								&secs, &usecs);
-			timeout = Min(timeout, secs * 1000 + usecs / 1000 + 1);
-			continue;
+			if (now < due)
+			{
+				long		secs;
+				int			usecs;
+
+				LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+				laredo_shared->workers[ms->slot_index].next_retry = due;
+				LWLockRelease(laredo_shared->lock);
+				TimestampDifference(now, due, &secs, &usecs);
+				timeout = Min(timeout, secs * 1000 + usecs / 1000 + 1);
+				continue;
+			}
 		}
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		laredo_shared->workers[ms->slot_index].next_retry = 0;
+		LWLockRelease(laredo_shared->lock);
 		manager_start_worker(ms);
 	}
 	return timeout;

@@ -42,6 +42,7 @@
 LaredoWorkerSlot *MyLaredoSlot = NULL;
 
 static char worker_source_id[LAREDO_ID_LEN];
+static int	worker_max_attempts = -1;	/* reconnect_max_attempts, once loaded */
 
 void
 laredo_worker_set_state(LaredoSourceState state)
@@ -167,6 +168,12 @@ worker_stream(WalReceiverConn *conn, XLogRecPtr startpos)
 
 	worker_publish_positions(last_received, laredo_apply_durable_lsn(), wal_end);
 	laredo_worker_set_state(LAREDO_SOURCE_STREAMING);
+	/* the source is reachable and streaming: a later failure counts from one */
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	MyLaredoSlot->attempts = 0;
+	MyLaredoSlot->last_error[0] = '\0';
+	MyLaredoSlot->last_error_time = 0;
+	LWLockRelease(laredo_shared->lock);
 
 	for (;;)
 	{
@@ -286,6 +293,7 @@ worker_run(Oid owner)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	source = laredo_source_config_load(id, true);
+	worker_max_attempts = source->reconnect_max_attempts;
 	MemoryContextSwitchTo(old);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -390,6 +398,7 @@ laredo_source_worker_main(Datum arg)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			attempts;
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 		HOLD_INTERRUPTS();
@@ -402,12 +411,20 @@ laredo_source_worker_main(Datum arg)
 		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 		strlcpy(MyLaredoSlot->last_error, edata->message, LAREDO_ERROR_LEN);
 		MyLaredoSlot->last_error_time = GetCurrentTimestamp();
-		MyLaredoSlot->attempts++;
+		attempts = ++MyLaredoSlot->attempts;
 		LWLockRelease(laredo_shared->lock);
 
 		if (error_is_permanent(edata->sqlerrcode))
 		{
 			laredo_source_set_error(worker_source_id, edata->message, edata->hint);
+			laredo_worker_set_state(LAREDO_SOURCE_ERROR);
+		}
+		else if (worker_max_attempts >= 0 && attempts > worker_max_attempts)
+		{
+			char	   *hint = psprintf("The source failed %d times in a row. Fix the cause, then call laredo.alter_source('%s', enabled => true).",
+										attempts, worker_source_id);
+
+			laredo_source_set_error(worker_source_id, edata->message, hint);
 			laredo_worker_set_state(LAREDO_SOURCE_ERROR);
 		}
 		else

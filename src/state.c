@@ -60,7 +60,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT source_id, connection, slot_mode, slot_name, publication, "
-							  "publish, create_publication, enabled, slot_pending, owner::int8 "
+							  "publish, create_publication, enabled, slot_pending, owner::int8, reconnect_max_attempts "
 							  "FROM laredo.source_config WHERE source_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
@@ -82,6 +82,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->enabled = spi_bool(tup, desc, 8);
 		source->slot_pending = spi_bool(tup, desc, 9);
 		source->owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+		source->reconnect_max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)

@@ -42,6 +42,7 @@ typedef struct LaredoSourceConfig
 	bool		create_publication;
 	bool		enabled;
 	bool		slot_pending;
+	int			reconnect_max_attempts;
 	Oid			owner;
 	List	   *tables;			/* of LaredoTableConfig */
 	List	   *pipelines;		/* of LaredoPipelineConfig */

@@ -1,0 +1,70 @@
+-- source_errors: the source's own writes never fail because of laredo; a slot
+-- laredo did not create is never adopted; failures back off into a durable
+-- ERROR that stays until alter_source; each recovers with nothing lost.
+\set SHOW_CONTEXT never
+CREATE FUNCTION pg_temp.wait_state(p_source text, p_want text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	v text;
+BEGIN
+	FOR i IN 1..1200 LOOP
+		SELECT state INTO v FROM laredo.sources WHERE source_id = p_source;
+		EXIT WHEN v = p_want;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+	RETURN v;
+END
+$$;
+CREATE SCHEMA copy2;
+CREATE TABLE public.nokey_log (at int, what text);                  -- no replica identity
+CREATE TABLE public.docs (id int PRIMARY KEY, body text);
+INSERT INTO public.nokey_log SELECT g, 'e' || g FROM generate_series(1, 20) g;
+INSERT INTO public.docs SELECT g, 'd' || g FROM generate_series(1, 20) g;
+
+-- 1. a slot of the same name that laredo did not create: ERROR, never adopted
+SELECT 'created' FROM pg_create_logical_replication_slot('taken_slot', 'pgoutput');
+BEGIN;
+SELECT laredo.create_source('se', connection => '', slot_name => 'taken_slot',
+                            reconnect_initial_backoff => '100ms', reconnect_max_backoff => '200ms',
+                            reconnect_max_attempts => 2);
+SELECT laredo.add_table('se', 'public.nokey_log');
+SELECT laredo.add_table('se', 'public.docs');
+SELECT laredo.create_pipeline('nokey', 'se', 'public.nokey_log', target => 'copy2.nokey_log');
+SELECT laredo.create_pipeline('docs', 'se', 'public.docs', target => 'copy2.docs');
+COMMIT;
+SELECT pg_temp.wait_state('se', 'ERROR');
+SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'se';
+SELECT count(*) FROM copy2.docs;
+-- it stays in ERROR: no worker is started for it
+SELECT pg_sleep(0.5);
+SELECT state, worker_pid FROM laredo.sources WHERE source_id = 'se';
+SELECT pg_drop_replication_slot('taken_slot');
+SELECT laredo.alter_source('se', enabled => true);
+SELECT laredo.wait_for_catchup('se', '60s');
+SELECT state, last_error FROM laredo.sources WHERE source_id = 'se';
+
+-- 2. a table without replica identity is published for insert and truncate
+-- only: UPDATE and DELETE on the source keep working, inserts arrive
+UPDATE public.nokey_log SET what = 'changed' WHERE at = 1;
+DELETE FROM public.nokey_log WHERE at = 2;
+INSERT INTO public.nokey_log VALUES (21, 'e21');
+UPDATE public.docs SET body = 'changed' WHERE id = 1;
+SELECT laredo.wait_for_catchup('se', '60s');
+SELECT count(*), max(at) FROM copy2.nokey_log;
+SELECT body FROM copy2.docs WHERE id = 1;
+SELECT pubname, tablename FROM pg_publication_tables ORDER BY 1, 2;
+SELECT pubname, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication ORDER BY 1;
+
+-- 3. an unreachable source: retries with backoff, then a durable ERROR after
+-- reconnect_max_attempts; alter_source with a working connection recovers
+SELECT laredo.alter_source('se', connection => 'host=127.0.0.1 port=1 dbname=nowhere user=postgres');
+SELECT pg_temp.wait_state('se', 'ERROR');
+SELECT last_error LIKE 'could not connect to source "se"%' AS connect_error, last_error_hint FROM laredo.sources WHERE source_id = 'se';
+INSERT INTO public.docs VALUES (100, 'written while the source was in ERROR');
+SELECT laredo.alter_source('se', connection => '');
+SELECT laredo.wait_for_catchup('se', '60s');
+SELECT body FROM copy2.docs WHERE id = 100;
+SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.docs t)
+     = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM copy2.docs t) AS docs_equal;
+SELECT laredo.drop_source('se');
+SELECT count(*) FROM pg_replication_slots;
