@@ -29,7 +29,8 @@
 
 /* Session settings that make text values round-trip exactly. */
 #define LAREDO_SESSION_OPTIONS \
-	"-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c TimeZone=UTC"
+	"-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c TimeZone=UTC " \
+	"-c lc_monetary=C -c bytea_output=hex"
 
 static void
 append_conninfo_value(StringInfo buf, const char *keyword, const char *value)

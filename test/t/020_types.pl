@@ -1,0 +1,114 @@
+# 020_types: every built-in type round-trips exactly, baseline and stream,
+# although the source and the consumer run with different DateStyle,
+# TimeZone, IntervalStyle, extra_float_digits, bytea_output and lc_monetary.
+# Includes edge values (NaN, infinities, -0, BC dates, zero bytes, quotes,
+# backslashes, multibyte text, NULLs inside arrays) and unchanged TOAST.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = PostgreSQL::Test::Cluster->new('source');
+$source->init(allows_streaming => 'logical', extra => ['--encoding=UTF8', '--locale=C']);
+$source->append_conf('postgresql.conf', q{
+DateStyle = 'SQL, DMY'
+TimeZone = 'Asia/Kolkata'
+IntervalStyle = 'sql_standard'
+extra_float_digits = -3
+bytea_output = 'escape'
+});
+$source->start;
+
+my $consumer = PostgreSQL::Test::Cluster->new('consumer');
+$consumer->init(extra => ['--encoding=UTF8', '--locale=C']);
+$consumer->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'laredo'
+DateStyle = 'German, MDY'
+TimeZone = 'America/Los_Angeles'
+IntervalStyle = 'iso_8601'
+extra_float_digits = 0
+});
+$consumer->start;
+
+my $columns = q{
+	id int PRIMARY KEY, b bool, i2 int2, i4 int4, i8 int8, n numeric, n2 numeric(20,10),
+	f4 float4, f8 float8, m money, c char(5), vc varchar(10), t text, by bytea,
+	d date, tm time, tmtz timetz, ts timestamp, tstz timestamptz, iv interval,
+	u uuid, j json, jb jsonb, x xml, ip inet, cidr cidr, mac macaddr, mac8 macaddr8,
+	bt bit(4), vb varbit, pt point, ln line, ls lseg, bx box, pa path, pg polygon, ci circle,
+	tsv tsvector, tsq tsquery, r int4range, nr numrange, tr tstzrange, mr int4multirange,
+	ia int[], ta text[], ma int[][], na numeric[], tsa timestamptz[], oi oid, lsn pg_lsn,
+	ch "char", nm name, jp jsonpath, big text
+};
+$source->safe_psql('postgres', "CREATE TABLE alltypes ($columns)");
+
+my $row = sub {
+	my ($id) = @_;
+	return qq{($id, $id % 2 = 0, -32768, 2147483647, -9223372036854775808,
+	  '123456789012345678901234567890.000000000000000001', 1234567890.0123456789,
+	  CASE $id % 4 WHEN 0 THEN 'NaN' WHEN 1 THEN '-0' WHEN 2 THEN 'Infinity' ELSE '1.17549435e-38' END::float4,
+	  CASE $id % 4 WHEN 0 THEN '-Infinity' WHEN 1 THEN '0.1' WHEN 2 THEN '2.2250738585072014e-308' ELSE 'NaN' END::float8,
+	  '12345.67', 'ab', 'x''y"z', E'tab\\there\\nnew line \\\\ back ünïcödé ✓ 日本語',
+	  '\\x00ff10275c'::bytea,
+	  CASE WHEN $id % 2 = 0 THEN '4713-01-01 BC' ELSE '2024-02-29' END::date, '23:59:59.999999', '12:00:00+05:45',
+	  'infinity', '2024-06-01 12:34:56.789012+05:30', '1 year 2 mons -3 days 04:05:06.789',
+	  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b": 1,  "a" : [1, 2.50, null]}', '{"b": 1, "a": [1, 2.50, null]}',
+	  '<doc a="1">x &amp; y</doc>', '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',
+	  B'1010', B'10101', '(1.5,-2)', '{1,-1,0}', '[(0,0),(1,1)]', '((0,0),(1,1))', '[(0,0),(1,1),(2,0)]',
+	  '((0,0),(1,1),(2,0))', '<(0,0),2.5>', 'a fat:2 cat sat', 'fat & (rat | cat)', '[1,10)', '(,3.5]',
+	  '[2024-01-01 00:00+00, infinity)', '{[1,3), [5,7)}', '{1,NULL,3}', '{"a b","c\\"d",NULL,"e,f"}',
+	  '{{1,2},{3,4}}', '{NaN,1.5,-0.0}', '{"2024-01-01 00:00:00+00",infinity}', 4294967295, '16/B374D848',
+	  'q', 'name_$id', '\$.a[*] ? (@ > 1)', CASE WHEN $id % 5 = 0 THEN repeat('toast', 4000) END)};
+};
+
+$source->safe_psql('postgres',
+	'INSERT INTO alltypes VALUES ' . join(', ', map { $row->($_) } 1 .. 40));
+
+$consumer->safe_psql('postgres', qq{
+	CREATE EXTENSION laredo;
+	CREATE SCHEMA copy;
+	BEGIN;
+	SELECT laredo.create_source('types', connection => \$c\$@{[ $source->connstr('postgres') ]}\$c\$);
+	SELECT laredo.add_table('types', 'public.alltypes');
+	SELECT laredo.create_pipeline('alltypes', 'types', 'public.alltypes', target => 'copy.alltypes');
+	COMMIT;
+});
+
+# Compare under one fixed set of session settings on both sides.
+my $fixed = q{SET DateStyle = ISO; SET TimeZone = UTC; SET IntervalStyle = postgres;
+	SET extra_float_digits = 3; SET bytea_output = hex; SET lc_monetary = 'C';};
+sub content
+{
+	my ($node, $table) = @_;
+	return $node->safe_psql('postgres',
+		"$fixed SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FROM $table t");
+}
+
+sub check
+{
+	my ($what) = @_;
+	is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('types', '120s')}), 't', "$what: caught up");
+	is(content($consumer, 'copy.alltypes'), content($source, 'alltypes'), "$what: every value equal");
+}
+
+check('baseline');
+is($consumer->safe_psql('postgres',
+	q{SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'copy.alltypes'::regclass AND attnum > 0}),
+	$source->safe_psql('postgres',
+	q{SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'alltypes'::regclass AND attnum > 0}),
+	'the created target has the source column types');
+
+$source->safe_psql('postgres',
+	'INSERT INTO alltypes VALUES ' . join(', ', map { $row->($_) } 41 .. 80));
+$source->safe_psql('postgres', q{
+	UPDATE alltypes SET f8 = f8 * -1, t = t || ' changed' WHERE id % 3 = 0;    -- big (TOAST) unchanged
+	UPDATE alltypes SET ia = NULL, jb = '{}' WHERE id % 7 = 0;
+	DELETE FROM alltypes WHERE id % 11 = 0;
+});
+check('stream');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM copy.alltypes WHERE big IS NOT NULL}),
+	$source->safe_psql('postgres', q{SELECT count(*) FROM alltypes WHERE big IS NOT NULL}),
+	'unchanged TOASTed values kept their value');
+
+done_testing();
