@@ -57,6 +57,23 @@ SELECT laredo.alter_source('local', enabled => true);
 SELECT laredo.wait_for_catchup('local', '60s');
 SELECT pg_temp.same();
 SELECT baseline_rows FROM laredo.pipelines;
+-- a pipeline added to the streaming source: this release takes a new full
+-- baseline of every table (a new slot, then the stream from its consistent point)
+CREATE TABLE public.notes (id int PRIMARY KEY, body text);
+INSERT INTO public.notes SELECT g, 'note ' || g FROM generate_series(1, 30) g;
+BEGIN;
+SELECT laredo.add_table('local', 'public.notes');
+SELECT laredo.create_pipeline('notes', 'local', 'public.notes', target => 'copy.notes');
+COMMIT;
+INSERT INTO public.accounts (id, owner) VALUES (4, 'during the new baseline');
+SELECT laredo.wait_for_catchup('local', '60s');
+INSERT INTO public.notes VALUES (31, 'streamed');
+SELECT laredo.wait_for_catchup('local', '60s');
+SELECT pg_temp.same();
+SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.notes t)
+     = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM copy.notes t) AS notes_equal;
+SELECT pipeline_id, state, baseline_rows FROM laredo.pipelines WHERE pipeline_id = 'notes';
+SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'local_slot';
 -- drop_source removes the slot, the publications and the catalog rows
 SELECT laredo.drop_source('local');
 SELECT count(*) FROM pg_replication_slots;

@@ -339,6 +339,21 @@ laredo_wait_for_catchup(PG_FUNCTION_ARGS)
 		LaredoWorkerSlot *slot;
 
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * A pipeline whose baseline has not committed is not caught up, even
+		 * if the worker that runs now (perhaps one that does not know the
+		 * pipeline yet) is.
+		 */
+		if (laredo_source_pipelines_pending(source_id) > 0)
+		{
+			if (GetCurrentTimestamp() >= deadline)
+				PG_RETURN_BOOL(false);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
 		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 		slot = laredo_worker_slot_find(MyDatabaseId, source_id);
 		if (slot && slot->pid != 0)

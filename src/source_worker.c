@@ -389,6 +389,9 @@ laredo_source_worker_main(Datum arg)
 	MyLaredoSlot->pid = MyProcPid;
 	MyLaredoSlot->latch = MyLatch;
 	MyLaredoSlot->state = LAREDO_SOURCE_STARTING;
+	/* nothing is known to be durable until this worker says so */
+	MyLaredoSlot->received_lsn = InvalidXLogRecPtr;
+	MyLaredoSlot->flushed_lsn = InvalidXLogRecPtr;
 	LWLockRelease(laredo_shared->lock);
 	before_shmem_exit(worker_shutdown, (Datum) 0);
 

@@ -155,6 +155,25 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 	return source;
 }
 
+/* The source's pipelines whose baseline has not committed (a fresh snapshot). */
+int64
+laredo_source_pipelines_pending(const char *source_id)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(source_id)};
+	bool		isnull;
+	int64		pending;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT count(*) FROM laredo.pipeline_config "
+							  "WHERE source_id = $1 AND baseline_lsn IS NULL",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read laredo.pipeline_config");
+	pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return pending;
+}
+
 /* Runs one statement in a transaction of its own (the worker is outside one). */
 static void
 run_in_own_transaction(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)

@@ -1,0 +1,72 @@
+# 040_rights: a source's worker runs as the role that created the source and
+# writes targets with that role's rights; a non-superuser needs laredo_admin
+# and a connection that authenticates with its own password; the connection
+# string is hidden from other roles and its password is masked.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = PostgreSQL::Test::Cluster->new('source');
+$source->init(allows_streaming => 'logical');
+$source->start;
+$source->safe_psql('postgres', q{
+	CREATE ROLE feeder LOGIN REPLICATION PASSWORD 'feedpw';
+	GRANT CREATE ON DATABASE postgres TO feeder;
+	CREATE TABLE t (id int PRIMARY KEY, v text);
+	ALTER TABLE t OWNER TO feeder;
+	INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 50) g;
+});
+
+my $consumer = PostgreSQL::Test::Cluster->new('consumer');
+$consumer->init;
+$consumer->append_conf('postgresql.conf', "shared_preload_libraries = 'laredo'\n");
+$consumer->start;
+$consumer->safe_psql('postgres', q{
+	CREATE EXTENSION laredo;
+	CREATE ROLE alice LOGIN;
+	CREATE ROLE bob LOGIN;
+	GRANT laredo_admin TO alice;
+	CREATE SCHEMA alice_data AUTHORIZATION alice;
+	CREATE TABLE public.not_alices (id int PRIMARY KEY, v text);
+});
+my $conn = $source->connstr('postgres') . ' user=feeder password=feedpw';
+
+my ($ret, $out, $err) = $consumer->psql('postgres',
+	qq{SET ROLE bob; SELECT laredo.create_source('b', connection => \$c\$$conn\$c\$)});
+like($err, qr/permission denied to create a source/, 'a role without laredo_admin cannot create a source');
+
+($ret, $out, $err) = $consumer->psql('postgres',
+	qq{SET ROLE alice; SELECT laredo.create_source('a', connection => 'host=/tmp port=1 user=feeder')});
+like($err, qr/password is required/, 'a non-superuser needs a password in the connection string');
+
+$consumer->safe_psql('postgres', qq{
+	SET ROLE alice;
+	BEGIN;
+	SELECT laredo.create_source('a', connection => \$c\$$conn\$c\$);
+	SELECT laredo.add_table('a', 'public.t');
+	SELECT laredo.create_pipeline('a_t', 'a', 'public.t', target => 'alice_data.t');
+	COMMIT;
+});
+($ret, $out, $err) = $consumer->psql('postgres',
+	q{SET ROLE alice; SELECT laredo.create_pipeline('a_x', 'a', 'public.t', target => 'public.not_alices')});
+like($err, qr/permission denied for target public.not_alices/, 'a target the owner may not write is refused');
+
+is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('a', '120s')}), 't', 'caught up');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM alice_data.t}), '50', 'baseline arrived');
+is($consumer->safe_psql('postgres',
+	q{SELECT usename FROM pg_stat_activity WHERE backend_type = 'laredo source worker'}),
+	'alice', 'the worker runs as the source owner');
+is($consumer->safe_psql('postgres', q{SELECT tableowner FROM pg_tables WHERE tablename = 't' AND schemaname = 'alice_data'}),
+	'alice', 'the created target belongs to the owner');
+
+is($consumer->safe_psql('postgres', q{SET ROLE bob; SELECT coalesce(connection, 'hidden') FROM laredo.sources}),
+	'hidden', 'other roles do not see the connection string');
+my $shown = $consumer->safe_psql('postgres', q{SET ROLE alice; SELECT connection FROM laredo.sources});
+like($shown, qr/password='\*\*\*\*\*\*\*\*'/, 'admins see the connection with the password masked');
+unlike($shown, qr/feedpw/, 'the password itself is never shown');
+($ret, $out, $err) = $consumer->psql('postgres', q{SET ROLE bob; SELECT connection FROM laredo.source_config});
+like($err, qr/permission denied/, 'the catalog table is not readable by other roles');
+
+done_testing();
