@@ -209,8 +209,12 @@ laredo_launcher_main(Datum arg)
 		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 		if (laredo_shared->rescan)
 		{
+			/* a commit asked for it (CREATE EXTENSION, say): probe again at once */
 			for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
+			{
 				laredo_shared->managers[i].no_extension = false;
+				launcher_dbs[i].last_start = 0;
+			}
 			laredo_shared->rescan = false;
 		}
 		LWLockRelease(laredo_shared->lock);

@@ -18,6 +18,8 @@
 #include "postmaster/postmaster.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/wait_event.h"
 #include "postmaster/postmaster.h"
 #include "commands/dbcommands.h"
 #include "utils/builtins.h"
@@ -178,16 +180,90 @@ load_walreceiver(void)
 }
 
 /*
+ * dblink's rule: a role that is not superuser may only use a connection that
+ * authenticates with the password it gives, so that nobody borrows this
+ * server's trust or peer login.  libpq tells whether the server asked for the
+ * password; the connection is made without blocking, waiting on the latch.
+ */
+static void
+check_password_used(const char *conninfo, const char *source_id)
+{
+	PGconn	   *conn = PQconnectStart(conninfo);
+	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+	bool		used;
+
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not connect to source \"%s\"", source_id)));
+	PG_TRY();
+	{
+		while (PQstatus(conn) != CONNECTION_BAD && status != PGRES_POLLING_OK &&
+			   status != PGRES_POLLING_FAILED)
+		{
+			int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT |
+				(status == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE);
+
+			(void) WaitLatchOrSocket(MyLatch, events, PQsocket(conn), 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			status = PQconnectPoll(conn);
+		}
+		if (PQstatus(conn) != CONNECTION_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not connect to source \"%s\": %s", source_id,
+							pchomp(PQerrorMessage(conn)))));
+		used = PQconnectionUsedPassword(conn);
+	}
+	PG_FINALLY();
+	{
+		PQfinish(conn);
+	}
+	PG_END_TRY();
+	if (!used)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("password is required"),
+				 errdetail("Source \"%s\" belongs to a role that is not superuser, and the source server did not ask for the password.",
+						   source_id),
+				 errhint("Make the source server authenticate this connection with a password, or have a superuser create the source.")));
+}
+
+/*
  * Opens a logical replication connection (replication=database), which also
- * accepts SQL.  The wait inside is on the latch, so SIGTERM ends it.
+ * accepts SQL.  The wait inside is on the latch, so SIGTERM ends it.  For a
+ * role that is not superuser, the connection must authenticate with its own
+ * password.
  */
 WalReceiverConn *
 laredo_connect(const char *conninfo, Oid role, const char *appname, const char *source_id)
 {
 	WalReceiverConn *conn;
 	char	   *err = NULL;
+	bool		privileged;
 
 	load_walreceiver();
+	if (IsTransactionState())
+		privileged = superuser_arg(role);
+	else
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		StartTransactionCommand();
+		privileged = superuser_arg(role);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
+	if (!privileged)
+	{
+		if (conninfo[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only superusers may use source \"%s\", whose connection is this server", source_id),
+					 errhint("Have a superuser create the source, or give a connection string with a password.")));
+		check_password_used(laredo_conninfo_effective(conninfo, role), source_id);
+	}
 	conn = walrcv_connect(laredo_conninfo_effective(conninfo, role), true, appname, &err);
 	if (conn == NULL)
 		ereport(ERROR,

@@ -155,6 +155,38 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
 }
 
+/*
+ * PostgreSQL 15's pgoutput cannot filter changes by origin: when the source
+ * is this database, a target or a laredo table inside the publication would
+ * feed its own changes back forever.  The SQL functions refuse that; a
+ * publication laredo does not manage is checked here.
+ */
+static void
+worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
+{
+	StringInfoData query;
+	ListCell   *lc;
+	List	   *rows;
+
+	initStringInfo(&query);
+	appendStringInfo(&query,
+					 "SELECT pg_catalog.format('%%I.%%I', schemaname, tablename) "
+					 "FROM pg_catalog.pg_publication_tables WHERE pubname IN (");
+	foreach(lc, laredo_publication_names(source))
+		appendStringInfo(&query, "%s%s", lc == list_head(laredo_publication_names(source)) ? "" : ", ",
+						 quote_literal_cstr(strVal(lfirst(lc))));
+	appendStringInfoString(&query, ") AND (schemaname = 'laredo' OR (schemaname, tablename) IN (");
+	appendStringInfoString(&query, "SELECT target_schema, target_table FROM laredo.pipeline_config))");
+	rows = laredo_remote_query(conn, query.data, 1, source->source_id);
+	if (rows != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("publication \"%s\" of source \"%s\" contains %s, which laredo writes in this database",
+						source->publication, source->source_id, ((char **) linitial(rows))[0]),
+				 errdetail("PostgreSQL 15 cannot filter changes by origin, so its changes would feed back forever."),
+				 errhint("Remove the table from the publication.")));
+}
+
 static void
 worker_stream(WalReceiverConn *conn, XLogRecPtr startpos)
 {
@@ -341,6 +373,8 @@ worker_run(Oid owner)
 
 	if (source->create_publication || needs_baseline)
 		laredo_publication_sync(conn, source);
+	if (source->connection[0] == '\0')
+		worker_check_no_feedback(conn, source);
 
 	if (needs_baseline)
 	{

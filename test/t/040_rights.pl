@@ -10,9 +10,16 @@ use Test::More;
 
 my $source = PostgreSQL::Test::Cluster->new('source');
 $source->init(allows_streaming => 'logical');
+# feeder authenticates with its password; every other role with trust
+my $hba = $source->data_dir . '/pg_hba.conf';
+my $rules = slurp_file($hba);
+open my $fh, '>', $hba or die;
+print $fh "local all feeder scram-sha-256\n$rules";
+close $fh;
 $source->start;
 $source->safe_psql('postgres', q{
 	CREATE ROLE feeder LOGIN REPLICATION PASSWORD 'feedpw';
+	CREATE ROLE trusted LOGIN REPLICATION PASSWORD 'unused';
 	GRANT CREATE ON DATABASE postgres TO feeder;
 	CREATE TABLE t (id int PRIMARY KEY, v text);
 	ALTER TABLE t OWNER TO feeder;
@@ -40,6 +47,13 @@ like($err, qr/permission denied to create a source/, 'a role without laredo_admi
 ($ret, $out, $err) = $consumer->psql('postgres',
 	qq{SET ROLE alice; SELECT laredo.create_source('a', connection => 'host=/tmp port=1 user=feeder')});
 like($err, qr/password is required/, 'a non-superuser needs a password in the connection string');
+
+# A password in the string is not enough: the source must ask for it.
+my $trusted = $source->connstr('postgres') . ' user=trusted password=unused';
+$consumer->safe_psql('postgres', qq{SET ROLE alice; SELECT laredo.create_source('tr', connection => \$c\$$trusted\$c\$)});
+($ret, $out, $err) = $consumer->psql('postgres', q{SET ROLE alice; SELECT laredo.add_table('tr', 'public.t')});
+like($err, qr/password is required/, 'a connection the source does not authenticate by password is refused');
+$consumer->safe_psql('postgres', q{SELECT laredo.drop_source('tr', drop_slot => false)});
 
 $consumer->safe_psql('postgres', qq{
 	SET ROLE alice;
