@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $source = PostgreSQL::Test::Cluster->new('source');
 $source->init(allows_streaming => 'logical');
@@ -90,15 +91,30 @@ $source->safe_psql('postgres', q{
 });
 catch_up('truncate');
 
-# Writes keep coming while the consumer is restarted in three ways.
-sub write_batch
+# The consumer is restarted in three ways while pgbench keeps writing on the
+# source (inserts, upserts, updates, deletes from two clients); after each,
+# once the load has stopped and laredo caught up, the mirror equals the source.
+my $script = $source->basedir . '/load.sql';
+open my $fh, '>', $script or die;
+print $fh q{\set id random(1, 60000)
+INSERT INTO items (id, name, qty) VALUES (:id + 100000, 'load', 1)
+  ON CONFLICT (id) DO UPDATE SET qty = items.qty + 1, name = 'load again';
+UPDATE items SET qty = qty - 1 WHERE id = :id % 3000 + 1;
+DELETE FROM items WHERE id = :id + 100000 AND :id % 4 = 0;
+};
+close $fh;
+
+sub start_load
 {
-	my ($from) = @_;
-	$source->safe_psql('postgres', qq{
-		INSERT INTO items (id, name, qty) SELECT g, 'batch', g FROM generate_series($from, $from + 499) g;
-		UPDATE items SET qty = -qty WHERE id % 7 = 0 AND id < $from;
-		DELETE FROM items WHERE id % 11 = 0 AND id < $from;
-	});
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '2', '-T', '4', '-f', $script,
+		  '-h', $source->host, '-p', $source->port, 'postgres' ],
+		'>', \$out, '2>', \$err);
+	# the restart must happen while changes are flowing
+	$source->poll_query_until('postgres',
+		q{SELECT count(*) > 20 FROM items WHERE name LIKE 'load%'}) or die 'no load';
+	return $h;
 }
 
 sub worker_pid
@@ -108,29 +124,30 @@ sub worker_pid
 }
 
 # 1. clean stop of the consumer server
-write_batch(20000);
+my $load = start_load();
 $consumer->stop('fast');
-write_batch(21000);
 $consumer->start;
-catch_up('after a clean restart');
+$load->finish;
+catch_up('after a clean restart under load');
 
 # 2. kill -9 of the source worker (the postmaster restarts every backend)
 $consumer->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'laredo source main' AND backend_type = 'laredo source worker'})
   or die 'worker did not start';
-write_batch(22000);
-my $pid = worker_pid();
-kill 'KILL', $pid;
-write_batch(23000);
+$load = start_load();
+kill 'KILL', worker_pid();
 $consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
-catch_up('after kill -9 of the worker');
+$load->finish;
+catch_up('after kill -9 of the worker under load');
 
 # 3. immediate stop of the consumer server, in the middle of the stream
-write_batch(24000);
+$load = start_load();
 $consumer->stop('immediate');
-write_batch(25000);
 $consumer->start;
-catch_up('after an immediate stop');
+$load->finish;
+catch_up('after an immediate stop under load');
+my $loaded = $source->safe_psql('postgres', q{SELECT count(*) FROM items WHERE name LIKE 'load%'});
+ok($loaded > 100, "the load wrote rows during the restarts ($loaded rows)");
 
 is($consumer->safe_psql('postgres', q{SELECT baseline_rows FROM laredo.pipelines WHERE pipeline_id = 'items'}),
 	'10000', 'stateful restarts took no new baseline');
