@@ -67,4 +67,21 @@ SELECT body FROM copy2.docs WHERE id = 100;
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.docs t)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM copy2.docs t) AS docs_equal;
 SELECT laredo.drop_source('se');
+
+-- 4. with create_publication => false laredo uses the publication as it is,
+-- but refuses one that contains a table laredo writes here (it would loop)
+CREATE TABLE public.fb_src (id int PRIMARY KEY);
+CREATE TABLE copy2.fb_copy (id int PRIMARY KEY);
+CREATE PUBLICATION fb_pub FOR TABLE public.fb_src, copy2.fb_copy;
+BEGIN;
+SELECT laredo.create_source('fb', connection => '', slot_name => 'fb_slot',
+                            publication => 'fb_pub', create_publication => false);
+SELECT laredo.add_table('fb', 'public.fb_src');
+SELECT laredo.create_pipeline('fb', 'fb', 'public.fb_src', target => 'copy2.fb_copy');
+COMMIT;
+SELECT pg_temp.wait_state('fb', 'ERROR');
+SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'fb';
+SELECT laredo.drop_source('fb');
+SELECT pubname FROM pg_publication;
+DROP PUBLICATION fb_pub;
 SELECT count(*) FROM pg_replication_slots;

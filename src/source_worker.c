@@ -165,6 +165,7 @@ static void
 worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 {
 	StringInfoData query;
+	List	   *names = laredo_publication_names(source);
 	ListCell   *lc;
 	List	   *rows;
 
@@ -172,8 +173,8 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 	appendStringInfo(&query,
 					 "SELECT pg_catalog.format('%%I.%%I', schemaname, tablename) "
 					 "FROM pg_catalog.pg_publication_tables WHERE pubname IN (");
-	foreach(lc, laredo_publication_names(source))
-		appendStringInfo(&query, "%s%s", lc == list_head(laredo_publication_names(source)) ? "" : ", ",
+	foreach(lc, names)
+		appendStringInfo(&query, "%s%s", lc == list_head(names) ? "" : ", ",
 						 quote_literal_cstr(strVal(lfirst(lc))));
 	appendStringInfoString(&query, ") AND (schemaname = 'laredo' OR (schemaname, tablename) IN (");
 	appendStringInfoString(&query, "SELECT target_schema, target_table FROM laredo.pipeline_config))");
