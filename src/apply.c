@@ -261,10 +261,48 @@ laredo_apply_persist_idle(XLogRecPtr lsn)
 	durable_lsn = lsn;
 }
 
-static void
-apply_change_begin(void)
+typedef enum ChangeKind
 {
-	laredo_apply_begin_local();
+	CHANGE_INSERT,
+	CHANGE_UPDATE,
+	CHANGE_DELETE,
+	CHANGE_TRUNCATE
+} ChangeKind;
+
+/* Applies one change to every pipeline of its table, each in its own step. */
+static void
+apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
+			 LogicalRepTupleData *newtup)
+{
+	ListCell   *lc;
+
+	foreach(lc, pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		laredo_apply_begin_local();
+		switch (kind)
+		{
+			case CHANGE_INSERT:
+				p->routine->insert(p, newtup);
+				p->counters.inserts++;
+				break;
+			case CHANGE_UPDATE:
+				p->routine->update(p, oldtup, newtup);
+				p->counters.updates++;
+				break;
+			case CHANGE_DELETE:
+				p->routine->delete(p, oldtup);
+				p->counters.deletes++;
+				break;
+			case CHANGE_TRUNCATE:
+				p->routine->truncate(p);
+				p->counters.truncates++;
+				break;
+		}
+		p->touched = true;
+		apply_end_step();
+	}
 }
 
 void
@@ -340,20 +378,9 @@ laredo_apply_message(StringInfo s)
 			{
 				LogicalRepTupleData newtup;
 				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_insert(s, &newtup));
-				ListCell   *lc;
 
-				if (skip_remote_xact)
-					break;
-				foreach(lc, entry->pipelines)
-				{
-					LaredoPipeline *p = lfirst(lc);
-
-					apply_change_begin();
-					p->routine->insert(p, &newtup);
-					p->counters.inserts++;
-					p->touched = true;
-					apply_end_step();
-				}
+				if (!skip_remote_xact)
+					apply_change(entry->pipelines, CHANGE_INSERT, NULL, &newtup);
 				break;
 			}
 		case LOGICAL_REP_MSG_UPDATE:
@@ -363,40 +390,18 @@ laredo_apply_message(StringInfo s)
 				bool		has_oldtup;
 				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_update(s, &has_oldtup,
 																				  &oldtup, &newtup));
-				ListCell   *lc;
 
-				if (skip_remote_xact)
-					break;
-				foreach(lc, entry->pipelines)
-				{
-					LaredoPipeline *p = lfirst(lc);
-
-					apply_change_begin();
-					p->routine->update(p, has_oldtup ? &oldtup : NULL, &newtup);
-					p->counters.updates++;
-					p->touched = true;
-					apply_end_step();
-				}
+				if (!skip_remote_xact)
+					apply_change(entry->pipelines, CHANGE_UPDATE, has_oldtup ? &oldtup : NULL, &newtup);
 				break;
 			}
 		case LOGICAL_REP_MSG_DELETE:
 			{
 				LogicalRepTupleData oldtup;
 				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_delete(s, &oldtup));
-				ListCell   *lc;
 
-				if (skip_remote_xact)
-					break;
-				foreach(lc, entry->pipelines)
-				{
-					LaredoPipeline *p = lfirst(lc);
-
-					apply_change_begin();
-					p->routine->delete(p, &oldtup);
-					p->counters.deletes++;
-					p->touched = true;
-					apply_end_step();
-				}
+				if (!skip_remote_xact)
+					apply_change(entry->pipelines, CHANGE_DELETE, &oldtup, NULL);
 				break;
 			}
 		case LOGICAL_REP_MSG_TRUNCATE:
@@ -409,21 +414,8 @@ laredo_apply_message(StringInfo s)
 				if (skip_remote_xact)
 					break;
 				foreach(lc, relids)
-				{
-					RemoteRelEntry *entry = remote_rel_lookup(lfirst_oid(lc));
-					ListCell   *lc2;
-
-					foreach(lc2, entry->pipelines)
-					{
-						LaredoPipeline *p = lfirst(lc2);
-
-						apply_change_begin();
-						p->routine->truncate(p);
-						p->counters.truncates++;
-						p->touched = true;
-						apply_end_step();
-					}
-				}
+					apply_change(remote_rel_lookup(lfirst_oid(lc))->pipelines, CHANGE_TRUNCATE,
+								 NULL, NULL);
 				break;
 			}
 		case LOGICAL_REP_MSG_MESSAGE:

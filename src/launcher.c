@@ -42,19 +42,29 @@
 #define LAUNCHER_NAPTIME_MS		60000
 #define MANAGER_NAPTIME_MS		10000
 
+/* A laredo background worker: shared memory, a database connection. */
+static void
+bgworker_init(BackgroundWorker *bgw, const char *function, const char *type)
+{
+	memset(bgw, 0, sizeof(*bgw));
+	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(bgw->bgw_library_name, BGW_MAXLEN, "laredo");
+	snprintf(bgw->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(bgw->bgw_type, BGW_MAXLEN, "%s", type);
+	bgw->bgw_notify_pid = MyProcPid;
+}
+
 void
 laredo_register_launcher(void)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgworker_init(&bgw, "laredo_launcher_main", "laredo launcher");
 	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "laredo");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "laredo_launcher_main");
+	bgw.bgw_notify_pid = 0;
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "laredo launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "laredo launcher");
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -155,16 +165,9 @@ launcher_start_manager(LauncherDb *entry)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "laredo");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "laredo_manager_main");
+	bgworker_init(&bgw, "laredo_manager_main", "laredo manager");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "laredo manager for database %u", entry->dboid);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "laredo manager");
 	bgw.bgw_main_arg = ObjectIdGetDatum(entry->dboid);
-	bgw.bgw_notify_pid = MyProcPid;
 
 	entry->last_start = GetCurrentTimestamp();
 	if (!RegisterDynamicBackgroundWorker(&bgw, &entry->handle))
@@ -363,17 +366,10 @@ manager_start_worker(ManagedSource *ms)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "laredo");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "laredo_source_worker_main");
+	bgworker_init(&bgw, "laredo_source_worker_main", "laredo source worker");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "laredo source %s", ms->source_id);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "laredo source worker");
 	bgw.bgw_main_arg = Int32GetDatum(ms->slot_index);
 	memcpy(bgw.bgw_extra, &ms->owner, sizeof(Oid));
-	bgw.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&bgw, &ms->handle))
 	{

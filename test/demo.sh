@@ -6,14 +6,7 @@
 # laredo.pipelines.  Everything is removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-as_root apt-get update -qq
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	postgresql-15 postgresql-server-dev-15 libipc-run-perl make gcc >/dev/null
-cd "$root"
-make -s >/dev/null
-as_root make -s install >/dev/null
+. "$root/test/setup.sh"
 
 bin=$(pg_config --bindir)
 dir=$(mktemp -d)
