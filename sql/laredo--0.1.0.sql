@@ -458,6 +458,8 @@ BEGIN
 		config_version = c.config_version + 1,
 		error = NULL, error_hint = NULL, error_time = NULL
 	WHERE c.source_id = alter_source.source_id;
+	UPDATE laredo.pipeline_config p SET error = NULL, error_time = NULL
+	WHERE p.source_id = alter_source.source_id AND p.error IS NOT NULL;
 	PERFORM laredo._notify_config_change();
 END
 $$;

@@ -66,9 +66,24 @@ SELECT laredo.wait_for_catchup('se', '60s');
 SELECT body FROM copy2.docs WHERE id = 100;
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.docs t)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM copy2.docs t) AS docs_equal;
+-- 4. a target that refuses a change: the source and the pipeline are in
+-- ERROR, nothing after it is applied; once fixed, the change and everything
+-- after it arrive (the failed transaction was never acknowledged)
+ALTER TABLE copy2.docs ADD CONSTRAINT no_forbidden CHECK (body <> 'forbidden');
+INSERT INTO public.docs VALUES (200, 'forbidden');
+INSERT INTO public.docs VALUES (201, 'after the failure');
+SELECT pg_temp.wait_state('se', 'ERROR');
+SELECT s.last_error, p.state, p.last_error FROM laredo.sources s JOIN laredo.pipelines p USING (source_id)
+WHERE p.pipeline_id = 'docs';
+SELECT count(*) FROM copy2.docs WHERE id >= 200;
+ALTER TABLE copy2.docs DROP CONSTRAINT no_forbidden;
+SELECT laredo.alter_source('se', enabled => true);
+SELECT laredo.wait_for_catchup('se', '60s');
+SELECT id, body FROM copy2.docs WHERE id >= 200 ORDER BY id;
+SELECT state, last_error FROM laredo.pipelines WHERE pipeline_id = 'docs';
 SELECT laredo.drop_source('se');
 
--- 4. with create_publication => false laredo uses the publication as it is,
+-- 5. with create_publication => false laredo uses the publication as it is,
 -- but refuses one that contains a table laredo writes here (it would loop)
 CREATE TABLE public.fb_src (id int PRIMARY KEY);
 CREATE TABLE copy2.fb_copy (id int PRIMARY KEY);

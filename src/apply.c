@@ -45,6 +45,9 @@ static bool skip_remote_xact = false;
 static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
 static TimestampTz last_counters_write = 0;
 
+/* The pipeline whose target is being written, for error reports. */
+static LaredoPipeline *applying_pipeline = NULL;
+
 const LaredoTargetRoutine *
 laredo_target_routine(const char *kind)
 {
@@ -281,6 +284,7 @@ apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
 		LaredoPipeline *p = lfirst(lc);
 
 		laredo_apply_begin_local();
+		applying_pipeline = p;
 		switch (kind)
 		{
 			case CHANGE_INSERT:
@@ -301,8 +305,16 @@ apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
 				break;
 		}
 		p->touched = true;
+		applying_pipeline = NULL;
 		apply_end_step();
 	}
+}
+
+/* The pipeline that was writing its target when an error struck, or NULL. */
+const char *
+laredo_apply_failed_pipeline(void)
+{
+	return applying_pipeline ? applying_pipeline->config->pipeline_id : NULL;
 }
 
 void

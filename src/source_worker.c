@@ -456,6 +456,8 @@ laredo_source_worker_main(Datum arg)
 		attempts = ++MyLaredoSlot->attempts;
 		LWLockRelease(laredo_shared->lock);
 
+		if (laredo_apply_failed_pipeline())
+			laredo_pipeline_set_error(laredo_apply_failed_pipeline(), edata->message);
 		if (error_is_permanent(edata->sqlerrcode))
 		{
 			laredo_source_set_error(worker_source_id, edata->message, edata->hint);

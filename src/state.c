@@ -214,6 +214,18 @@ laredo_source_set_error(const char *source_id, const char *message, const char *
 						   3, types, values, nulls);
 }
 
+/* Records the error of the pipeline whose target refused a change. */
+void
+laredo_pipeline_set_error(const char *pipeline_id, const char *message)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(pipeline_id), CStringGetTextDatum(message)};
+
+	run_in_own_transaction("UPDATE laredo.pipeline_config SET error = $2, error_time = now() "
+						   "WHERE pipeline_id = $1",
+						   2, types, values, NULL);
+}
+
 /*
  * Marks that laredo has (or is about to have) created the source's slot and
  * its baseline has not committed yet: a slot found on restart is then ours.

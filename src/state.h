@@ -62,6 +62,7 @@ extern char *laredo_origin_name(const char *source_id);
 extern LaredoSourceConfig *laredo_source_config_load(const char *source_id, bool missing_is_error);
 extern int64 laredo_source_pipelines_pending(const char *source_id);
 extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);
+extern void laredo_pipeline_set_error(const char *pipeline_id, const char *message);
 extern void laredo_source_set_slot_pending(const char *source_id, bool pending);
 extern void laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *counters,
 								   XLogRecPtr last_lsn, bool baseline_done);
