@@ -326,11 +326,6 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'slot_mode is ''stateful'' (persistent slot, resume) or ''ephemeral'' (temporary slot, full baseline on every start).';
 	END IF;
-	IF slot_mode = 'ephemeral' THEN
-		RAISE EXCEPTION 'slot_mode ''ephemeral'' is not available yet'
-			USING ERRCODE = 'feature_not_supported',
-			      HINT = 'Use slot_mode => ''stateful''.';
-	END IF;
 	v_slot := coalesce(slot_name, 'laredo_' || source_id || '_' ||
 		substr(md5((SELECT system_identifier::text FROM pg_control_system()) || '/' ||
 		           (SELECT oid::text FROM pg_database WHERE datname = current_database())), 1, 8));

@@ -57,14 +57,14 @@ laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_
 }
 
 /*
- * Creates the persistent slot and returns the name of its exported snapshot,
+ * Creates the slot (temporary slots vanish with this session) and returns the name of its exported snapshot,
  * which stays valid while this connection runs no other command.
  */
 char *
 laredo_slot_create(WalReceiverConn *conn, const char *source_id, const char *slot_name,
-				   XLogRecPtr *consistent_lsn)
+				   bool temporary, XLogRecPtr *consistent_lsn)
 {
-	return walrcv_create_slot(conn, slot_name, false, false, CRS_EXPORT_SNAPSHOT, consistent_lsn);
+	return walrcv_create_slot(conn, slot_name, temporary, false, CRS_EXPORT_SNAPSHOT, consistent_lsn);
 }
 
 void

@@ -23,7 +23,8 @@ typedef struct LaredoSlotInfo
 extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,
 										const char *slot_name);
 extern char *laredo_slot_create(WalReceiverConn *conn, const char *source_id,
-								const char *slot_name, XLogRecPtr *consistent_lsn);
+								const char *slot_name, bool temporary,
+								XLogRecPtr *consistent_lsn);
 extern void laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_name);
 extern void laredo_stream_start(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, XLogRecPtr startpoint,

@@ -314,6 +314,7 @@ worker_run(Oid owner)
 	WalReceiverConn *conn;
 	LaredoSlotInfo *slot;
 	bool		needs_baseline;
+	bool		ephemeral;
 	ListCell   *lc;
 	char	   *appname = psprintf("laredo source %s", id);
 	MemoryContext old;
@@ -337,7 +338,9 @@ worker_run(Oid owner)
 
 	startpos = worker_setup_origin(&origin);
 	laredo_apply_init(source);
-	needs_baseline = XLogRecPtrIsInvalid(startpos);
+	/* an ephemeral source has no resume point: a full baseline on every start */
+	ephemeral = strcmp(source->slot_mode, "ephemeral") == 0;
+	needs_baseline = ephemeral || XLogRecPtrIsInvalid(startpos);
 	foreach(lc, source->pipelines)
 		if (!((LaredoPipelineConfig *) lfirst(lc))->baselined)
 			needs_baseline = true;
@@ -359,9 +362,11 @@ worker_run(Oid owner)
 	{
 		/*
 		 * A slot is ours to replace only if laredo created it: its baseline
-		 * did not commit, or a new pipeline needs a full copy.
+		 * did not commit, or a new pipeline needs a full copy.  An ephemeral
+		 * source's slot is temporary and vanished with its session, so a slot
+		 * of that name is someone else's.
 		 */
-		if (!source->slot_pending && XLogRecPtrIsInvalid(startpos))
+		if (ephemeral || (!source->slot_pending && XLogRecPtrIsInvalid(startpos)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("replication slot \"%s\" already exists on source \"%s\" and laredo has no position for it",
@@ -383,17 +388,20 @@ worker_run(Oid owner)
 		char	   *snapshot;
 
 		laredo_worker_set_state(LAREDO_SOURCE_BASELINE);
-		laredo_source_set_slot_pending(id, true);
-		snapshot = laredo_slot_create(conn, id, source->slot_name, &consistent);
+		if (!ephemeral)
+			laredo_source_set_slot_pending(id, true);
+		snapshot = laredo_slot_create(conn, id, source->slot_name, ephemeral, &consistent);
 		ereport(LOG,
-				(errmsg("laredo source \"%s\": created slot \"%s\" at %X/%X, taking the baseline",
-						id, source->slot_name, LSN_FORMAT_ARGS(consistent))));
+				(errmsg("laredo source \"%s\": created %s slot \"%s\" at %X/%X, taking the baseline",
+						id, ephemeral ? "temporary" : "persistent", source->slot_name,
+						LSN_FORMAT_ARGS(consistent))));
 		laredo_apply_set_origin(origin, InvalidXLogRecPtr);
 		laredo_baseline_run(source, snapshot);
 		laredo_apply_begin_local();
 		PopActiveSnapshot();
 		laredo_apply_commit_local(consistent, GetCurrentTimestamp(), true);
-		laredo_source_set_slot_pending(id, false);
+		if (!ephemeral)
+			laredo_source_set_slot_pending(id, false);
 		startpos = consistent;
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": baseline committed, streaming from %X/%X",
