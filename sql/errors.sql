@@ -39,7 +39,12 @@ SELECT laredo.create_source('e2', reconnect_backoff_multiplier => 'NaN');
 SELECT laredo.create_source('e2', reconnect_max_attempts => -1);
 SELECT laredo.alter_source('e1', reconnect_initial_backoff => '0s');
 SELECT laredo.alter_source('e1', reconnect_backoff_multiplier => 0);
-SELECT laredo.alter_source('e1', slot_mode => 'ephemeral');
+SELECT laredo.alter_source('e1', slot_mode => 'sometimes');
+SELECT laredo.reset_source('nosuch');
+SELECT laredo.create_source('e3', connection => '', slot_name => 'e3_slot', publication => 'theirs',
+                            create_publication => false, enabled => false);
+SELECT laredo.reset_source('e3', drop_publication => true);
+SELECT laredo.drop_source('e3');
 -- tables that do not exist, bad names, bad filters
 SELECT laredo.add_table('e1', 'public.nosuch');
 SELECT laredo.add_table('e1', 'nosuchschema.t1');

@@ -397,11 +397,10 @@ DECLARE
 BEGIN
 	PERFORM laredo._require_admin('alter a source');
 	s := laredo._source(source_id);
-	IF slot_mode IS NOT NULL AND slot_mode IS DISTINCT FROM s.slot_mode THEN
-		RAISE EXCEPTION 'cannot change slot_mode of source "%" with alter_source', source_id
-			USING ERRCODE = 'feature_not_supported',
-			      DETAIL = 'Switching between stateful and ephemeral changes where the source resumes from.',
-			      HINT = 'Drop and create the source again (laredo.reset_source comes in a later release).';
+	IF slot_mode IS NOT NULL AND slot_mode NOT IN ('stateful', 'ephemeral') THEN
+		RAISE EXCEPTION 'invalid slot_mode "%"', slot_mode
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'slot_mode is ''stateful'' (persistent slot, resume) or ''ephemeral'' (temporary slot, full baseline on every start).';
 	END IF;
 	IF connection IS NOT NULL THEN
 		v_conn := laredo._check_connection(connection);
@@ -455,6 +454,12 @@ BEGIN
 	WHERE c.source_id = alter_source.source_id;
 	UPDATE laredo.pipeline_config p SET error = NULL, error_time = NULL
 	WHERE p.source_id = alter_source.source_id AND p.error IS NOT NULL;
+	-- Another slot mode means another slot and a new baseline: a reset.
+	IF slot_mode IS NOT NULL AND slot_mode <> s.slot_mode THEN
+		UPDATE laredo.source_config c SET slot_mode = alter_source.slot_mode
+		WHERE c.source_id = alter_source.source_id;
+		PERFORM laredo.reset_source(source_id);
+	END IF;
 	PERFORM laredo._notify_config_change();
 END
 $$;
@@ -482,6 +487,37 @@ BEGIN
 			CASE WHEN v_pub THEN s.publication END, force);
 	END IF;
 	PERFORM laredo._drop_origin(s.source_id);
+END
+$$;
+
+-- Starts a source over: stops its worker, drops its slot on the source (no
+-- error if it is already gone) and, when asked, the publications laredo
+-- created; clears the stored position.  The worker then creates a new slot
+-- and takes a full baseline of every table (targets see a truncate, then the
+-- new rows).  Works whether the worker runs, is stopped or is in ERROR.
+CREATE FUNCTION laredo.reset_source(source_id text, drop_publication boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+BEGIN
+	PERFORM laredo._require_admin('reset a source');
+	s := laredo._source(source_id);
+	IF drop_publication AND NOT s.create_publication THEN
+		RAISE EXCEPTION 'publication "%" of source "%" was not created by laredo', s.publication, s.source_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Call laredo.reset_source without drop_publication; laredo never drops a publication it does not own.';
+	END IF;
+	PERFORM laredo._stop_worker(s.source_id);
+	PERFORM laredo._drop_source_objects(s.connection, s.slot_name,
+		CASE WHEN drop_publication THEN s.publication END, false);
+	PERFORM laredo._drop_origin(s.source_id);
+	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL, error = NULL, error_time = NULL
+	WHERE p.source_id = s.source_id;
+	UPDATE laredo.source_config c SET slot_pending = false, error = NULL, error_hint = NULL,
+		error_time = NULL, config_version = c.config_version + 1
+	WHERE c.source_id = s.source_id;
+	PERFORM laredo._notify_config_change();
 END
 $$;
 
@@ -886,7 +922,7 @@ GRANT SELECT ON laredo.sources, laredo.pipelines, laredo.source_table_list TO PU
 -- is set: a warning names the command to run on the source instead.
 CREATE FUNCTION laredo._drop_source_objects(connection text, slot_name name, publication name, force boolean)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET client_min_messages = warning AS $$
 DECLARE
 	v_err text;
 BEGIN

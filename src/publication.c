@@ -97,7 +97,7 @@ table_list(LaredoSourceConfig *source, bool insert_only)
 
 static void
 sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
-		 const char *publish, bool insert_only)
+		 const char *publish, bool insert_only, bool may_create)
 {
 	List	   *rows;
 	char	   *tables = table_list(source, insert_only);
@@ -108,6 +108,18 @@ sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
 										"FROM pg_catalog.pg_publication p WHERE p.pubname = %s",
 										quote_literal_cstr(pubname)),
 							   2, id);
+	/*
+	 * Recreating a publication under a slot that has a position would not
+	 * help: pgoutput reads the publication as of each change, and changes from
+	 * before the new one existed cannot be decoded.
+	 */
+	if (rows == NIL && !may_create)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("publication \"%s\" of source \"%s\" was dropped on the source", pubname, id),
+				 errdetail("The slot's changes can only be decoded with the publication they were written under."),
+				 errhint("Call laredo.reset_source('%s') to create the publication and a new slot and take a new baseline.",
+						 id)));
 	if (rows == NIL)
 	{
 		laredo_remote_command(conn,
@@ -156,7 +168,7 @@ sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
 }
 
 void
-laredo_publication_sync(WalReceiverConn *conn, LaredoSourceConfig *source)
+laredo_publication_sync(WalReceiverConn *conn, LaredoSourceConfig *source, bool may_create)
 {
 	if (!source->create_publication)
 	{
@@ -174,6 +186,6 @@ laredo_publication_sync(WalReceiverConn *conn, LaredoSourceConfig *source)
 							 quote_identifier(source->publication))));
 		return;
 	}
-	sync_one(conn, source, source->publication, source->publish, false);
-	sync_one(conn, source, insert_only_name(source), insert_only_publish(source), true);
+	sync_one(conn, source, source->publication, source->publish, false, may_create);
+	sync_one(conn, source, insert_only_name(source), insert_only_publish(source), true, may_create);
 }

@@ -10,6 +10,7 @@
 #include "state.h"
 
 extern List *laredo_publication_names(LaredoSourceConfig *source);
-extern void laredo_publication_sync(WalReceiverConn *conn, LaredoSourceConfig *source);
+extern void laredo_publication_sync(WalReceiverConn *conn, LaredoSourceConfig *source,
+									bool may_create);
 
 #endif

@@ -131,7 +131,8 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 				 errmsg("replication slot \"%s\" on source \"%s\" is used by another consumer (PID %d, application \"%s\")",
 						source->slot_name, id, slot->active_pid,
 						slot->active_appname ? slot->active_appname : ""),
-				 errhint("Stop the other consumer, or give source \"%s\" its own slot_name.", id)));
+				 errhint("Stop the other consumer (SELECT pg_terminate_backend(%d) on the source), then call laredo.alter_source('%s', enabled => true) to resume, or laredo.reset_source('%s') to start over with a new slot.",
+						 slot->active_pid, id, id)));
 	}
 	if (slot->plugin == NULL || strcmp(slot->plugin, "pgoutput") != 0)
 		ereport(ERROR,
@@ -144,7 +145,7 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("replication slot \"%s\" on source \"%s\" has been invalidated", source->slot_name, id),
 				 errdetail("The source removed WAL the slot still needed (wal_status = lost)."),
-				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
+				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
 	if (!XLogRecPtrIsInvalid(startpos) && slot->confirmed_flush > startpos)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -152,7 +153,7 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 						source->slot_name, id),
 				 errdetail("The slot has confirmed %X/%X, but only %X/%X is applied here; the changes between would be skipped.",
 						   LSN_FORMAT_ARGS(slot->confirmed_flush), LSN_FORMAT_ARGS(startpos)),
-				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
+				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
 }
 
 /*
@@ -356,7 +357,7 @@ worker_run(Oid owner)
 						source->slot_name, id),
 				 errdetail("laredo resumes from %X/%X, but the slot that keeps those changes was dropped.",
 						   LSN_FORMAT_ARGS(startpos)),
-				 errhint("Drop and create source \"%s\" again to take a new baseline.", id)));
+				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
 
 	if (needs_baseline && slot->exists)
 	{
@@ -378,7 +379,7 @@ worker_run(Oid owner)
 	}
 
 	if (source->create_publication || needs_baseline)
-		laredo_publication_sync(conn, source);
+		laredo_publication_sync(conn, source, needs_baseline);
 	if (source->connection[0] == '\0')
 		worker_check_no_feedback(conn, source);
 

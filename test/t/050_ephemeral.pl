@@ -70,4 +70,13 @@ is($baselines, 3, 'a full baseline on every start (3 starts)');
 is($consumer->safe_psql('postgres', q{SELECT truncates FROM laredo.pipelines}), '0',
 	'baselines are not counted as streamed truncates');
 
+# Switching modes with alter_source performs laredo.reset_source: a new
+# (now persistent) slot and a full baseline.
+$consumer->safe_psql('postgres', q{SELECT laredo.alter_source('eph', slot_mode => 'stateful')});
+$source->safe_psql('postgres', q{INSERT INTO t VALUES (9999, 'after the switch')});
+same('after switching to stateful');
+is($source->safe_psql('postgres', q{SELECT temporary FROM pg_replication_slots WHERE slot_name = 'laredo_eph'}),
+	'f', 'the slot is now persistent');
+is($consumer->safe_psql('postgres', q{SELECT slot_mode FROM laredo.sources}), 'stateful', 'the source is stateful');
+
 done_testing();
