@@ -98,7 +98,9 @@ CREATE FUNCTION laredo._worker_status(
 	OUT source_id text, OUT worker_pid integer, OUT state text,
 	OUT received_lsn pg_lsn, OUT confirmed_lsn pg_lsn, OUT source_wal_end pg_lsn,
 	OUT last_error text, OUT last_error_time timestamptz,
-	OUT reconnect_attempts integer, OUT next_retry_at timestamptz)
+	OUT reconnect_attempts integer, OUT next_retry_at timestamptz,
+	OUT restart_lsn pg_lsn, OUT confirmed_flush_lsn pg_lsn, OUT wal_status text,
+	OUT retained_wal_bytes bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'laredo_worker_status' LANGUAGE C STRICT VOLATILE;
 
@@ -885,6 +887,10 @@ SELECT c.source_id,
        c.error_hint AS last_error_hint,
        coalesce(w.reconnect_attempts, 0) AS reconnect_attempts,
        w.next_retry_at,
+       w.restart_lsn,
+       w.confirmed_flush_lsn,
+       w.wal_status,
+       w.retained_wal_bytes,
        CASE WHEN laredo._is_admin() THEN (laredo._check_connection(c.connection)).masked END AS connection
 FROM laredo.source_config c
 LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id;

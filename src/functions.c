@@ -44,8 +44,8 @@ laredo_worker_status(PG_FUNCTION_ARGS)
 	for (int i = 0; i < LAREDO_MAX_WORKERS; i++)
 	{
 		LaredoWorkerSlot *slot = &laredo_shared->workers[i];
-		Datum		values[10];
-		bool		nulls[10] = {0};
+		Datum		values[14];
+		bool		nulls[14] = {0};
 		LaredoSourceState state;
 
 		if (!slot->in_use || slot->dboid != MyDatabaseId)
@@ -71,6 +71,14 @@ laredo_worker_status(PG_FUNCTION_ARGS)
 		values[8] = Int32GetDatum(slot->attempts);
 		values[9] = TimestampTzGetDatum(slot->next_retry);
 		nulls[9] = (slot->next_retry == 0 || slot->pid != 0);
+		values[10] = LSNGetDatum(slot->slot_restart_lsn);
+		nulls[10] = XLogRecPtrIsInvalid(slot->slot_restart_lsn);
+		values[11] = LSNGetDatum(slot->slot_confirmed_lsn);
+		nulls[11] = XLogRecPtrIsInvalid(slot->slot_confirmed_lsn);
+		values[12] = CStringGetTextDatum(slot->slot_wal_status);
+		nulls[12] = (slot->slot_wal_status[0] == '\0');
+		values[13] = Int64GetDatum(slot->retained_wal_bytes);
+		nulls[13] = (slot->retained_wal_bytes < 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(laredo_shared->lock);

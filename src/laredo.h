@@ -50,6 +50,11 @@ typedef struct LaredoWorkerSlot
 	TimestampTz next_retry;		/* when the manager starts it again, or 0 */
 	char		last_error[LAREDO_ERROR_LEN];
 	TimestampTz last_error_time;
+	/* the slot as the source sees it, read every few seconds */
+	XLogRecPtr	slot_restart_lsn;
+	XLogRecPtr	slot_confirmed_lsn;
+	char		slot_wal_status[16];
+	int64		retained_wal_bytes; /* -1 when unknown */
 	bool		catchup_waiter; /* a backend waits in wait_for_catchup */
 	bool		hold;			/* a transaction stopped it: do not restart */
 } LaredoWorkerSlot;

@@ -327,6 +327,7 @@ worker_slot_acquire(const char *source_id)
 			slot->dboid = MyDatabaseId;
 			strlcpy(slot->source_id, source_id, LAREDO_ID_LEN);
 			slot->state = LAREDO_SOURCE_STARTING;
+			slot->retained_wal_bytes = -1;
 			result = i;
 		}
 	}

@@ -34,14 +34,17 @@ laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_
 	List	   *rows;
 	char	  **row;
 
+	info->retained_wal_bytes = -1;
 	rows = laredo_remote_query(conn,
 							   psprintf("SELECT s.confirmed_flush_lsn::text, s.restart_lsn::text, s.plugin::text, "
-										"s.database::text, s.wal_status, s.active_pid::text, r.application_name "
+										"s.database::text, s.wal_status, s.active_pid::text, r.application_name, "
+										"CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL "
+										"     ELSE (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint::text END "
 										"FROM pg_catalog.pg_replication_slots s "
 										"LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
 										"WHERE s.slot_name = %s",
 										quote_literal_cstr(slot_name)),
-							   7, source_id);
+							   8, source_id);
 	if (rows == NIL)
 		return info;
 	row = linitial(rows);
@@ -53,6 +56,7 @@ laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_
 	info->wal_status = row[4];
 	info->active_pid = row[5] ? atoi(row[5]) : 0;
 	info->active_appname = row[6];
+	info->retained_wal_bytes = row[7] ? strtoll(row[7], NULL, 10) : -1;
 	return info;
 }
 

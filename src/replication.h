@@ -18,6 +18,7 @@ typedef struct LaredoSlotInfo
 	char	   *wal_status;
 	int			active_pid;		/* 0 when not active */
 	char	   *active_appname; /* application_name of the active walsender */
+	int64		retained_wal_bytes; /* source's WAL end minus restart_lsn, or -1 */
 } LaredoSlotInfo;
 
 extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,

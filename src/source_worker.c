@@ -38,6 +38,8 @@
 #define FEEDBACK_INTERVAL_MS	10000
 /* How often an idle position is made durable (and so acknowledged). */
 #define IDLE_PERSIST_MS			1000
+/* How often the slot's state is read from the source for laredo.sources. */
+#define SLOT_STATUS_MS			5000
 
 LaredoWorkerSlot *MyLaredoSlot = NULL;
 
@@ -60,6 +62,18 @@ worker_publish_positions(XLogRecPtr received, XLogRecPtr flushed, XLogRecPtr wal
 	MyLaredoSlot->flushed_lsn = flushed;
 	if (wal_end > MyLaredoSlot->source_wal_end)
 		MyLaredoSlot->source_wal_end = wal_end;
+	LWLockRelease(laredo_shared->lock);
+}
+
+static void
+worker_publish_slot_info(LaredoSlotInfo *slot)
+{
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	MyLaredoSlot->slot_restart_lsn = slot->exists ? slot->restart_lsn : InvalidXLogRecPtr;
+	MyLaredoSlot->slot_confirmed_lsn = slot->exists ? slot->confirmed_flush : InvalidXLogRecPtr;
+	strlcpy(MyLaredoSlot->slot_wal_status, slot->exists && slot->wal_status ? slot->wal_status : "",
+			sizeof(MyLaredoSlot->slot_wal_status));
+	MyLaredoSlot->retained_wal_bytes = slot->exists ? slot->retained_wal_bytes : -1;
 	LWLockRelease(laredo_shared->lock);
 }
 
@@ -190,8 +204,11 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 }
 
 static void
-worker_stream(WalReceiverConn *conn, XLogRecPtr startpos)
+worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 {
+	/* a second connection reads the slot's state; the first one is streaming */
+	WalReceiverConn *status_conn = NULL;
+	TimestampTz last_slot_status = 0;
 	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
 												 ALLOCSET_DEFAULT_SIZES);
 	XLogRecPtr	last_received = startpos;
@@ -282,6 +299,19 @@ worker_stream(WalReceiverConn *conn, XLogRecPtr startpos)
 			last_idle_persist = now;
 		}
 		laredo_apply_flush_counters();
+		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS))
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			if (status_conn == NULL)
+				status_conn = laredo_connect(source->connection, owner,
+											 psprintf("laredo status %s", worker_source_id),
+											 worker_source_id);
+			MemoryContextSwitchTo(msgcxt);
+			worker_publish_slot_info(laredo_slot_info(status_conn, worker_source_id, source->slot_name));
+			MemoryContextSwitchTo(old);
+			last_slot_status = now;
+		}
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);
 
@@ -348,6 +378,7 @@ worker_run(Oid owner)
 
 	conn = laredo_connect(source->connection, owner, appname, id);
 	slot = laredo_slot_info(conn, id, source->slot_name);
+	worker_publish_slot_info(slot);
 	worker_check_slot(source, slot, needs_baseline ? InvalidXLogRecPtr : startpos, appname);
 
 	if (!needs_baseline && !slot->exists)
@@ -410,7 +441,7 @@ worker_run(Oid owner)
 	}
 	laredo_apply_set_origin(origin, startpos);
 	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source));
-	worker_stream(conn, startpos);
+	worker_stream(conn, source, owner, startpos);
 }
 
 void
