@@ -196,17 +196,24 @@ apply_end_step(void)
 }
 
 /*
- * Commits the local transaction with the resume position end_lsn.  Counters
- * are written in the same transaction, at most once a second (and always at
- * the end of a baseline).
+ * Commits the local transaction.  With advance_origin, end_lsn becomes the
+ * resume position, in the same commit as the data.  Without it (the copy of a
+ * table added to a running source), the position stays where the stream is,
+ * and end_lsn is only the point from which the copied pipelines take changes.
+ * Pipelines copied in this transaction record end_lsn as their baseline_lsn.
+ * Counters are written in the same transaction, at most once a second (and
+ * always at the end of a copy).
  */
 void
-laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool baseline_done)
+laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool advance_origin)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	bool		write_counters = baseline_done ||
-		TimestampDifferenceExceeds(last_counters_write, now, 1000);
+	bool		write_counters = TimestampDifferenceExceeds(last_counters_write, now, 1000);
 	ListCell   *lc;
+
+	foreach(lc, apply_pipelines)
+		if (((LaredoPipeline *) lfirst(lc))->in_baseline)
+			write_counters = true;
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	foreach(lc, apply_pipelines)
@@ -216,9 +223,9 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool base
 		if (p->touched)
 			p->routine->xact_end(p);
 		p->touched = false;
-		if (write_counters)
+		if (write_counters && (advance_origin || p->in_baseline))
 		{
-			laredo_pipeline_record(p->config->pipeline_id, &p->counters, end_lsn, baseline_done);
+			laredo_pipeline_record(p->config->pipeline_id, &p->counters, end_lsn, p->in_baseline);
 			memset(&p->counters, 0, sizeof(p->counters));
 		}
 	}
@@ -227,14 +234,29 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool base
 		last_counters_write = now;
 
 	/* the origin LSN must be set before commit so that data and position survive together */
-	replorigin_session_origin_lsn = end_lsn;
-	replorigin_session_origin_timestamp = commit_time;
+	if (advance_origin)
+	{
+		replorigin_session_origin_lsn = end_lsn;
+		replorigin_session_origin_timestamp = commit_time;
+	}
 	CommitTransactionCommand();
 	replorigin_session_origin_lsn = InvalidXLogRecPtr;
 	replorigin_session_origin_timestamp = 0;
 
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (p->in_baseline)
+		{
+			p->config->baselined = true;
+			p->config->baseline_lsn = end_lsn;
+		}
+		p->in_baseline = false;
+	}
+
 	/* synchronous_commit is on in the worker: the commit is flushed */
-	if (end_lsn > durable_lsn)
+	if (advance_origin && end_lsn > durable_lsn)
 		durable_lsn = end_lsn;
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -283,6 +305,9 @@ apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
 	{
 		LaredoPipeline *p = lfirst(lc);
 
+		/* committed before the pipeline's copy was taken: already in it */
+		if (remote_final_lsn < p->config->baseline_lsn)
+			continue;
 		laredo_apply_begin_local();
 		applying_pipeline = p;
 		switch (kind)
@@ -359,7 +384,7 @@ laredo_apply_message(StringInfo s)
 									LSN_FORMAT_ARGS(remote_final_lsn))));
 				in_remote_xact = false;
 				if (!skip_remote_xact && IsTransactionState())
-					laredo_apply_commit_local(commit.end_lsn, commit.committime, false);
+					laredo_apply_commit_local(commit.end_lsn, commit.committime, true);
 				skip_remote_xact = false;
 				break;
 			}

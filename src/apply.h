@@ -18,7 +18,7 @@ extern void laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos);
 extern List *laredo_apply_relation(LogicalRepRelation *remoterel);
 extern void laredo_apply_begin_local(void);
 extern void laredo_apply_count_baseline(List *pipelines);
-extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool baseline_done);
+extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool advance_origin);
 extern void laredo_apply_message(StringInfo s);
 extern bool laredo_apply_in_remote_xact(void);
 extern XLogRecPtr laredo_apply_durable_lsn(void);

@@ -15,6 +15,7 @@
 #include "catalog/pg_class.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "replication/walsender.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -170,12 +171,33 @@ baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *t
 				 errmsg("baseline of %s: a row has %d columns, %d expected", table, col, tup->ncols)));
 }
 
+/* The pipelines of a table that this copy feeds: all, or those not yet copied. */
+static List *
+baseline_pipelines_of(LaredoSourceConfig *source, LaredoTableConfig *t, bool only_pending)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, source->pipelines)
+	{
+		LaredoPipelineConfig *p = lfirst(lc);
+
+		if (strcmp(p->source_schema, t->schema_name) == 0 &&
+			strcmp(p->source_table, t->table_name) == 0 &&
+			(!only_pending || !p->baselined))
+			result = lappend(result, p);
+	}
+	return result;
+}
+
 static void
-baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
+baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
+					bool only_pending)
 {
 	char	   *rowfilter = NULL;
-	LogicalRepRelation *rel = baseline_describe(conn, source, t, &rowfilter);
-	List	   *pipelines = laredo_apply_relation(rel);
+	LogicalRepRelation *rel;
+	List	   *pipelines = NIL;
+	List	   *wanted = baseline_pipelines_of(source, t, only_pending);
 	StringInfoData query;
 	WalRcvExecResult *res;
 	LogicalRepTupleData tup;
@@ -184,8 +206,19 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	ListCell   *lc;
 	char	   *qualified = quote_qualified_identifier(t->schema_name, t->table_name);
 
-	if (pipelines == NIL)
+	if (wanted == NIL)
 		return;
+	rel = baseline_describe(conn, source, t, &rowfilter);
+	foreach(lc, laredo_apply_relation(rel))
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (list_member_ptr(wanted, p->config))
+		{
+			pipelines = lappend(pipelines, p);
+			p->in_baseline = true;
+		}
+	}
 
 	laredo_apply_begin_local();
 	foreach(lc, pipelines)
@@ -253,6 +286,40 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	MemoryContextDelete(rowcxt);
 }
 
+/*
+ * A table added to a running source: a temporary slot of its own, created on
+ * this connection inside a repeatable-read transaction (USE_SNAPSHOT), gives
+ * the copy its snapshot and the LSN from which the stream takes over, exactly
+ * as the built-in table synchronisation does.  Only the pipelines not yet
+ * copied are fed.  Returns that LSN; the slot vanishes with the connection.
+ */
+XLogRecPtr
+laredo_baseline_sync(LaredoSourceConfig *source)
+{
+	WalReceiverConn *conn = laredo_connect(source->connection, source->owner,
+										   psprintf("laredo sync %s", source->source_id),
+										   source->source_id);
+	XLogRecPtr	sync_lsn = InvalidXLogRecPtr;
+
+	PG_TRY();
+	{
+		ListCell   *lc;
+
+		laredo_remote_command(conn, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", source->source_id);
+		(void) walrcv_create_slot(conn, psprintf("%.40s_sync_%d", source->slot_name, MyProcPid),
+								  true, false, CRS_USE_SNAPSHOT, &sync_lsn);
+		foreach(lc, source->tables)
+			baseline_copy_table(conn, source, lfirst(lc), true);
+		laredo_remote_command(conn, "COMMIT", source->source_id);
+	}
+	PG_FINALLY();
+	{
+		walrcv_disconnect(conn);
+	}
+	PG_END_TRY();
+	return sync_lsn;
+}
+
 void
 laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot)
 {
@@ -268,7 +335,7 @@ laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot)
 		laredo_remote_command(conn, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot)),
 							  source->source_id);
 		foreach(lc, source->tables)
-			baseline_copy_table(conn, source, lfirst(lc));
+			baseline_copy_table(conn, source, lfirst(lc), false);
 		laredo_remote_command(conn, "COMMIT", source->source_id);
 	}
 	PG_FINALLY();

@@ -9,5 +9,6 @@
 #include "state.h"
 
 extern void laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot);
+extern XLogRecPtr laredo_baseline_sync(LaredoSourceConfig *source);
 
 #endif

@@ -345,6 +345,7 @@ worker_run(Oid owner)
 	WalReceiverConn *conn;
 	LaredoSlotInfo *slot;
 	bool		needs_baseline;
+	bool		needs_sync = false;
 	bool		ephemeral;
 	ListCell   *lc;
 	char	   *appname = psprintf("laredo source %s", id);
@@ -369,12 +370,17 @@ worker_run(Oid owner)
 
 	startpos = worker_setup_origin(&origin);
 	laredo_apply_init(source);
-	/* an ephemeral source has no resume point: a full baseline on every start */
+	/*
+	 * An ephemeral source has no resume point: a full baseline on every
+	 * start; so has a stateful one without a position.  Otherwise only the
+	 * pipelines not yet copied (a table added to the running source) are
+	 * synchronised, and the other tables resume without a new baseline.
+	 */
 	ephemeral = strcmp(source->slot_mode, "ephemeral") == 0;
 	needs_baseline = ephemeral || XLogRecPtrIsInvalid(startpos);
 	foreach(lc, source->pipelines)
 		if (!((LaredoPipelineConfig *) lfirst(lc))->baselined)
-			needs_baseline = true;
+			needs_sync = true;
 
 	conn = laredo_connect(source->connection, owner, appname, id);
 	slot = laredo_slot_info(conn, id, source->slot_name);
@@ -432,12 +438,27 @@ worker_run(Oid owner)
 		laredo_apply_begin_local();
 		PopActiveSnapshot();
 		laredo_apply_commit_local(consistent, GetCurrentTimestamp(), true);
+		needs_sync = false;
 		if (!ephemeral)
 			laredo_source_set_slot_pending(id, false);
 		startpos = consistent;
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": baseline committed, streaming from %X/%X",
 						id, LSN_FORMAT_ARGS(consistent))));
+	}
+	if (needs_sync)
+	{
+		XLogRecPtr	sync_lsn;
+
+		laredo_worker_set_state(LAREDO_SOURCE_BASELINE);
+		laredo_apply_set_origin(origin, startpos);
+		sync_lsn = laredo_baseline_sync(source);
+		laredo_apply_begin_local();
+		PopActiveSnapshot();
+		laredo_apply_commit_local(sync_lsn, GetCurrentTimestamp(), false);
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": synchronised new pipelines at %X/%X, the stream resumes from %X/%X",
+						id, LSN_FORMAT_ARGS(sync_lsn), LSN_FORMAT_ARGS(startpos))));
 	}
 	laredo_apply_set_origin(origin, startpos);
 	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source));

@@ -127,7 +127,8 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 	}
 
 	if (SPI_execute_with_args("SELECT pipeline_id, source_schema, source_table, target_kind, "
-							  "target_schema, target_table, owner::int8, baseline_lsn IS NOT NULL "
+							  "target_schema, target_table, owner::int8, baseline_lsn IS NOT NULL, "
+							  "coalesce(baseline_lsn, '0/0')::text "
 							  "FROM laredo.pipeline_config WHERE source_id = $1 "
 							  "ORDER BY pipeline_id",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -148,6 +149,8 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		p->target_table = pstrdup(spi_text(tup, desc, 6));
 		p->owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 		p->baselined = spi_bool(tup, desc, 8);
+		p->baseline_lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in,
+														  CStringGetDatum(spi_text(tup, desc, 9))));
 		source->pipelines = lappend(source->pipelines, p);
 		MemoryContextSwitchTo(spi);
 	}

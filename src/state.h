@@ -29,6 +29,7 @@ typedef struct LaredoPipelineConfig
 	char	   *target_table;
 	Oid			owner;
 	bool		baselined;
+	XLogRecPtr	baseline_lsn;	/* changes committed before it are in the copy */
 } LaredoPipelineConfig;
 
 typedef struct LaredoSourceConfig

@@ -42,6 +42,7 @@ struct LaredoPipeline
 	void	   *private;		/* the target's own state */
 	LaredoPipelineCounters counters;	/* since last written */
 	bool		touched;		/* changed in this local transaction */
+	bool		in_baseline;	/* copied in this local transaction */
 };
 
 extern const LaredoTargetRoutine laredo_target_table;
