@@ -132,8 +132,9 @@ AS 'MODULE_PATHNAME', 'laredo_drop_origin' LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION laredo._stop_worker(source_id text) RETURNS void
 AS 'MODULE_PATHNAME', 'laredo_stop_worker' LANGUAGE C STRICT VOLATILE;
 
--- Validates a row filter expression without touching any database.
-CREATE FUNCTION laredo._check_where_clause(where_clause text) RETURNS void
+-- Validates a row filter expression without touching any database and
+-- returns the columns it refers to.
+CREATE FUNCTION laredo._check_where_clause(where_clause text) RETURNS name[]
 AS 'MODULE_PATHNAME', 'laredo_check_where_clause' LANGUAGE C STRICT IMMUTABLE;
 
 CREATE FUNCTION laredo.wait_for_catchup(source_id text, timeout interval DEFAULT '60s')
@@ -540,6 +541,7 @@ DECLARE
 	v_keys name[];
 	v_all name[];
 	v_insert_only boolean := false;
+	v_filter_cols name[];
 	c name;
 BEGIN
 	PERFORM laredo._require_admin('add a table to a source');
@@ -567,7 +569,7 @@ BEGIN
 			      HINT = 'Replicate a different table.';
 	END IF;
 	IF where_clause IS NOT NULL THEN
-		PERFORM laredo._check_where_clause(where_clause);
+		v_filter_cols := laredo._check_where_clause(where_clause);
 	END IF;
 
 	SELECT array_agg(d.attname ORDER BY ord) FILTER (WHERE d.is_key),
@@ -616,6 +618,13 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
 				      HINT = 'Include ' || array_to_string(v_keys, ', ') || ' in columns.';
+		END IF;
+		IF v_identity <> 'f' AND v_filter_cols IS NOT NULL AND NOT v_filter_cols <@ v_keys THEN
+			RAISE EXCEPTION 'row filter of %.% uses columns outside the replica identity (%)',
+				quote_ident(n.schema_name), quote_ident(n.table_name), array_to_string(v_keys, ', ')
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
+				      HINT = 'Filter on ' || array_to_string(v_keys, ', ') || ', set REPLICA IDENTITY FULL on the source table, or create the source with publish => ''insert, truncate''.';
 		END IF;
 		IF v_identity = 'f' AND (columns IS NOT NULL) THEN
 			RAISE EXCEPTION 'a column list cannot be used on %.%, which has REPLICA IDENTITY FULL',

@@ -50,6 +50,14 @@ SELECT laredo.remove_table('p', 'public.events');
 -- row filters and column lists, checked against the replica identity
 SELECT laredo.add_table('p', 'public.events', where_clause => $$what <> 'noise'$$);
 SELECT laredo.remove_table('p', 'public.events');
+CREATE TABLE public.filtered (id int PRIMARY KEY, status text, amount int);
+SELECT laredo.add_table('p', 'public.filtered', where_clause => $$status = 'active'$$);
+SELECT laredo.add_table('p', 'public.filtered', where_clause => $$id % 2 = 0$$);
+SELECT where_clause FROM laredo.source_table_list WHERE table_name = 'public.filtered';
+SELECT laredo.remove_table('p', 'public.filtered');
+ALTER TABLE public.filtered REPLICA IDENTITY FULL;
+SELECT laredo.add_table('p', 'public.filtered', where_clause => $$status = 'active' AND amount > 10$$);
+SELECT laredo.remove_table('p', 'public.filtered');
 CREATE TABLE public.wide (id int PRIMARY KEY, a text, b text);
 SELECT laredo.add_table('p', 'public.wide', columns => '{a,b}');
 SELECT laredo.add_table('p', 'public.wide', columns => '{id,a,nosuch}');

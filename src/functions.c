@@ -13,7 +13,10 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "catalog/pg_type.h"
 #include "parser/parser.h"
 #include "pgstat.h"
 #include "replication/origin.h"
@@ -229,9 +232,28 @@ laredo_source_exec(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Collects the column names a raw expression refers to. */
+static bool
+collect_column_refs(Node *node, List **names)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ColumnRef))
+	{
+		Node	   *last = llast(((ColumnRef *) node)->fields);
+
+		if (IsA(last, String))
+			*names = lappend(*names, last);
+		return false;
+	}
+	return raw_expression_tree_walker(node, collect_column_refs, (void *) names);
+}
+
 /*
  * A row filter is pasted into the publication's DDL on the source, so it must
  * be exactly one expression: no statement separators, no extra clauses.
+ * Returns the columns it refers to (PostgreSQL requires them to be in the
+ * replica identity when updates or deletes are published).
  */
 Datum
 laredo_check_where_clause(PG_FUNCTION_ARGS)
@@ -240,6 +262,10 @@ laredo_check_where_clause(PG_FUNCTION_ARGS)
 	List	   *stmts = NIL;
 	SelectStmt *select = NULL;
 	bool		ok = false;
+	List	   *names = NIL;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
 
 	if (strchr(clause, ';') == NULL && strstr(clause, "--") == NULL &&
 		strstr(clause, "/*") == NULL)
@@ -273,7 +299,12 @@ laredo_check_where_clause(PG_FUNCTION_ARGS)
 				 errmsg("invalid where_clause"),
 				 errdetail("A row filter must be one SQL expression over the table's columns."),
 				 errhint("For example where_clause => $$status = 'active'$$.")));
-	PG_RETURN_VOID();
+
+	(void) collect_column_refs(select->whereClause, &names);
+	elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	foreach(lc, names)
+		elems[n++] = DirectFunctionCall1(namein, CStringGetDatum(strVal(lfirst(lc))));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
 }
 
 /*
