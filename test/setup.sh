@@ -4,7 +4,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 as_root apt-get update -qq
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	postgresql-15 postgresql-server-dev-15 libipc-run-perl make gcc python3 >/dev/null
+	postgresql-15 postgresql-server-dev-15 libipc-run-perl make gcc python3 bc >/dev/null
 cd "$root"
 # PGXS does not track header dependencies: always build from clean
 make -s clean >/dev/null

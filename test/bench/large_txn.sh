@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Large transactions: baseline of N rows, then one transaction updating all N
+# rows on the source.  Reports the time to catch up and the source worker's
+# memory: peak private (anonymous) RSS sampled every 100 ms, and VmHWM (peak
+# total RSS, which also counts the shared buffers it touched).
+#   bash test/bench/large_txn.sh [rows]      (default 1000000)
+set -euo pipefail
+rows=${1:-1000000}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/test/setup.sh"
+
+bin=$(pg_config --bindir)
+dir=$(mktemp -d)
+chmod 755 "$dir"
+as_root chown postgres "$dir"
+pg() { as_root runuser -u postgres -- "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+sport=$(free_port); cport=$(free_port)
+cleanup() {
+	pg "$bin/pg_ctl" -D "$dir/source" -m immediate stop >/dev/null 2>&1 || true
+	pg "$bin/pg_ctl" -D "$dir/consumer" -m immediate stop >/dev/null 2>&1 || true
+	as_root rm -rf "$dir"
+}
+trap cleanup EXIT
+for node in source consumer; do
+	pg "$bin/initdb" -D "$dir/$node" -A trust >/dev/null
+done
+cat <<CONF | pg tee -a "$dir/source/postgresql.conf" >/dev/null
+port = $sport
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+wal_level = logical
+max_wal_size = 4GB
+CONF
+cat <<CONF | pg tee -a "$dir/consumer/postgresql.conf" >/dev/null
+port = $cport
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'laredo'
+max_wal_size = 4GB
+CONF
+pg "$bin/pg_ctl" -D "$dir/source" -l "$dir/source.log" -w start >/dev/null
+pg "$bin/pg_ctl" -D "$dir/consumer" -l "$dir/consumer.log" -w start >/dev/null
+src() { pg psql -h 127.0.0.1 -p "$sport" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+dst() { pg psql -h 127.0.0.1 -p "$cport" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+
+src -c "CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, pad text)" \
+	-c "INSERT INTO big SELECT g, g, repeat('p', 50) FROM generate_series(1, $rows) g"
+
+now() { date +%s.%N; }
+t0=$(now)
+dst -c "CREATE EXTENSION laredo" -c "BEGIN" \
+	-c "SELECT laredo.create_source('big', connection => 'host=127.0.0.1 port=$sport dbname=postgres user=postgres')" \
+	-c "SELECT laredo.add_table('big', 'public.big')" \
+	-c "SELECT laredo.create_pipeline('big', 'big', 'public.big', target => 'public.big')" -c "COMMIT" >/dev/null
+pid=""
+while [ -z "$pid" ]; do
+	pid=$(dst -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
+	sleep 0.1
+done
+# sample the worker's private memory in the background
+( peak=0; while kill -0 "$pid" 2>/dev/null; do
+	a=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+	[ "${a:-0}" -gt "$peak" ] && peak=$a && echo "$peak" > "$dir/peak_anon"
+	sleep 0.1; done ) &
+sampler=$!
+[ "$(dst -c "SELECT laredo.wait_for_catchup('big', '3600s')")" = t ] || { echo "baseline did not finish"; exit 1; }
+t1=$(now)
+hwm_baseline=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+anon_baseline=$(cat "$dir/peak_anon")
+
+src -c "UPDATE big SET v = v + 1"
+t2=$(now)
+[ "$(dst -c "SELECT laredo.wait_for_catchup('big', '3600s')")" = t ] || { echo "update did not apply"; exit 1; }
+t3=$(now)
+hwm_update=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+anon_update=$(cat "$dir/peak_anon")
+kill "$sampler" 2>/dev/null || true
+same=$( [ "$(src -c "SELECT md5(string_agg(v::text, ',' ORDER BY id)) FROM big")" = \
+          "$(dst -c "SELECT md5(string_agg(v::text, ',' ORDER BY id)) FROM big")" ] && echo yes || echo NO)
+
+printf '\nlaredo large-transaction benchmark (%s rows, %s)\n' "$rows" "$(nproc) cores, $(uname -r)"
+printf '%-44s %s\n' "baseline: time to STREAMING (s)" "$(echo "$t1 - $t0" | bc)"
+printf '%-44s %s\n' "update of all rows in one transaction (s)" "$(echo "$t2 - $t1" | bc)"
+printf '%-44s %s\n' "  then time until applied here (s)" "$(echo "$t3 - $t2" | bc)"
+printf '%-44s %s\n' "worker peak private RSS, baseline (MiB)" "$((anon_baseline / 1024))"
+printf '%-44s %s\n' "worker peak private RSS, after update (MiB)" "$((anon_update / 1024))"
+printf '%-44s %s\n' "worker VmHWM incl. shared buffers (MiB)" "$((hwm_baseline / 1024)) -> $((hwm_update / 1024))"
+printf '%-44s %s\n' "target equals source" "$same"
