@@ -99,4 +99,17 @@ SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'fb';
 SELECT laredo.drop_source('fb');
 SELECT pubname FROM pg_publication;
 DROP PUBLICATION fb_pub;
+
+-- 6. create_publication => false and the publication does not exist: ERROR,
+-- and laredo does not create it
+BEGIN;
+SELECT laredo.create_source('np', connection => '', slot_name => 'np_slot',
+                            publication => 'missing_pub', create_publication => false);
+SELECT laredo.add_table('np', 'public.fb_src');
+SELECT laredo.create_pipeline('np', 'np', 'public.fb_src', target => 'copy2.np_copy');
+COMMIT;
+SELECT pg_temp.wait_state('np', 'ERROR');
+SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'np';
+SELECT count(*) FROM pg_publication WHERE pubname = 'missing_pub';
+SELECT laredo.drop_source('np');
 SELECT count(*) FROM pg_replication_slots;
