@@ -65,7 +65,11 @@ CREATE TABLE laredo.pipeline_config (
 	owner oid NOT NULL,
 	-- NULL until the pipeline's baseline has committed
 	baseline_lsn pg_lsn,
+	paused boolean NOT NULL DEFAULT false,
 	baseline_rows bigint NOT NULL DEFAULT 0,
+	baseline_duration interval,
+	transactions bigint NOT NULL DEFAULT 0,
+	bytes bigint NOT NULL DEFAULT 0,
 	inserts bigint NOT NULL DEFAULT 0,
 	updates bigint NOT NULL DEFAULT 0,
 	deletes bigint NOT NULL DEFAULT 0,
@@ -870,6 +874,73 @@ BEGIN
 END
 $$;
 
+-- Pausing a pipeline holds its source: the worker stops, nothing more is
+-- acknowledged, and the slot keeps every change; resume applies them all.
+-- The source's other pipelines wait too (laredo never skips a change to let
+-- one pipeline run ahead).
+CREATE FUNCTION laredo.pause_pipeline(pipeline_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+BEGIN
+	PERFORM laredo._require_admin('pause a pipeline');
+	UPDATE laredo.pipeline_config p SET paused = true WHERE p.pipeline_id = pause_pipeline.pipeline_id
+		RETURNING source_id INTO v_source;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
+	END IF;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+CREATE FUNCTION laredo.resume_pipeline(pipeline_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+BEGIN
+	PERFORM laredo._require_admin('resume a pipeline');
+	UPDATE laredo.pipeline_config p SET paused = false, error = NULL, error_time = NULL
+	WHERE p.pipeline_id = resume_pipeline.pipeline_id
+		RETURNING source_id INTO v_source;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
+	END IF;
+	-- a pipeline in ERROR is resumed by retrying its source
+	UPDATE laredo.source_config c SET error = NULL, error_hint = NULL, error_time = NULL,
+		config_version = c.config_version + 1
+	WHERE c.source_id = v_source;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
+-- Copies one pipeline's table again, alone (its own snapshot, as for a table
+-- added to a running source); the source's other pipelines are not copied.
+CREATE FUNCTION laredo.resync_pipeline(pipeline_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+BEGIN
+	PERFORM laredo._require_admin('resynchronise a pipeline');
+	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL, error = NULL, error_time = NULL
+	WHERE p.pipeline_id = resync_pipeline.pipeline_id
+		RETURNING source_id INTO v_source;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
+	END IF;
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = v_source;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
 -------------------------------------------------------------------------------
 -- views
 -------------------------------------------------------------------------------
@@ -883,6 +954,8 @@ SELECT c.source_id,
        c.enabled,
        CASE WHEN c.error IS NOT NULL THEN 'ERROR'
             WHEN NOT c.enabled THEN 'DISABLED'
+            WHEN EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.source_id = c.source_id AND p.paused)
+                 THEN 'PAUSED'
             WHEN w.state IS NOT NULL THEN w.state
             ELSE 'STARTING' END AS state,
        w.worker_pid,
@@ -911,9 +984,13 @@ SELECT p.pipeline_id,
        p.target_kind,
        quote_ident(p.target_schema) || '.' || quote_ident(p.target_table) AS target,
        CASE WHEN p.error IS NOT NULL THEN 'ERROR'
+            WHEN p.paused THEN 'PAUSED'
             WHEN p.baseline_lsn IS NULL THEN 'BASELINE'
             ELSE 'STREAMING' END AS state,
        p.baseline_rows,
+       p.baseline_duration,
+       p.transactions,
+       p.bytes,
        p.inserts,
        p.updates,
        p.deletes,
@@ -930,6 +1007,90 @@ FROM laredo.source_tables t;
 
 GRANT USAGE ON SCHEMA laredo TO PUBLIC;
 GRANT SELECT ON laredo.sources, laredo.pipelines, laredo.source_table_list TO PUBLIC;
+
+-- Everything known about one source: the laredo.sources row, its settings,
+-- its tables and pipelines.
+CREATE FUNCTION laredo.source(source_id text)
+RETURNS TABLE (source_id text, slot_mode text, slot_name name, publication name, enabled boolean,
+	state text, worker_pid integer, confirmed_lsn pg_lsn, received_lsn pg_lsn, lag_bytes bigint,
+	last_error text, last_error_time timestamptz, last_error_hint text, reconnect_attempts integer,
+	next_retry_at timestamptz, restart_lsn pg_lsn, confirmed_flush_lsn pg_lsn, wal_status text,
+	retained_wal_bytes bigint, connection text, create_publication boolean, publish text,
+	reconnect_max_attempts integer, reconnect_initial_backoff interval, reconnect_max_backoff interval,
+	reconnect_backoff_multiplier float8, tables text[], pipelines text[], created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM laredo.source_config c WHERE c.source_id = source.source_id) THEN
+		RAISE EXCEPTION 'source "%" does not exist', coalesce(source.source_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT source_id FROM laredo.sources lists the sources of this database.';
+	END IF;
+	RETURN QUERY
+	SELECT v.source_id, v.slot_mode, v.slot_name, v.publication, v.enabled, v.state, v.worker_pid,
+	       v.confirmed_lsn, v.received_lsn, v.lag_bytes, v.last_error, v.last_error_time,
+	       v.last_error_hint, v.reconnect_attempts, v.next_retry_at, v.restart_lsn,
+	       v.confirmed_flush_lsn, v.wal_status, v.retained_wal_bytes,
+	       CASE WHEN laredo._is_admin() THEN v.connection END,
+	       c.create_publication, c.publish, c.reconnect_max_attempts, c.reconnect_initial_backoff,
+	       c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
+	       (SELECT array_agg(t.table_name ORDER BY t.table_name) FROM laredo.source_table_list t
+	        WHERE t.source_id = v.source_id),
+	       (SELECT array_agg(p.pipeline_id ORDER BY p.pipeline_id) FROM laredo.pipeline_config p
+	        WHERE p.source_id = v.source_id),
+	       c.created_at
+	FROM laredo.sources v JOIN laredo.source_config c USING (source_id)
+	WHERE v.source_id = source.source_id;
+END
+$$;
+
+-- One row per problem, none when all is well: for a monitoring system's SQL
+-- check (SELECT count(*) = 0 FROM laredo.health()).
+CREATE FUNCTION laredo.health(max_lag_bytes bigint DEFAULT 1073741824,
+	max_retained_wal_bytes bigint DEFAULT 10737418240)
+RETURNS TABLE (source_id text, pipeline_id text, problem text, detail text, since timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT s.source_id, NULL::text, 'source in ERROR', s.last_error, s.last_error_time
+	FROM laredo.sources s WHERE s.state = 'ERROR'
+	UNION ALL
+	SELECT s.source_id, NULL, 'source reconnecting',
+	       s.reconnect_attempts || ' failed attempts: ' || coalesce(s.last_error, ''), s.last_error_time
+	FROM laredo.sources s WHERE s.state = 'RECONNECTING'
+	UNION ALL
+	SELECT s.source_id, NULL, 'lag above threshold',
+	       s.lag_bytes || ' bytes behind the source (threshold ' || max_lag_bytes || ')', NULL
+	FROM laredo.sources s WHERE s.lag_bytes > max_lag_bytes
+	UNION ALL
+	SELECT s.source_id, NULL, 'retained WAL above threshold',
+	       s.retained_wal_bytes || ' bytes of WAL kept on the source (threshold ' || max_retained_wal_bytes || ')', NULL
+	FROM laredo.sources s WHERE s.retained_wal_bytes > max_retained_wal_bytes
+	UNION ALL
+	SELECT s.source_id, NULL, 'slot at risk', 'wal_status = ' || s.wal_status, NULL
+	FROM laredo.sources s WHERE s.wal_status IN ('unreserved', 'lost')
+	UNION ALL
+	SELECT p.source_id, p.pipeline_id, 'pipeline in ERROR', p.error, p.error_time
+	FROM laredo.pipeline_config p WHERE p.error IS NOT NULL
+	UNION ALL
+	SELECT p.source_id, p.pipeline_id, 'pipeline paused', 'its source is held until resume_pipeline', NULL
+	FROM laredo.pipeline_config p WHERE p.paused
+	ORDER BY 1, 2 NULLS FIRST, 3
+$$;
+
+-- Called before DROP EXTENSION laredo (utility hook): every source is
+-- dropped with its slot and owned publications, so no slot is left behind to
+-- pin the source's WAL; an unreachable source only warns, with the command to
+-- run there.
+CREATE FUNCTION laredo._drop_all_sources()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_id text;
+BEGIN
+	FOR v_id IN SELECT c.source_id FROM laredo.source_config c ORDER BY 1 LOOP
+		PERFORM laredo.drop_source(v_id, drop_slot => true, force => true);
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION laredo._drop_all_sources() FROM PUBLIC;
 
 -- Drops a source's slot and owned publication on the source.  The walsender
 -- of a just-stopped worker may hold the slot for a moment, so this retries

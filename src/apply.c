@@ -221,7 +221,11 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 		LaredoPipeline *p = lfirst(lc);
 
 		if (p->touched)
+		{
 			p->routine->xact_end(p);
+			if (advance_origin && !p->in_baseline)
+				p->counters.transactions++;
+		}
 		p->touched = false;
 		if (write_counters && (advance_origin || p->in_baseline))
 		{
@@ -294,6 +298,19 @@ typedef enum ChangeKind
 	CHANGE_TRUNCATE
 } ChangeKind;
 
+static int64
+tuple_bytes(LogicalRepTupleData *tup)
+{
+	int64		bytes = 0;
+
+	if (tup == NULL)
+		return 0;
+	for (int i = 0; i < tup->ncols; i++)
+		if (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT || tup->colstatus[i] == LOGICALREP_COLUMN_BINARY)
+			bytes += tup->colvalues[i].len;
+	return bytes;
+}
+
 /* Applies one change to every pipeline of its table, each in its own step. */
 static void
 apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
@@ -329,6 +346,7 @@ apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
 				p->counters.truncates++;
 				break;
 		}
+		p->counters.bytes += tuple_bytes(oldtup) + tuple_bytes(newtup);
 		p->touched = true;
 		applying_pipeline = NULL;
 		apply_end_step();
@@ -484,7 +502,7 @@ laredo_apply_flush_counters(void)
 	{
 		LaredoPipelineCounters *c = &((LaredoPipeline *) lfirst(lc))->counters;
 
-		if (c->inserts || c->updates || c->deletes || c->truncates)
+		if (c->inserts || c->updates || c->deletes || c->truncates || c->transactions)
 			pending = true;
 	}
 	if (!pending)

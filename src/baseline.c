@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "apply.h"
@@ -217,6 +218,7 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 		{
 			pipelines = lappend(pipelines, p);
 			p->in_baseline = true;
+			p->counters.baseline_started = GetCurrentTimestamp();
 		}
 	}
 
@@ -274,6 +276,7 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 
 			p->routine->baseline_row(p, &tup);
 			p->counters.baseline_rows++;
+			p->counters.bytes += len;
 			p->touched = true;
 		}
 		MemoryContextSwitchTo(old);

@@ -418,23 +418,28 @@ laredo_wait_for_catchup(PG_FUNCTION_ARGS)
 	}
 }
 
-static char held_source[LAREDO_ID_LEN];
+/* Sources whose workers this transaction stopped (in TopMemoryContext). */
+static List *held_sources = NIL;
 
 static void
-release_hold(XactEvent event, void *arg)
+release_holds(XactEvent event, void *arg)
 {
+	ListCell   *lc;
+
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT)
 		return;
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	foreach(lc, held_sources)
 	{
-		LaredoWorkerSlot *slot = laredo_worker_slot_find(MyDatabaseId, held_source);
+		LaredoWorkerSlot *slot = laredo_worker_slot_find(MyDatabaseId, lfirst(lc));
 
 		if (slot)
 			slot->hold = false;
 	}
 	LWLockRelease(laredo_shared->lock);
-	UnregisterXactCallback(release_hold, NULL);
-	held_source[0] = '\0';
+	UnregisterXactCallback(release_holds, NULL);
+	list_free_deep(held_sources);
+	held_sources = NIL;
 	laredo_wake_database(MyDatabaseId);
 }
 
@@ -450,11 +455,8 @@ laredo_stop_worker(PG_FUNCTION_ARGS)
 	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 30000);
 	pid_t		pid = 0;
+	bool		found = false;
 
-	if (held_source[0] != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("only one source can be stopped in a transaction")));
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 	{
 		LaredoWorkerSlot *slot = laredo_worker_slot_find(MyDatabaseId, source_id);
@@ -463,13 +465,20 @@ laredo_stop_worker(PG_FUNCTION_ARGS)
 		{
 			slot->hold = true;
 			pid = slot->pid;
-			strlcpy(held_source, source_id, LAREDO_ID_LEN);
+			found = true;
 		}
 	}
 	LWLockRelease(laredo_shared->lock);
-	if (held_source[0] == '\0')
+	if (!found)
 		PG_RETURN_VOID();
-	RegisterXactCallback(release_hold, NULL);
+	if (held_sources == NIL)
+		RegisterXactCallback(release_holds, NULL);
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		held_sources = lappend(held_sources, pstrdup(source_id));
+		MemoryContextSwitchTo(old);
+	}
 	if (pid != 0)
 		kill(pid, SIGTERM);
 	for (;;)

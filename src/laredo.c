@@ -6,7 +6,11 @@
  */
 #include "laredo.h"
 
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
@@ -18,6 +22,7 @@ LaredoShared *laredo_shared = NULL;
 int			laredo_restart_delay_ms = 5000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
@@ -84,6 +89,41 @@ laredo_worker_slot_find(Oid dboid, const char *source_id)
 	return NULL;
 }
 
+/*
+ * DROP EXTENSION laredo first drops every source of this database, with its
+ * slot and owned publications on the source, so that no slot is left to pin
+ * the source's WAL.  A utility hook sees the command before the extension's
+ * objects (an event trigger among them) are gone.
+ */
+static void
+laredo_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					   ProcessUtilityContext context, ParamListInfo params,
+					   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+		{
+			if (strcmp(strVal(lfirst(lc)), "laredo") == 0 &&
+				OidIsValid(get_extension_oid("laredo", true)))
+			{
+				SPI_connect();
+				if (SPI_execute("SELECT laredo._drop_all_sources()", false, 0) != SPI_OK_SELECT)
+					elog(ERROR, "could not drop laredo's sources");
+				SPI_finish();
+			}
+		}
+	}
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
 void
 _PG_init(void)
 {
@@ -106,6 +146,9 @@ _PG_init(void)
 	shmem_request_hook = laredo_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = laredo_shmem_startup;
+
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = laredo_process_utility;
 
 	laredo_register_launcher();
 }

@@ -433,7 +433,7 @@ manager_reconcile(bool *extension_present)
 	if (*extension_present)
 	{
 		SPI_connect();
-		/* Only sources that have pipelines have work to do. */
+		/* Only sources with pipelines have work; a paused pipeline holds its source. */
 		if (SPI_execute("SELECT s.source_id, s.owner::int8, s.config_version, "
 						"  s.reconnect_max_attempts, "
 						"  extract(epoch FROM s.reconnect_initial_backoff)::float8 * 1000, "
@@ -442,6 +442,8 @@ manager_reconcile(bool *extension_present)
 						"FROM laredo.source_config s "
 						"WHERE s.enabled AND s.error IS NULL AND EXISTS "
 						"  (SELECT FROM laredo.pipeline_config p WHERE p.source_id = s.source_id) "
+						"  AND NOT EXISTS (SELECT FROM laredo.pipeline_config p "
+						"                  WHERE p.source_id = s.source_id AND p.paused) "
 						"ORDER BY s.source_id", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read laredo.source_config");
 

@@ -19,6 +19,7 @@
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "state.h"
 
@@ -251,18 +252,26 @@ void
 laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
 					   XLogRecPtr last_lsn, bool baseline_done)
 {
-	Oid			types[8] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, BOOLOID};
-	Datum		values[8] = {CStringGetTextDatum(pipeline_id), Int64GetDatum(c->baseline_rows),
+	Oid			types[10] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, BOOLOID,
+	INT8OID, INT8OID};
+	Datum		values[10] = {CStringGetTextDatum(pipeline_id), Int64GetDatum(c->baseline_rows),
 		Int64GetDatum(c->inserts), Int64GetDatum(c->updates), Int64GetDatum(c->deletes),
-	Int64GetDatum(c->truncates), LSNGetDatum(last_lsn), BoolGetDatum(baseline_done)};
+		Int64GetDatum(c->truncates), LSNGetDatum(last_lsn), BoolGetDatum(baseline_done),
+	Int64GetDatum(c->transactions), Int64GetDatum(c->bytes)};
+	char	   *duration = NULL;
 
-	run_in_own_transaction("UPDATE laredo.pipeline_config SET "
-						   "baseline_rows = CASE WHEN $8 THEN $2 ELSE baseline_rows END, "
-						   "inserts = inserts + $3, updates = updates + $4, "
-						   "deletes = deletes + $5, truncates = truncates + $6, "
-						   "last_lsn = $7, last_applied_at = now(), "
-						   "baseline_lsn = CASE WHEN $8 THEN $7 ELSE baseline_lsn END, "
-						   "error = NULL, error_time = NULL "
-						   "WHERE pipeline_id = $1",
-						   8, types, values, NULL);
+	if (baseline_done && c->baseline_started != 0)
+		duration = psprintf("%.3f", (double) (GetCurrentTimestamp() - c->baseline_started) / 1000000.0);
+	run_in_own_transaction(psprintf("UPDATE laredo.pipeline_config SET "
+									"baseline_rows = CASE WHEN $8 THEN $2 ELSE baseline_rows END, "
+									"baseline_duration = %s, "
+									"inserts = inserts + $3, updates = updates + $4, "
+									"deletes = deletes + $5, truncates = truncates + $6, "
+									"transactions = transactions + $9, bytes = bytes + $10, "
+									"last_lsn = $7, last_applied_at = now(), "
+									"baseline_lsn = CASE WHEN $8 THEN $7 ELSE baseline_lsn END, "
+									"error = NULL, error_time = NULL "
+									"WHERE pipeline_id = $1",
+									duration ? psprintf("make_interval(secs => %s)", duration) : "baseline_duration"),
+						   10, types, values, NULL);
 }

@@ -8,6 +8,7 @@
 #define LAREDO_STATE_H
 
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 typedef struct LaredoTableConfig
@@ -57,6 +58,9 @@ typedef struct LaredoPipelineCounters
 	int64		updates;
 	int64		deletes;
 	int64		truncates;
+	int64		transactions;	/* remote transactions that changed the target */
+	int64		bytes;			/* bytes of column data applied */
+	TimestampTz baseline_started;	/* while a copy runs, else 0 */
 } LaredoPipelineCounters;
 
 extern char *laredo_origin_name(const char *source_id);

@@ -21,6 +21,7 @@
 #include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
@@ -392,6 +393,26 @@ table_truncate(LaredoPipeline *p)
 	table_close(rel, NoLock);
 }
 
+/*
+ * A new baseline replaces the rows of a live table without emptying it for
+ * readers: the old rows are deleted in the same local transaction that
+ * inserts the new ones, so a concurrent reader sees the old rows until the
+ * new ones commit, and never waits on a TRUNCATE lock.  The table itself
+ * stays (its OID, grants, views and foreign keys).
+ */
+static void
+table_baseline_begin(LaredoPipeline *p)
+{
+	table_xact_end(p);
+	SPI_connect();
+	if (SPI_execute(psprintf("DELETE FROM ONLY %s",
+							 quote_qualified_identifier(p->config->target_schema,
+														p->config->target_table)),
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not empty the target of pipeline \"%s\"", p->config->pipeline_id);
+	SPI_finish();
+}
+
 static void
 table_baseline_end(LaredoPipeline *p)
 {
@@ -400,7 +421,7 @@ table_baseline_end(LaredoPipeline *p)
 const LaredoTargetRoutine laredo_target_table = {
 	.init = table_init,
 	.relation = table_relation,
-	.baseline_begin = table_truncate,
+	.baseline_begin = table_baseline_begin,
 	.baseline_row = table_insert,
 	.baseline_end = table_baseline_end,
 	.insert = table_insert,
