@@ -1010,17 +1010,30 @@ GRANT SELECT ON laredo.sources, laredo.pipelines, laredo.source_table_list TO PU
 
 -- Everything known about one source: the laredo.sources row, its settings,
 -- its tables and pipelines.
+CREATE TYPE laredo.source_info AS (source_id text, slot_mode text, slot_name name, publication name,
+	enabled boolean, state text, worker_pid integer, confirmed_lsn pg_lsn, received_lsn pg_lsn,
+	lag_bytes bigint, last_error text, last_error_time timestamptz, last_error_hint text,
+	reconnect_attempts integer, next_retry_at timestamptz, restart_lsn pg_lsn,
+	confirmed_flush_lsn pg_lsn, wal_status text, retained_wal_bytes bigint, connection text,
+	create_publication boolean, publish text, reconnect_max_attempts integer,
+	reconnect_initial_backoff interval, reconnect_max_backoff interval,
+	reconnect_backoff_multiplier float8, tables text[], pipelines text[], created_at timestamptz);
+
+-- A source's settings, without its connection string: readable by anyone.
+CREATE VIEW laredo.source_settings AS
+SELECT c.source_id, c.create_publication, c.publish, c.reconnect_max_attempts,
+       c.reconnect_initial_backoff, c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
+       c.created_at
+FROM laredo.source_config c;
+GRANT SELECT ON laredo.source_settings TO PUBLIC;
+
+-- Runs with the caller's rights: the connection string shows only to
+-- privileged roles, as in laredo.sources.
 CREATE FUNCTION laredo.source(source_id text)
-RETURNS TABLE (source_id text, slot_mode text, slot_name name, publication name, enabled boolean,
-	state text, worker_pid integer, confirmed_lsn pg_lsn, received_lsn pg_lsn, lag_bytes bigint,
-	last_error text, last_error_time timestamptz, last_error_hint text, reconnect_attempts integer,
-	next_retry_at timestamptz, restart_lsn pg_lsn, confirmed_flush_lsn pg_lsn, wal_status text,
-	retained_wal_bytes bigint, connection text, create_publication boolean, publish text,
-	reconnect_max_attempts integer, reconnect_initial_backoff interval, reconnect_max_backoff interval,
-	reconnect_backoff_multiplier float8, tables text[], pipelines text[], created_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+RETURNS SETOF laredo.source_info
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF NOT EXISTS (SELECT FROM laredo.source_config c WHERE c.source_id = source.source_id) THEN
+	IF NOT EXISTS (SELECT FROM laredo.sources v WHERE v.source_id = source.source_id) THEN
 		RAISE EXCEPTION 'source "%" does not exist', coalesce(source.source_id, 'NULL')
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'SELECT source_id FROM laredo.sources lists the sources of this database.';
@@ -1029,16 +1042,15 @@ BEGIN
 	SELECT v.source_id, v.slot_mode, v.slot_name, v.publication, v.enabled, v.state, v.worker_pid,
 	       v.confirmed_lsn, v.received_lsn, v.lag_bytes, v.last_error, v.last_error_time,
 	       v.last_error_hint, v.reconnect_attempts, v.next_retry_at, v.restart_lsn,
-	       v.confirmed_flush_lsn, v.wal_status, v.retained_wal_bytes,
-	       CASE WHEN laredo._is_admin() THEN v.connection END,
+	       v.confirmed_flush_lsn, v.wal_status, v.retained_wal_bytes, v.connection,
 	       c.create_publication, c.publish, c.reconnect_max_attempts, c.reconnect_initial_backoff,
 	       c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
 	       (SELECT array_agg(t.table_name ORDER BY t.table_name) FROM laredo.source_table_list t
 	        WHERE t.source_id = v.source_id),
-	       (SELECT array_agg(p.pipeline_id ORDER BY p.pipeline_id) FROM laredo.pipeline_config p
+	       (SELECT array_agg(p.pipeline_id ORDER BY p.pipeline_id) FROM laredo.pipelines p
 	        WHERE p.source_id = v.source_id),
 	       c.created_at
-	FROM laredo.sources v JOIN laredo.source_config c USING (source_id)
+	FROM laredo.sources v JOIN laredo.source_settings c USING (source_id)
 	WHERE v.source_id = source.source_id;
 END
 $$;

@@ -1,0 +1,96 @@
+-- operations: reset, pause, resume, resync, laredo.source() and laredo.health(),
+-- with every refusal.
+\set SHOW_CONTEXT never
+CREATE FUNCTION pg_temp.wait_state(p_source text, p_want text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	v text;
+BEGIN
+	FOR i IN 1..1200 LOOP
+		SELECT state INTO v FROM laredo.sources WHERE source_id = p_source;
+		EXIT WHEN v = p_want;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+	RETURN v;
+END
+$$;
+CREATE SCHEMA ops;
+CREATE TABLE public.op_a (id int PRIMARY KEY, v text);
+CREATE TABLE public.op_b (id int PRIMARY KEY, v text);
+INSERT INTO public.op_a SELECT g, 'a' || g FROM generate_series(1, 100) g;
+INSERT INTO public.op_b SELECT g, 'b' || g FROM generate_series(1, 100) g;
+BEGIN;
+SELECT laredo.create_source('ops', connection => '', slot_name => 'ops_slot');
+SELECT laredo.add_table('ops', 'public.op_a');
+SELECT laredo.add_table('ops', 'public.op_b');
+SELECT laredo.create_pipeline('op_a', 'ops', 'public.op_a', target => 'ops.op_a');
+SELECT laredo.create_pipeline('op_b', 'ops', 'public.op_b', target => 'ops.op_b');
+COMMIT;
+SELECT laredo.wait_for_catchup('ops', '60s');
+-- all is well: health() is empty
+SELECT * FROM laredo.health();
+SELECT source_id, slot_mode, state, tables, pipelines, publish, reconnect_max_attempts
+FROM laredo.source('ops');
+
+-- pause holds the source; changes made meanwhile are applied on resume
+SELECT laredo.pause_pipeline('op_a');
+SELECT pg_temp.wait_state('ops', 'PAUSED');
+SELECT pipeline_id, state FROM laredo.pipelines ORDER BY 1;
+SELECT source_id, pipeline_id, problem FROM laredo.health();
+INSERT INTO public.op_a VALUES (101, 'while paused');
+UPDATE public.op_b SET v = 'while paused' WHERE id = 1;
+SELECT laredo.wait_for_catchup('ops', '1s');
+SELECT count(*) FROM ops.op_a WHERE id = 101;
+SELECT laredo.resume_pipeline('op_a');
+SELECT laredo.wait_for_catchup('ops', '60s');
+SELECT id, v FROM ops.op_a WHERE id = 101;
+SELECT v FROM ops.op_b WHERE id = 1;
+
+-- resync of one pipeline copies that table alone
+UPDATE ops.op_b SET v = 'damaged';          -- the target drifted
+SELECT laredo.resync_pipeline('op_b');
+SELECT laredo.wait_for_catchup('ops', '60s');
+SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.op_b t)
+     = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM ops.op_b t) AS op_b_equal;
+SELECT pipeline_id, baseline_rows, baseline_duration IS NOT NULL AS timed FROM laredo.pipelines ORDER BY 1;
+
+-- reset while disabled: the slot goes at once, a new one and a full baseline come on enable
+SELECT laredo.alter_source('ops', enabled => false);
+SELECT laredo.reset_source('ops');
+SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ops_slot';
+SELECT pipeline_id, state FROM laredo.pipelines ORDER BY 1;
+INSERT INTO public.op_a VALUES (102, 'before the new baseline');
+SELECT laredo.alter_source('ops', enabled => true);
+SELECT laredo.wait_for_catchup('ops', '60s');
+SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ops_slot';
+SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.op_a t)
+     = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM ops.op_a t) AS op_a_equal;
+SELECT pipeline_id, state, baseline_rows FROM laredo.pipelines ORDER BY 1;
+-- counters survive in the catalog
+SELECT inserts >= 1 AS counted, transactions >= 1 AS transactions, bytes > 0 AS bytes
+FROM laredo.pipelines WHERE pipeline_id = 'op_a';
+
+-- refusals
+SELECT laredo.pause_pipeline('nosuch');
+SELECT laredo.resume_pipeline('nosuch');
+SELECT laredo.resync_pipeline('nosuch');
+SELECT * FROM laredo.source('nosuch');
+CREATE ROLE laredo_ops_user LOGIN;
+SET ROLE laredo_ops_user;
+SELECT laredo.reset_source('ops');
+SELECT laredo.pause_pipeline('op_a');
+SELECT laredo.resync_pipeline('op_a');
+SELECT source_id, coalesce(connection, 'hidden') AS connection, publish FROM laredo.source('ops');
+RESET ROLE;
+DROP ROLE laredo_ops_user;
+-- health() reports a source in ERROR and a pipeline in ERROR
+ALTER TABLE ops.op_a ADD CONSTRAINT no_x CHECK (v <> 'x');
+INSERT INTO public.op_a VALUES (103, 'x');
+SELECT pg_temp.wait_state('ops', 'ERROR');
+SELECT source_id, pipeline_id, problem, detail FROM laredo.health();
+ALTER TABLE ops.op_a DROP CONSTRAINT no_x;
+SELECT laredo.resume_pipeline('op_a');      -- retries the source
+SELECT laredo.wait_for_catchup('ops', '60s');
+SELECT * FROM laredo.health();
+SELECT v FROM ops.op_a WHERE id = 103;
+SELECT laredo.drop_source('ops');
