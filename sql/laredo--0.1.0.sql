@@ -1105,8 +1105,8 @@ $$;
 REVOKE ALL ON FUNCTION laredo._drop_all_sources() FROM PUBLIC;
 
 -- Drops a source's slot and owned publication on the source.  The walsender
--- of a just-stopped worker may hold the slot for a moment, so this retries
--- for up to ten seconds.  An unreachable source never blocks a drop when force
+-- of a just-stopped worker may hold the slot for a moment, so that case is
+-- retried for up to ten seconds; any other failure is final.  An unreachable source never blocks a drop when force
 -- is set: a warning names the command to run on the source instead.
 CREATE FUNCTION laredo._drop_source_objects(connection text, slot_name name, publication name, force boolean)
 RETURNS void
@@ -1126,6 +1126,8 @@ BEGIN
 			RETURN;
 		EXCEPTION WHEN OTHERS THEN
 			v_err := SQLERRM;
+			-- only a slot still held by the stopped worker's walsender is worth a retry
+			EXIT WHEN SQLSTATE <> '55006' AND v_err NOT LIKE '%is active for PID%';
 			PERFORM pg_sleep(0.1);
 		END;
 	END LOOP;

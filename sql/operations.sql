@@ -94,3 +94,12 @@ SELECT laredo.wait_for_catchup('ops', '60s');
 SELECT * FROM laredo.health();
 SELECT v FROM ops.op_a WHERE id = 103;
 SELECT laredo.drop_source('ops');
+
+-- an unreachable source: drop_source refuses and changes nothing; with force
+-- it drops everything here and warns with the command to run on the source
+SELECT laredo.create_source('far', connection => 'host=127.0.0.1 port=1 dbname=x user=postgres',
+                            slot_name => 'far_slot', enabled => false);
+SELECT laredo.drop_source('far');
+SELECT count(*) FROM laredo.sources WHERE source_id = 'far';
+SELECT laredo.drop_source('far', force => true);
+SELECT count(*) FROM laredo.sources WHERE source_id = 'far';

@@ -176,13 +176,13 @@ laredo_source_query(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		WalReceiverConn *conn = laredo_connect(conninfo, GetUserId(), "laredo", "(query)");
+		WalReceiverConn *conn = laredo_connect(conninfo, GetUserId(), "laredo", "the source");
 		List	   *rows;
 		ListCell   *lc;
 
 		PG_TRY();
 		{
-			rows = laredo_remote_query(conn, wrapped, 1, "(query)");
+			rows = laredo_remote_query(conn, wrapped, 1, "the source");
 		}
 		PG_FINALLY();
 		{
@@ -217,11 +217,11 @@ laredo_source_exec(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		WalReceiverConn *conn = laredo_connect(conninfo, GetUserId(), "laredo", "(command)");
+		WalReceiverConn *conn = laredo_connect(conninfo, GetUserId(), "laredo", "the source");
 
 		PG_TRY();
 		{
-			laredo_remote_command(conn, command, "(command)");
+			laredo_remote_command(conn, command, "the source");
 		}
 		PG_FINALLY();
 		{

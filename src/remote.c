@@ -170,6 +170,15 @@ laredo_conninfo_masked(const char *conninfo, bool *has_password)
 	return buf.data;
 }
 
+/* How messages name the source: by its id, or generically from SQL helpers. */
+static const char *
+source_label(const char *source_id)
+{
+	if (strcmp(source_id, "the source") == 0)
+		return "the source";
+	return psprintf("source \"%s\"", source_id);
+}
+
 static void
 load_walreceiver(void)
 {
@@ -195,7 +204,7 @@ check_password_used(const char *conninfo, const char *source_id)
 	if (conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not connect to source \"%s\"", source_id)));
+				 errmsg("could not connect to %s", source_label(source_id))));
 	PG_TRY();
 	{
 		while (PQstatus(conn) != CONNECTION_BAD && status != PGRES_POLLING_OK &&
@@ -212,7 +221,7 @@ check_password_used(const char *conninfo, const char *source_id)
 		if (PQstatus(conn) != CONNECTION_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("could not connect to source \"%s\": %s", source_id,
+					 errmsg("could not connect to %s: %s", source_label(source_id),
 							pchomp(PQerrorMessage(conn)))));
 		used = PQconnectionUsedPassword(conn);
 	}
@@ -268,7 +277,7 @@ laredo_connect(const char *conninfo, Oid role, const char *appname, const char *
 	if (conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not connect to source \"%s\"", source_id),
+				 errmsg("could not connect to %s", source_label(source_id)),
 				 errdetail_internal("%s", err ? err : "unknown error"),
 				 errhint("Check the source's connection string, that the server is up, that wal_level is logical and that the role has the REPLICATION attribute.")));
 	return conn;
@@ -300,7 +309,7 @@ laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols, const c
 	if (res->status != WALRCV_OK_TUPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
-				 errmsg("query on source \"%s\" failed: %s", source_id,
+				 errmsg("query on %s failed: %s", source_label(source_id),
 						res->err ? pchomp(res->err) : "unexpected result")));
 	slot = MakeSingleTupleTableSlot(res->tupledesc, &TTSOpsMinimalTuple);
 	while (tuplestore_gettupleslot(res->tuplestore, true, false, slot))
@@ -335,7 +344,7 @@ laredo_remote_command(WalReceiverConn *conn, const char *command, const char *so
 	if (res->status != WALRCV_OK_COMMAND && res->status != WALRCV_OK_TUPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
-				 errmsg("command on source \"%s\" failed: %s", source_id,
+				 errmsg("command on %s failed: %s", source_label(source_id),
 						res->err ? pchomp(res->err) : "unexpected result")));
 	walrcv_clear_result(res);
 }

@@ -1,0 +1,61 @@
+# 110_docs: every SQL example in docs/ works as written.  The blocks of each
+# page run in order; blocks that begin with "-- on the source" run on the
+# source server, the others on the consumer; "host=db.example.com port=5432"
+# is pointed at the test's source server.  A few results the pages promise
+# are checked too.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = PostgreSQL::Test::Cluster->new('source');
+$source->init(allows_streaming => 'logical');
+$source->start;
+my $consumer = PostgreSQL::Test::Cluster->new('consumer');
+$consumer->init;
+$consumer->append_conf('postgresql.conf', "shared_preload_libraries = 'laredo'\nlaredo.restart_delay = 200\n");
+$consumer->start;
+
+my $docs = $ENV{TESTDIR} ? "$ENV{TESTDIR}/docs" : 'docs';
+my ($host, $port) = ($source->host, $source->port);
+my %out;
+
+sub run_page
+{
+	my ($page) = @_;
+	my $text = slurp_file("$docs/$page");
+	my $n = 0;
+	while ($text =~ /```sql\n(.*?)```/sg)
+	{
+		my $sql = $1;
+		$n++;
+		$sql =~ s/host=db\.example\.com port=5432/host=$host port=$port/g;
+		my $node = $sql =~ /\A-- on the source/ ? $source : $consumer;
+		my ($ret, $stdout, $stderr) = $node->psql('postgres', $sql, on_error_stop => 1);
+		is($ret, 0, "$page, example $n runs" . ($ret ? ": $stderr" : ''));
+		$out{"$page:$n"} = $stdout;
+	}
+	ok($n > 0, "$page has SQL examples");
+}
+
+run_page('postgresql-source.md');
+is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.open_tickets'), '10',
+	'postgresql-source.md: the filtered target holds the 10 open tickets');
+is($consumer->safe_psql('postgres',
+	q{SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'cache.customers'::regclass AND attnum > 0}),
+	'id,name', 'postgresql-source.md: the column list left tax_number out');
+is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('shop', '60s')}), 't', 'caught up');
+is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.orders'), '100', 'the orders arrived');
+
+run_page('resetting.md');
+isnt($out{'resetting.md:3'}, $out{'resetting.md:1'}, 'resetting.md: pg_replication_slots shows a new slot after the reset');
+
+run_page('state.md');
+run_page('decommissioning.md');
+is($source->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'decommissioning.md: no slot left on the source');
+is($source->safe_psql('postgres', 'SELECT count(*) FROM pg_publication'), '0',
+	'decommissioning.md: no publication left on the source');
+
+done_testing();
