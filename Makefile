@@ -11,6 +11,7 @@ OBJS = \
 	src/baseline.o \
 	src/apply.o \
 	src/target_table.o \
+	src/target_changelog.o \
 	src/state.o \
 	src/functions.o
 
@@ -18,7 +19,7 @@ DATA = sql/laredo--0.1.0.sql
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 SHLIB_LINK_INTERNAL = $(libpq)
 
-REGRESS = setup sources pipelines errors local_mirror source_errors operations drop_extension
+REGRESS = setup sources pipelines errors local_mirror source_errors operations changelog drop_extension
 REGRESS_OPTS = --temp-instance=$(CURDIR)/tmp_check_regress \
 	--temp-config=$(CURDIR)/test/regress.conf
 

@@ -81,7 +81,7 @@ CREATE TABLE laredo.pipeline_config (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	FOREIGN KEY (source_id, source_schema, source_table)
 		REFERENCES laredo.source_tables (source_id, schema_name, table_name),
-	CHECK (target_kind IN ('table'))
+	CHECK (target_kind IN ('table', 'changelog'))
 );
 
 -- Connection strings can hold passwords: only privileged roles read them.
@@ -681,6 +681,65 @@ $$;
 -- pipelines
 -------------------------------------------------------------------------------
 
+-- The options each target kind understands; anything else is refused.
+CREATE FUNCTION laredo._check_options(target_kind text, options jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+	v_retain interval;
+BEGIN
+	FOR k IN SELECT jsonb_object_keys(options) LOOP
+		IF NOT (target_kind = 'changelog' AND k = 'retain') THEN
+			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = CASE WHEN target_kind = 'changelog' THEN 'A changelog target takes {"retain": "7 days"}.'
+				                  ELSE 'A table target takes no options in this release.' END;
+		END IF;
+	END LOOP;
+	IF options ? 'retain' THEN
+		BEGIN
+			v_retain := (options->>'retain')::interval;
+		EXCEPTION WHEN OTHERS THEN
+			v_retain := NULL;
+		END;
+		IF v_retain IS NULL OR v_retain <= interval '0' OR jsonb_typeof(options->'retain') <> 'string' THEN
+			RAISE EXCEPTION 'invalid retain %', options->'retain'
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a positive interval: {"retain": "7 days"}.';
+		END IF;
+	END IF;
+END
+$$;
+
+-- Creates a change log, or checks that an existing table is one.
+CREATE FUNCTION laredo._changelog_prepare(schema_name name, table_name name, existing regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_missing text;
+BEGIN
+	IF existing IS NULL THEN
+		EXECUTE format('CREATE TABLE %I.%I (lsn pg_lsn NOT NULL, commit_time timestamptz, xid bigint, '
+		               'seq bigint NOT NULL, op text NOT NULL CHECK (op IN (''I'', ''U'', ''D'', ''T'', ''B'')), '
+		               'source_table text NOT NULL, key jsonb, old jsonb, new jsonb, PRIMARY KEY (lsn, seq))',
+		               schema_name, table_name);
+		EXECUTE format('CREATE INDEX ON %I.%I (commit_time)', schema_name, table_name);
+		RETURN;
+	END IF;
+	SELECT string_agg(e.col || ' ' || e.typ, ', ' ORDER BY e.ord) INTO v_missing
+	FROM (VALUES (1, 'lsn', 'pg_lsn'), (2, 'commit_time', 'timestamp with time zone'), (3, 'xid', 'bigint'),
+	             (4, 'seq', 'bigint'), (5, 'op', 'text'), (6, 'source_table', 'text'), (7, 'key', 'jsonb'),
+	             (8, 'old', 'jsonb'), (9, 'new', 'jsonb')) e(ord, col, typ)
+	WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = existing AND a.attname = e.col
+	                  AND NOT a.attisdropped AND format_type(a.atttypid, NULL) = e.typ);
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION 'table % is not a laredo change log', existing
+			USING ERRCODE = 'datatype_mismatch',
+			      DETAIL = 'Missing or of another type: ' || v_missing || '.',
+			      HINT = 'Give the name of a table that does not exist yet, and laredo creates the change log.';
+	END IF;
+END
+$$;
+
 CREATE FUNCTION laredo.create_pipeline(pipeline_id text, source_id text, source_table text,
 	target_kind text DEFAULT 'table', target text DEFAULT NULL, options jsonb DEFAULT '{}')
 RETURNS void
@@ -713,15 +772,18 @@ BEGIN
 			USING ERRCODE = 'undefined_table',
 			      HINT = format('Call laredo.add_table(%L, %L) first.', s.source_id, source_table);
 	END IF;
-	IF target_kind IS NULL OR target_kind NOT IN ('table') THEN
+	IF target_kind IS NULL OR target_kind NOT IN ('table', 'changelog') THEN
 		RAISE EXCEPTION 'invalid target_kind "%"', coalesce(target_kind, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'This release supports target_kind => ''table''.';
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'target_kind is ''table'' (a mirror) or ''changelog'' (an append-only change log).';
 	END IF;
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
 		RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'For example options => ''{}''.';
 	END IF;
-	tn := laredo._split_name(coalesce(target, source_table));
+	PERFORM laredo._check_options(target_kind, options);
+	tn := laredo._split_name(coalesce(target, CASE WHEN target_kind = 'changelog'
+		THEN quote_ident(n.schema_name) || '.' || quote_ident(n.table_name || '_changelog') END, source_table));
 	IF tn.schema_name = 'laredo' THEN
 		RAISE EXCEPTION 'a target cannot be in schema laredo' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Choose another schema for the target.';
@@ -758,7 +820,10 @@ BEGIN
 			USING ERRCODE = 'undefined_table', HINT = 'It was dropped on the source; remove_table it.';
 	END IF;
 
-	IF v_target IS NULL THEN
+	IF target_kind = 'changelog' THEN
+		PERFORM laredo._changelog_prepare(tn.schema_name, tn.table_name, v_target);
+		v_target := to_regclass(quote_ident(tn.schema_name) || '.' || quote_ident(tn.table_name));
+	ELSIF v_target IS NULL THEN
 		FOR d IN SELECT * FROM pg_temp.laredo_cols ORDER BY ord LOOP
 			v_cols := v_cols || CASE WHEN v_cols = '' THEN '' ELSE ', ' END ||
 				quote_ident(d.attname) || ' ' || d.type_name || CASE WHEN d.not_null THEN ' NOT NULL' ELSE '' END;
@@ -834,7 +899,8 @@ BEGIN
 			END IF;
 		END IF;
 	END IF;
-	IF NOT has_table_privilege(v_target, 'INSERT, UPDATE, DELETE, TRUNCATE') THEN
+	IF NOT has_table_privilege(v_target, CASE WHEN target_kind = 'changelog' THEN 'INSERT, DELETE'
+	                                          ELSE 'INSERT, UPDATE, DELETE, TRUNCATE' END) THEN
 		RAISE EXCEPTION 'permission denied for target %', v_target
 			USING ERRCODE = 'insufficient_privilege',
 			      DETAIL = 'The source''s worker writes the target with the pipeline owner''s rights.',

@@ -43,6 +43,28 @@ static XLogRecPtr durable_lsn = InvalidXLogRecPtr;
 static bool in_remote_xact = false;
 static bool skip_remote_xact = false;
 static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
+
+/* the change being applied, for targets that record where it came from */
+static LaredoChangeMeta change_meta;
+
+const LaredoChangeMeta *
+laredo_apply_meta(void)
+{
+	return &change_meta;
+}
+
+/* Sets the metadata for rows of a baseline copied at copy_lsn. */
+void
+laredo_apply_set_baseline_meta(XLogRecPtr copy_lsn, LogicalRepRelation *rel, int64 row)
+{
+	change_meta.commit_lsn = copy_lsn;
+	/* a copied row's time is the copy's, so that retention applies to it too */
+	if (row == 1)
+		change_meta.commit_time = GetCurrentTimestamp();
+	change_meta.xid = InvalidTransactionId;
+	change_meta.seq = row;
+	change_meta.relation = rel;
+}
 static TimestampTz last_counters_write = 0;
 
 /* The pipeline whose target is being written, for error reports. */
@@ -53,6 +75,8 @@ laredo_target_routine(const char *kind)
 {
 	if (strcmp(kind, "table") == 0)
 		return &laredo_target_table;
+	if (strcmp(kind, "changelog") == 0)
+		return &laredo_target_changelog;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("target kind \"%s\" is not supported", kind)));
@@ -313,10 +337,14 @@ tuple_bytes(LogicalRepTupleData *tup)
 
 /* Applies one change to every pipeline of its table, each in its own step. */
 static void
-apply_change(List *pipelines, ChangeKind kind, LogicalRepTupleData *oldtup,
+apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup,
 			 LogicalRepTupleData *newtup)
 {
+	List	   *pipelines = entry->pipelines;
 	ListCell   *lc;
+
+	change_meta.seq++;
+	change_meta.relation = entry->rel;
 
 	foreach(lc, pipelines)
 	{
@@ -384,6 +412,10 @@ laredo_apply_message(StringInfo s)
 				logicalrep_read_begin(s, &begin);
 				in_remote_xact = true;
 				remote_final_lsn = begin.final_lsn;
+				change_meta.commit_lsn = begin.final_lsn;
+				change_meta.commit_time = begin.committime;
+				change_meta.xid = begin.xid;
+				change_meta.seq = 0;
 				/* already applied before a restart: the source sent it again */
 				skip_remote_xact = begin.final_lsn < durable_lsn;
 				break;
@@ -435,7 +467,7 @@ laredo_apply_message(StringInfo s)
 				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_insert(s, &newtup));
 
 				if (!skip_remote_xact)
-					apply_change(entry->pipelines, CHANGE_INSERT, NULL, &newtup);
+					apply_change(entry, CHANGE_INSERT, NULL, &newtup);
 				break;
 			}
 		case LOGICAL_REP_MSG_UPDATE:
@@ -447,7 +479,7 @@ laredo_apply_message(StringInfo s)
 																				  &oldtup, &newtup));
 
 				if (!skip_remote_xact)
-					apply_change(entry->pipelines, CHANGE_UPDATE, has_oldtup ? &oldtup : NULL, &newtup);
+					apply_change(entry, CHANGE_UPDATE, has_oldtup ? &oldtup : NULL, &newtup);
 				break;
 			}
 		case LOGICAL_REP_MSG_DELETE:
@@ -456,7 +488,7 @@ laredo_apply_message(StringInfo s)
 				RemoteRelEntry *entry = remote_rel_lookup(logicalrep_read_delete(s, &oldtup));
 
 				if (!skip_remote_xact)
-					apply_change(entry->pipelines, CHANGE_DELETE, &oldtup, NULL);
+					apply_change(entry, CHANGE_DELETE, &oldtup, NULL);
 				break;
 			}
 		case LOGICAL_REP_MSG_TRUNCATE:
@@ -469,8 +501,7 @@ laredo_apply_message(StringInfo s)
 				if (skip_remote_xact)
 					break;
 				foreach(lc, relids)
-					apply_change(remote_rel_lookup(lfirst_oid(lc))->pipelines, CHANGE_TRUNCATE,
-								 NULL, NULL);
+					apply_change(remote_rel_lookup(lfirst_oid(lc)), CHANGE_TRUNCATE, NULL, NULL);
 				break;
 			}
 		case LOGICAL_REP_MSG_MESSAGE:
@@ -480,6 +511,33 @@ laredo_apply_message(StringInfo s)
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("source \"%s\" sent an unexpected logical replication message \"%c\"",
 							apply_source->source_id, action)));
+	}
+}
+
+/*
+ * Idle-time maintenance of the targets (changelog retention), between remote
+ * transactions so that it never holds up the apply for long.
+ */
+void
+laredo_apply_maintain(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+	ListCell   *lc;
+
+	if (in_remote_xact || IsTransactionState())
+		return;
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (p->routine == &laredo_target_changelog)
+		{
+			laredo_apply_begin_local();
+			laredo_target_changelog_prune(p);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(old);
+		}
 	}
 }
 

@@ -25,5 +25,7 @@ extern XLogRecPtr laredo_apply_durable_lsn(void);
 extern void laredo_apply_persist_idle(XLogRecPtr lsn);
 extern void laredo_apply_flush_counters(void);
 extern const char *laredo_apply_failed_pipeline(void);
+extern void laredo_apply_maintain(void);
+extern void laredo_apply_set_baseline_meta(XLogRecPtr copy_lsn, LogicalRepRelation *rel, int64 row);
 
 #endif

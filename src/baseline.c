@@ -193,8 +193,9 @@ baseline_pipelines_of(LaredoSourceConfig *source, LaredoTableConfig *t, bool onl
 
 static void
 baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
-					bool only_pending)
+					bool only_pending, XLogRecPtr copy_lsn)
 {
+	int64		row = 0;
 	char	   *rowfilter = NULL;
 	LogicalRepRelation *rel;
 	List	   *pipelines = NIL;
@@ -270,6 +271,7 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 		}
 		old = MemoryContextSwitchTo(rowcxt);
 		baseline_parse_line(buf, len, &tup, qualified);
+		laredo_apply_set_baseline_meta(copy_lsn, rel, ++row);
 		foreach(lc, pipelines)
 		{
 			LaredoPipeline *p = lfirst(lc);
@@ -312,7 +314,7 @@ laredo_baseline_sync(LaredoSourceConfig *source)
 		(void) walrcv_create_slot(conn, psprintf("%.40s_sync_%d", source->slot_name, MyProcPid),
 								  true, false, CRS_USE_SNAPSHOT, &sync_lsn);
 		foreach(lc, source->tables)
-			baseline_copy_table(conn, source, lfirst(lc), true);
+			baseline_copy_table(conn, source, lfirst(lc), true, sync_lsn);
 		laredo_remote_command(conn, "COMMIT", source->source_id);
 	}
 	PG_FINALLY();
@@ -324,7 +326,7 @@ laredo_baseline_sync(LaredoSourceConfig *source)
 }
 
 void
-laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot)
+laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot, XLogRecPtr copy_lsn)
 {
 	WalReceiverConn *conn = laredo_connect(source->connection, source->owner,
 										   psprintf("laredo baseline %s", source->source_id),
@@ -338,7 +340,7 @@ laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot)
 		laredo_remote_command(conn, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot)),
 							  source->source_id);
 		foreach(lc, source->tables)
-			baseline_copy_table(conn, source, lfirst(lc), false);
+			baseline_copy_table(conn, source, lfirst(lc), false, copy_lsn);
 		laredo_remote_command(conn, "COMMIT", source->source_id);
 	}
 	PG_FINALLY();

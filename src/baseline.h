@@ -6,9 +6,10 @@
 #ifndef LAREDO_BASELINE_H
 #define LAREDO_BASELINE_H
 
+#include "access/xlogdefs.h"
 #include "state.h"
 
-extern void laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot);
+extern void laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot, XLogRecPtr copy_lsn);
 extern XLogRecPtr laredo_baseline_sync(LaredoSourceConfig *source);
 
 #endif

@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 
 LaredoShared *laredo_shared = NULL;
 int			laredo_restart_delay_ms = 5000;
+int			laredo_prune_interval_ms = 60000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -138,6 +139,13 @@ _PG_init(void)
 							NULL,
 							&laredo_restart_delay_ms,
 							5000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("laredo.prune_interval",
+							"How often change-log targets with a retention are pruned.",
+							NULL,
+							&laredo_prune_interval_ms,
+							60000, 100, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("laredo");

@@ -79,6 +79,7 @@ typedef struct LaredoShared
 
 extern PGDLLIMPORT LaredoShared *laredo_shared;
 extern int	laredo_restart_delay_ms;
+extern int	laredo_prune_interval_ms;
 
 /* laredo.c */
 extern void laredo_shmem_attach(void);

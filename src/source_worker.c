@@ -209,6 +209,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 	/* a second connection reads the slot's state; the first one is streaming */
 	WalReceiverConn *status_conn = NULL;
 	TimestampTz last_slot_status = 0;
+	TimestampTz last_maintain = 0;
 	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
 												 ALLOCSET_DEFAULT_SIZES);
 	XLogRecPtr	last_received = startpos;
@@ -299,6 +300,11 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			last_idle_persist = now;
 		}
 		laredo_apply_flush_counters();
+		if (TimestampDifferenceExceeds(last_maintain, now, laredo_prune_interval_ms))
+		{
+			laredo_apply_maintain();
+			last_maintain = now;
+		}
 		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS))
 		{
 			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -434,7 +440,7 @@ worker_run(Oid owner)
 						id, ephemeral ? "temporary" : "persistent", source->slot_name,
 						LSN_FORMAT_ARGS(consistent))));
 		laredo_apply_set_origin(origin, InvalidXLogRecPtr);
-		laredo_baseline_run(source, snapshot);
+		laredo_baseline_run(source, snapshot, consistent);
 		laredo_apply_begin_local();
 		PopActiveSnapshot();
 		laredo_apply_commit_local(consistent, GetCurrentTimestamp(), true);

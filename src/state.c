@@ -129,7 +129,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 
 	if (SPI_execute_with_args("SELECT pipeline_id, source_schema, source_table, target_kind, "
 							  "target_schema, target_table, owner::int8, baseline_lsn IS NOT NULL, "
-							  "coalesce(baseline_lsn, '0/0')::text "
+							  "coalesce(baseline_lsn, '0/0')::text, options::text "
 							  "FROM laredo.pipeline_config WHERE source_id = $1 "
 							  "ORDER BY pipeline_id",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -152,6 +152,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		p->baselined = spi_bool(tup, desc, 8);
 		p->baseline_lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in,
 														  CStringGetDatum(spi_text(tup, desc, 9))));
+		p->options = pstrdup(spi_text(tup, desc, 10));
 		source->pipelines = lappend(source->pipelines, p);
 		MemoryContextSwitchTo(spi);
 	}

@@ -28,6 +28,7 @@ typedef struct LaredoPipelineConfig
 	char	   *target_kind;
 	char	   *target_schema;
 	char	   *target_table;
+	char	   *options;		/* jsonb, as text */
 	Oid			owner;
 	bool		baselined;
 	XLogRecPtr	baseline_lsn;	/* changes committed before it are in the copy */

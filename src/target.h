@@ -9,6 +9,7 @@
 #ifndef LAREDO_TARGET_H
 #define LAREDO_TARGET_H
 
+#include "datatype/timestamp.h"
 #include "replication/logicalproto.h"
 
 #include "state.h"
@@ -45,7 +46,23 @@ struct LaredoPipeline
 	bool		in_baseline;	/* copied in this local transaction */
 };
 
+/* What a target may know about the change it is given. */
+typedef struct LaredoChangeMeta
+{
+	XLogRecPtr	commit_lsn;		/* the source transaction's commit LSN (baseline: the copy's LSN) */
+	TimestampTz commit_time;
+	TransactionId xid;
+	int64		seq;			/* the change's order within its transaction (baseline: row number) */
+	LogicalRepRelation *relation;	/* the source table as the source describes it */
+} LaredoChangeMeta;
+
+extern const LaredoChangeMeta *laredo_apply_meta(void);
+
 extern const LaredoTargetRoutine laredo_target_table;
+extern const LaredoTargetRoutine laredo_target_changelog;
+
+/* idle-time maintenance of a target (changelog retention); may be NULL */
+extern void laredo_target_changelog_prune(LaredoPipeline *pipeline);
 
 extern const LaredoTargetRoutine *laredo_target_routine(const char *kind);
 

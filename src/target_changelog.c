@@ -1,0 +1,333 @@
+/*-------------------------------------------------------------------------
+ * target_changelog.c
+ *	  The `changelog` target: an append-only table with one row per change,
+ *	  (lsn, commit_time, xid, seq, op, source_table, key, old, new), written
+ *	  through the executor in the apply transaction, so it commits with the
+ *	  resume position and a consumer reading by (lsn, seq) sees every change
+ *	  exactly once, in commit order.
+ *
+ *	  lsn is the source transaction's commit LSN (individual change LSNs are
+ *	  not in commit order) and seq the change's order within it; baseline rows
+ *	  have op 'B', the copy's LSN, the copy's time and their row number.  key holds the replica
+ *	  identity columns; old holds what the source sends of the old row: the
+ *	  identity columns, or the whole row under REPLICA IDENTITY FULL.  A value
+ *	  the source left out because it is TOASTed and unchanged is marked
+ *	  {"$unchanged_toast": true}, never invented.
+ *
+ *	  Option {"retain": "7 days"} prunes rows older than that (by commit time)
+ *	  between transactions, in batches.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+
+#include "target.h"
+
+#define CHANGELOG_NATTS 9
+#define PRUNE_BATCH		10000
+
+typedef struct ChangelogTarget
+{
+	Oid			relid;
+	char	   *retain;			/* an interval, or NULL */
+	char	   *source_table;	/* "schema.table" as written in each row */
+
+	/* per local transaction (allocated in TopTransactionContext) */
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+} ChangelogTarget;
+
+static void
+changelog_init(LaredoPipeline *p)
+{
+	ChangelogTarget *t = MemoryContextAllocZero(GetMemoryChunkContext(p), sizeof(ChangelogTarget));
+	MemoryContext cxt = GetMemoryChunkContext(p);
+	Oid			nspid = get_namespace_oid(p->config->target_schema, true);
+	Jsonb	   *options;
+	JsonbValue *retain;
+
+	t->relid = OidIsValid(nspid) ? get_relname_relid(p->config->target_table, nspid) : InvalidOid;
+	if (!OidIsValid(t->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("change log %s.%s of pipeline \"%s\" does not exist",
+						quote_identifier(p->config->target_schema),
+						quote_identifier(p->config->target_table), p->config->pipeline_id),
+				 errhint("Drop the pipeline and create it again; laredo creates a missing change log.")));
+	if (pg_class_aclcheck(t->relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+		pg_class_aclcheck(t->relid, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("pipeline \"%s\" may not write change log %s.%s", p->config->pipeline_id,
+						quote_identifier(p->config->target_schema),
+						quote_identifier(p->config->target_table)),
+				 errhint("GRANT INSERT, DELETE on the change log to the source's owner.")));
+	t->source_table = MemoryContextStrdup(cxt, quote_qualified_identifier(p->config->source_schema,
+																		  p->config->source_table));
+	options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->config->options)));
+	retain = getKeyJsonValueFromContainer(&options->root, "retain", strlen("retain"), NULL);
+	if (retain && retain->type == jbvString)
+		t->retain = MemoryContextStrdup(cxt, pnstrdup(retain->val.string.val, retain->val.string.len));
+	p->private = t;
+}
+
+static void
+changelog_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
+{
+}
+
+static void
+changelog_open_xact(LaredoPipeline *p)
+{
+	ChangelogTarget *t = p->private;
+	MemoryContext old;
+	RangeTblEntry *rte;
+
+	if (t->rel)
+		return;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	t->rel = table_open(t->relid, RowExclusiveLock);
+	t->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = t->relid;
+	rte->relkind = t->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(t->estate, list_make1(rte));
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+	t->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(t->rri, false);
+	AfterTriggerBeginQuery();
+	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+changelog_xact_end(LaredoPipeline *p)
+{
+	ChangelogTarget *t = p->private;
+
+	if (t->rel == NULL)
+		return;
+	ExecCloseIndices(t->rri);
+	AfterTriggerEndQuery(t->estate);
+	ExecResetTupleTable(t->estate->es_tupleTable, false);
+	FreeExecutorState(t->estate);
+	table_close(t->rel, NoLock);
+	t->rel = NULL;
+}
+
+/* Appends one column value, as JSON, from its text form and its type. */
+static void
+append_json_value(StringInfo buf, Oid type, const char *text)
+{
+	switch (type)
+	{
+		case BOOLOID:
+			appendStringInfoString(buf, strcmp(text, "t") == 0 ? "true" : "false");
+			return;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			/* NaN and infinities are not JSON numbers */
+			if (strspn(text, "+-0123456789.eE") == strlen(text) && text[0] != '\0')
+			{
+				appendStringInfoString(buf, text);
+				return;
+			}
+			break;
+		case JSONOID:
+		case JSONBOID:
+			appendStringInfoString(buf, text);
+			return;
+	}
+	escape_json(buf, text);
+}
+
+/*
+ * Builds a jsonb object of a tuple's columns; with only_keys, of the replica
+ * identity columns only.  Returns NULL for a missing tuple.
+ */
+static Datum
+tuple_to_jsonb(LogicalRepRelation *rel, LogicalRepTupleData *tup, bool only_keys, bool *isnull)
+{
+	StringInfoData buf;
+	bool		first = true;
+
+	*isnull = (tup == NULL);
+	if (tup == NULL)
+		return (Datum) 0;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < rel->natts && i < tup->ncols; i++)
+	{
+		char		status = tup->colstatus[i];
+
+		if (only_keys && !bms_is_member(i, rel->attkeys))
+			continue;
+		/* a key-only old tuple sends the other columns as nulls: leave them out */
+		if (only_keys && status == LOGICALREP_COLUMN_NULL)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		escape_json(&buf, rel->attnames[i]);
+		appendStringInfoString(&buf, ": ");
+		if (status == LOGICALREP_COLUMN_NULL)
+			appendStringInfoString(&buf, "null");
+		else if (status == LOGICALREP_COLUMN_UNCHANGED)
+			appendStringInfoString(&buf, "{\"$unchanged_toast\": true}");
+		else
+			append_json_value(&buf, rel->atttyps[i], tup->colvalues[i].data);
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/* The old tuple as the source sent it: the whole row under FULL, else the key. */
+static bool
+old_is_key_only(LogicalRepRelation *rel)
+{
+	return rel->replident != REPLICA_IDENTITY_FULL;
+}
+
+static void
+changelog_write(LaredoPipeline *p, char op, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+{
+	ChangelogTarget *t = p->private;
+	const LaredoChangeMeta *meta = laredo_apply_meta();
+	LogicalRepRelation *rel = meta->relation;
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *nulls;
+	char		opstr[2] = {op, '\0'};
+
+	changelog_open_xact(p);
+	slot = t->slot;
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	memset(nulls, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+
+	values[0] = LSNGetDatum(meta->commit_lsn);
+	nulls[0] = false;
+	values[1] = TimestampTzGetDatum(meta->commit_time);
+	nulls[1] = (meta->commit_time == 0);
+	values[2] = Int64GetDatum((int64) meta->xid);
+	nulls[2] = !TransactionIdIsValid(meta->xid);
+	values[3] = Int64GetDatum(meta->seq);
+	nulls[3] = false;
+	values[4] = CStringGetTextDatum(opstr);
+	nulls[4] = false;
+	values[5] = CStringGetTextDatum(t->source_table);
+	nulls[5] = false;
+	if (op != 'T')
+	{
+		/* the key: from the old tuple when the source sent one, else the new */
+		values[6] = tuple_to_jsonb(rel, oldtup ? oldtup : newtup, true, &nulls[6]);
+		if (op == 'U' || op == 'D')
+			values[7] = oldtup ? tuple_to_jsonb(rel, oldtup, old_is_key_only(rel), &nulls[7])
+				: tuple_to_jsonb(rel, newtup, true, &nulls[7]);
+		values[8] = tuple_to_jsonb(rel, newtup, false, &nulls[8]);
+	}
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(t->rri, t->estate, slot);
+}
+
+static void
+changelog_baseline_begin(LaredoPipeline *p)
+{
+}
+
+static void
+changelog_baseline_row(LaredoPipeline *p, LogicalRepTupleData *row)
+{
+	changelog_write(p, 'B', NULL, row);
+}
+
+static void
+changelog_baseline_end(LaredoPipeline *p)
+{
+}
+
+static void
+changelog_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
+{
+	changelog_write(p, 'I', NULL, newtup);
+}
+
+static void
+changelog_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+{
+	changelog_write(p, 'U', oldtup, newtup);
+}
+
+static void
+changelog_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
+{
+	changelog_write(p, 'D', oldtup, NULL);
+}
+
+static void
+changelog_truncate(LaredoPipeline *p)
+{
+	changelog_write(p, 'T', NULL, NULL);
+}
+
+/*
+ * Retention: deletes one batch of rows older than the retention.  Called
+ * between remote transactions, in a transaction of its own.
+ */
+void
+laredo_target_changelog_prune(LaredoPipeline *p)
+{
+	ChangelogTarget *t = p->private;
+
+	if (t == NULL || t->retain == NULL)
+		return;
+	SPI_connect();
+	if (SPI_execute(psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s "
+							 "WHERE commit_time < now() - %s::interval LIMIT %d))",
+							 quote_qualified_identifier(p->config->target_schema, p->config->target_table),
+							 quote_qualified_identifier(p->config->target_schema, p->config->target_table),
+							 quote_literal_cstr(t->retain), PRUNE_BATCH),
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not prune change log of pipeline \"%s\"", p->config->pipeline_id);
+	SPI_finish();
+}
+
+const LaredoTargetRoutine laredo_target_changelog = {
+	.init = changelog_init,
+	.relation = changelog_relation,
+	.baseline_begin = changelog_baseline_begin,
+	.baseline_row = changelog_baseline_row,
+	.baseline_end = changelog_baseline_end,
+	.insert = changelog_insert,
+	.update = changelog_update,
+	.delete = changelog_delete,
+	.truncate = changelog_truncate,
+	.xact_end = changelog_xact_end,
+};
