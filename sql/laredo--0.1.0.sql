@@ -958,6 +958,8 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
 	END IF;
+	-- stop the worker now, so that nothing is applied once pause_pipeline returns
+	PERFORM laredo._stop_worker(v_source);
 	PERFORM laredo._notify_config_change();
 END
 $$;
