@@ -12,6 +12,8 @@ OBJS = \
 	src/apply.o \
 	src/target_table.o \
 	src/target_changelog.o \
+	src/target_function.o \
+	src/row_json.o \
 	src/state.o \
 	src/functions.o
 
@@ -19,7 +21,7 @@ DATA = sql/laredo--0.1.0.sql
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 SHLIB_LINK_INTERNAL = $(libpq)
 
-REGRESS = setup sources pipelines errors local_mirror source_errors operations changelog drop_extension
+REGRESS = setup sources pipelines errors local_mirror source_errors operations changelog function_target drop_extension
 REGRESS_OPTS = --temp-instance=$(CURDIR)/tmp_check_regress \
 	--temp-config=$(CURDIR)/test/regress.conf
 

@@ -81,8 +81,23 @@ CREATE TABLE laredo.pipeline_config (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	FOREIGN KEY (source_id, source_schema, source_table)
 		REFERENCES laredo.source_tables (source_id, schema_name, table_name),
-	CHECK (target_kind IN ('table', 'changelog'))
+	CHECK (target_kind IN ('table', 'changelog', 'function'))
 );
+
+-- Changes a function target skipped (on_error => 'skip'), with the error.
+CREATE TABLE laredo.dead_letters (
+	pipeline_id text NOT NULL,
+	op text NOT NULL,
+	old jsonb,
+	new jsonb,
+	meta jsonb NOT NULL,
+	error text NOT NULL,
+	failed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON laredo.dead_letters (pipeline_id, failed_at);
+REVOKE ALL ON laredo.dead_letters FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON laredo.dead_letters TO laredo_admin;
+SELECT pg_catalog.pg_extension_config_dump('laredo.dead_letters', '');
 
 -- Connection strings can hold passwords: only privileged roles read them.
 REVOKE ALL ON laredo.source_config, laredo.source_tables, laredo.pipeline_config FROM PUBLIC;
@@ -681,6 +696,50 @@ $$;
 -- pipelines
 -------------------------------------------------------------------------------
 
+-- A function pipeline: target names a function f(op text, old jsonb, new
+-- jsonb, meta jsonb) that the caller may execute; it is called with the
+-- rights of the pipeline's owner.
+CREATE FUNCTION laredo._create_function_pipeline(pipeline_id text, s laredo.source_config,
+	source_schema name, source_table name, target text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_func regprocedure;
+	v_schema name;
+	v_name name;
+BEGIN
+	PERFORM laredo._check_options('function', options);
+	IF target IS NULL THEN
+		RAISE EXCEPTION 'a function pipeline needs target => the function''s name'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example target => ''public.on_change'', a function (op text, old jsonb, new jsonb, meta jsonb).';
+	END IF;
+	BEGIN
+		v_func := to_regprocedure(target || '(text, jsonb, jsonb, jsonb)');
+	EXCEPTION WHEN OTHERS THEN
+		v_func := NULL;
+	END;
+	IF v_func IS NULL THEN
+		RAISE EXCEPTION 'function %(text, jsonb, jsonb, jsonb) does not exist', target
+			USING ERRCODE = 'undefined_function',
+			      HINT = 'Create it first: CREATE FUNCTION ' || target || '(op text, old jsonb, new jsonb, meta jsonb) RETURNS void ...';
+	END IF;
+	IF NOT has_function_privilege(v_func, 'EXECUTE') THEN
+		RAISE EXCEPTION 'permission denied for function %', v_func
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = 'The function runs with the pipeline owner''s rights: GRANT EXECUTE ON FUNCTION ' || v_func || ' TO ' || quote_ident(current_user) || ';';
+	END IF;
+	SELECT n.nspname, p.proname INTO v_schema, v_name
+	FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = v_func;
+	INSERT INTO laredo.pipeline_config (pipeline_id, source_id, source_schema, source_table,
+		target_kind, target_schema, target_table, options, owner)
+	VALUES (pipeline_id, s.source_id, source_schema, source_table, 'function', v_schema, v_name,
+		options, (SELECT oid FROM pg_roles WHERE rolname = current_user));
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
 -- The options each target kind understands; anything else is refused.
 CREATE FUNCTION laredo._check_options(target_kind text, options jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -689,13 +748,18 @@ DECLARE
 	v_retain interval;
 BEGIN
 	FOR k IN SELECT jsonb_object_keys(options) LOOP
-		IF NOT (target_kind = 'changelog' AND k = 'retain') THEN
+		IF NOT ((target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')) THEN
 			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
 				USING ERRCODE = 'invalid_parameter_value',
-				      HINT = CASE WHEN target_kind = 'changelog' THEN 'A changelog target takes {"retain": "7 days"}.'
+				      HINT = CASE target_kind WHEN 'changelog' THEN 'A changelog target takes {"retain": "7 days"}.'
+				                  WHEN 'function' THEN 'A function target takes {"on_error": "stop"} or {"on_error": "skip"}.'
 				                  ELSE 'A table target takes no options in this release.' END;
 		END IF;
 	END LOOP;
+	IF options ? 'on_error' AND options->>'on_error' NOT IN ('stop', 'skip') THEN
+		RAISE EXCEPTION 'invalid on_error %', options->'on_error'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'on_error is "stop" (the default) or "skip".';
+	END IF;
 	IF options ? 'retain' THEN
 		BEGIN
 			v_retain := (options->>'retain')::interval;
@@ -772,10 +836,14 @@ BEGIN
 			USING ERRCODE = 'undefined_table',
 			      HINT = format('Call laredo.add_table(%L, %L) first.', s.source_id, source_table);
 	END IF;
-	IF target_kind IS NULL OR target_kind NOT IN ('table', 'changelog') THEN
+	IF target_kind IS NULL OR target_kind NOT IN ('table', 'changelog', 'function') THEN
 		RAISE EXCEPTION 'invalid target_kind "%"', coalesce(target_kind, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'target_kind is ''table'' (a mirror) or ''changelog'' (an append-only change log).';
+			      HINT = 'target_kind is ''table'' (a mirror), ''changelog'' (an append-only change log) or ''function''.';
+	END IF;
+	IF target_kind = 'function' THEN
+		PERFORM laredo._create_function_pipeline(pipeline_id, s, n.schema_name, n.table_name, target, options);
+		RETURN;
 	END IF;
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
 		RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = 'invalid_parameter_value',

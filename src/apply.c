@@ -77,6 +77,8 @@ laredo_target_routine(const char *kind)
 		return &laredo_target_table;
 	if (strcmp(kind, "changelog") == 0)
 		return &laredo_target_changelog;
+	if (strcmp(kind, "function") == 0)
+		return &laredo_target_function;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("target kind \"%s\" is not supported", kind)));
@@ -95,6 +97,7 @@ laredo_apply_init(LaredoSourceConfig *source)
 												  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(ApplyCacheContext);
 	apply_source = source;
+	change_meta.source_id = source->source_id;
 	foreach(lc, source->pipelines)
 	{
 		LaredoPipeline *p = palloc0(sizeof(LaredoPipeline));

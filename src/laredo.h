@@ -65,6 +65,7 @@ typedef struct LaredoManagerSlot
 	pid_t		pid;
 	Latch	   *latch;
 	bool		no_extension;	/* probed: laredo is not installed there */
+	bool		wake_pending;	/* configuration changed since the last pass */
 } LaredoManagerSlot;
 
 typedef struct LaredoShared

@@ -88,6 +88,8 @@ laredo_wake_database(Oid dboid)
 		if (m->dboid == dboid)
 		{
 			m->no_extension = false;
+			/* a flag as well as the latch: waits inside a pass consume the latch */
+			m->wake_pending = true;
 			manager = m->latch;
 		}
 	}
@@ -608,6 +610,14 @@ laredo_manager_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		{
+			LaredoManagerSlot *m = manager_slot_for(dboid, false);
+
+			if (m)
+				m->wake_pending = false;
+		}
+		LWLockRelease(laredo_shared->lock);
 		timeout = manager_reconcile(&extension_present);
 		if (!extension_present)
 		{
@@ -623,6 +633,15 @@ laredo_manager_main(Datum arg)
 			proc_exit(0);
 		}
 
+		/* a change that came in during this pass gets another pass at once */
+		LWLockAcquire(laredo_shared->lock, LW_SHARED);
+		{
+			LaredoManagerSlot *m = manager_slot_for(dboid, false);
+
+			if (m && m->wake_pending)
+				timeout = 0;
+		}
+		LWLockRelease(laredo_shared->lock);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);

@@ -525,7 +525,8 @@ laredo_source_worker_main(Datum arg)
 
 		if (laredo_apply_failed_pipeline())
 			laredo_pipeline_set_error(laredo_apply_failed_pipeline(), edata->message);
-		if (error_is_permanent(edata->sqlerrcode))
+		/* a target that refused a change needs a person, whatever the error */
+		if (laredo_apply_failed_pipeline() || error_is_permanent(edata->sqlerrcode))
 		{
 			laredo_source_set_error(worker_source_id, edata->message, edata->hint);
 			laredo_worker_set_state(LAREDO_SOURCE_ERROR);

@@ -54,12 +54,14 @@ typedef struct LaredoChangeMeta
 	TransactionId xid;
 	int64		seq;			/* the change's order within its transaction (baseline: row number) */
 	LogicalRepRelation *relation;	/* the source table as the source describes it */
+	const char *source_id;
 } LaredoChangeMeta;
 
 extern const LaredoChangeMeta *laredo_apply_meta(void);
 
 extern const LaredoTargetRoutine laredo_target_table;
 extern const LaredoTargetRoutine laredo_target_changelog;
+extern const LaredoTargetRoutine laredo_target_function;
 
 /* idle-time maintenance of a target (changelog retention); may be NULL */
 extern void laredo_target_changelog_prune(LaredoPipeline *pipeline);

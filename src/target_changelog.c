@@ -38,6 +38,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
 
+#include "row_json.h"
 #include "target.h"
 
 #define CHANGELOG_NATTS 9
@@ -137,76 +138,6 @@ changelog_xact_end(LaredoPipeline *p)
 	t->rel = NULL;
 }
 
-/* Appends one column value, as JSON, from its text form and its type. */
-static void
-append_json_value(StringInfo buf, Oid type, const char *text)
-{
-	switch (type)
-	{
-		case BOOLOID:
-			appendStringInfoString(buf, strcmp(text, "t") == 0 ? "true" : "false");
-			return;
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case FLOAT4OID:
-		case FLOAT8OID:
-		case NUMERICOID:
-			/* NaN and infinities are not JSON numbers */
-			if (strspn(text, "+-0123456789.eE") == strlen(text) && text[0] != '\0')
-			{
-				appendStringInfoString(buf, text);
-				return;
-			}
-			break;
-		case JSONOID:
-		case JSONBOID:
-			appendStringInfoString(buf, text);
-			return;
-	}
-	escape_json(buf, text);
-}
-
-/*
- * Builds a jsonb object of a tuple's columns; with only_keys, of the replica
- * identity columns only.  Returns NULL for a missing tuple.
- */
-static Datum
-tuple_to_jsonb(LogicalRepRelation *rel, LogicalRepTupleData *tup, bool only_keys, bool *isnull)
-{
-	StringInfoData buf;
-	bool		first = true;
-
-	*isnull = (tup == NULL);
-	if (tup == NULL)
-		return (Datum) 0;
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	for (int i = 0; i < rel->natts && i < tup->ncols; i++)
-	{
-		char		status = tup->colstatus[i];
-
-		if (only_keys && !bms_is_member(i, rel->attkeys))
-			continue;
-		/* a key-only old tuple sends the other columns as nulls: leave them out */
-		if (only_keys && status == LOGICALREP_COLUMN_NULL)
-			continue;
-		if (!first)
-			appendStringInfoString(&buf, ", ");
-		first = false;
-		escape_json(&buf, rel->attnames[i]);
-		appendStringInfoString(&buf, ": ");
-		if (status == LOGICALREP_COLUMN_NULL)
-			appendStringInfoString(&buf, "null");
-		else if (status == LOGICALREP_COLUMN_UNCHANGED)
-			appendStringInfoString(&buf, "{\"$unchanged_toast\": true}");
-		else
-			append_json_value(&buf, rel->atttyps[i], tup->colvalues[i].data);
-	}
-	appendStringInfoChar(&buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
-}
-
 /* The old tuple as the source sent it: the whole row under FULL, else the key. */
 static bool
 old_is_key_only(LogicalRepRelation *rel)
@@ -247,11 +178,11 @@ changelog_write(LaredoPipeline *p, char op, LogicalRepTupleData *oldtup, Logical
 	if (op != 'T')
 	{
 		/* the key: from the old tuple when the source sent one, else the new */
-		values[6] = tuple_to_jsonb(rel, oldtup ? oldtup : newtup, true, &nulls[6]);
+		values[6] = laredo_row_jsonb(rel, oldtup ? oldtup : newtup, true, &nulls[6]);
 		if (op == 'U' || op == 'D')
-			values[7] = oldtup ? tuple_to_jsonb(rel, oldtup, old_is_key_only(rel), &nulls[7])
-				: tuple_to_jsonb(rel, newtup, true, &nulls[7]);
-		values[8] = tuple_to_jsonb(rel, newtup, false, &nulls[8]);
+			values[7] = oldtup ? laredo_row_jsonb(rel, oldtup, old_is_key_only(rel), &nulls[7])
+				: laredo_row_jsonb(rel, newtup, true, &nulls[7]);
+		values[8] = laredo_row_jsonb(rel, newtup, false, &nulls[8]);
 	}
 	ExecStoreVirtualTuple(slot);
 	ExecSimpleRelationInsert(t->rri, t->estate, slot);
