@@ -748,14 +748,25 @@ DECLARE
 	v_retain interval;
 BEGIN
 	FOR k IN SELECT jsonb_object_keys(options) LOOP
-		IF NOT ((target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')) THEN
+		IF NOT ((target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
+		        OR (target_kind = 'table' AND k IN ('columns', 'soft_delete', 'metadata_columns'))) THEN
 			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
 				USING ERRCODE = 'invalid_parameter_value',
 				      HINT = CASE target_kind WHEN 'changelog' THEN 'A changelog target takes {"retain": "7 days"}.'
 				                  WHEN 'function' THEN 'A function target takes {"on_error": "stop"} or {"on_error": "skip"}.'
-				                  ELSE 'A table target takes no options in this release.' END;
+				                  ELSE 'A table target takes {"columns": [...], "soft_delete": true, "metadata_columns": true}.' END;
 		END IF;
 	END LOOP;
+	IF options ? 'columns' AND (jsonb_typeof(options->'columns') <> 'array' OR jsonb_array_length(options->'columns') = 0
+	   OR EXISTS (SELECT FROM jsonb_array_elements(options->'columns') e WHERE jsonb_typeof(e) <> 'string')) THEN
+		RAISE EXCEPTION 'invalid columns %', options->'columns'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an array of column names: {"columns": ["id", "name"]}.';
+	END IF;
+	IF EXISTS (SELECT FROM jsonb_each(options) e WHERE e.key IN ('soft_delete', 'metadata_columns')
+	           AND jsonb_typeof(e.value) <> 'boolean') THEN
+		RAISE EXCEPTION 'soft_delete and metadata_columns take true or false'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"soft_delete": true}.';
+	END IF;
 	IF options ? 'on_error' AND options->>'on_error' NOT IN ('stop', 'skip') THEN
 		RAISE EXCEPTION 'invalid on_error %', options->'on_error'
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'on_error is "stop" (the default) or "skip".';
@@ -818,6 +829,7 @@ DECLARE
 	v_cols text := '';
 	v_keys text := '';
 	v_local record;
+	v_local_missing text;
 	v_has_identity boolean;
 BEGIN
 	PERFORM laredo._require_admin('create a pipeline');
@@ -881,13 +893,25 @@ BEGIN
 		SELECT ord, x.attname, x.type_name, x.not_null, x.is_key, x.identity, x.relkind
 		FROM laredo._describe_source_table(s.connection, n.schema_name, n.table_name)
 		     WITH ORDINALITY x(attname, type_name, not_null, is_key, identity, relkind, ord)
-		WHERE t.columns IS NULL OR x.attname = ANY (t.columns);
+		WHERE (t.columns IS NULL OR x.attname = ANY (t.columns))
+		  AND (NOT options ? 'columns' OR x.attname::text IN (SELECT jsonb_array_elements_text(options->'columns'))
+		       OR x.is_key);
 	IF NOT EXISTS (SELECT FROM pg_temp.laredo_cols) THEN
 		RAISE EXCEPTION 'table %.% does not exist on source "%"',
 			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
 			USING ERRCODE = 'undefined_table', HINT = 'It was dropped on the source; remove_table it.';
 	END IF;
 
+	IF options ? 'columns' THEN
+		SELECT string_agg(c, ', ') INTO v_cols FROM jsonb_array_elements_text(options->'columns') c
+		WHERE NOT EXISTS (SELECT FROM pg_temp.laredo_cols l WHERE l.attname = c);
+		IF v_cols IS NOT NULL THEN
+			RAISE EXCEPTION 'option columns names columns the source does not send: %', v_cols
+				USING ERRCODE = 'undefined_column',
+				      HINT = 'Name columns of the source table''s publication; its key columns are always kept.';
+		END IF;
+		v_cols := '';
+	END IF;
 	IF target_kind = 'changelog' THEN
 		PERFORM laredo._changelog_prepare(tn.schema_name, tn.table_name, v_target);
 		v_target := to_regclass(quote_ident(tn.schema_name) || '.' || quote_ident(tn.table_name));
@@ -899,6 +923,12 @@ BEGIN
 				v_keys := v_keys || CASE WHEN v_keys = '' THEN '' ELSE ', ' END || quote_ident(d.attname);
 			END IF;
 		END LOOP;
+		IF (options->>'soft_delete')::boolean THEN
+			v_cols := v_cols || ', _deleted_at timestamptz';
+		END IF;
+		IF (options->>'metadata_columns')::boolean THEN
+			v_cols := v_cols || ', _lsn pg_lsn, _commit_time timestamptz';
+		END IF;
 		BEGIN
 			EXECUTE format('CREATE TABLE %I.%I (%s%s)', tn.schema_name, tn.table_name, v_cols,
 				CASE WHEN v_keys <> '' THEN ', PRIMARY KEY (' || v_keys || ')' ELSE '' END);
@@ -935,10 +965,22 @@ BEGIN
 					      HINT = format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;', v_target, d.attname, d.type_name);
 			END IF;
 		END LOOP;
+		SELECT string_agg(e.col || ' ' || e.typ, ', ') INTO v_local_missing
+		FROM (VALUES ('_deleted_at', 'timestamp with time zone', (options->>'soft_delete')::boolean),
+		             ('_lsn', 'pg_lsn', (options->>'metadata_columns')::boolean),
+		             ('_commit_time', 'timestamp with time zone', (options->>'metadata_columns')::boolean)) e(col, typ, wanted)
+		WHERE e.wanted AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = v_target AND a.attname = e.col
+		                               AND NOT a.attisdropped AND format_type(a.atttypid, NULL) = e.typ);
+		IF v_local_missing IS NOT NULL THEN
+			RAISE EXCEPTION 'target % lacks the columns its options need: %', v_target, v_local_missing
+				USING ERRCODE = 'datatype_mismatch',
+				      HINT = format('ALTER TABLE %s ADD COLUMN %s;', v_target, replace(v_local_missing, ', ', ', ADD COLUMN '));
+		END IF;
 		SELECT a.attname INTO v_local FROM pg_attribute a
 		 WHERE a.attrelid = v_target AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
 		   AND a.atthasdef = false AND a.attidentity = '' AND a.attgenerated = ''
 		   AND NOT EXISTS (SELECT FROM pg_temp.laredo_cols c WHERE c.attname = a.attname)
+		   AND a.attname NOT IN ('_deleted_at', '_lsn', '_commit_time')
 		 LIMIT 1;
 		IF FOUND THEN
 			RAISE EXCEPTION 'target % has column "%", which is NOT NULL without a default and not sent by the source',

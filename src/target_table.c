@@ -29,6 +29,9 @@
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -41,6 +44,14 @@ typedef struct TableTarget
 	Oid			relid;
 	LogicalRepRelation *remoterel;
 	bool		map_stale;
+
+	/* options */
+	List	   *subset;			/* of char *: the source columns kept; NIL: all */
+	bool		soft_delete;	/* mark _deleted_at instead of deleting */
+	bool		metadata_columns;	/* fill _lsn and _commit_time */
+	AttrNumber	deleted_attno;	/* 0 when absent */
+	AttrNumber	lsn_attno;
+	AttrNumber	commit_time_attno;
 
 	/* per local attribute, rebuilt when the remote shape changes */
 	int			natts;
@@ -77,6 +88,49 @@ table_check_privileges(LaredoPipeline *p, Oid relid)
 					 errhint("GRANT INSERT, UPDATE, DELETE, TRUNCATE on the target to that role.")));
 }
 
+static bool
+option_bool(Jsonb *options, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&options->root, key, strlen(key), NULL);
+
+	return v && v->type == jbvBool && v->val.boolean;
+}
+
+static void
+table_parse_options(LaredoPipeline *p, TableTarget *t)
+{
+	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(t));
+	Jsonb	   *options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->config->options)));
+	JsonbValue *columns = getKeyJsonValueFromContainer(&options->root, "columns", strlen("columns"), NULL);
+
+	t->soft_delete = option_bool(options, "soft_delete");
+	t->metadata_columns = option_bool(options, "metadata_columns");
+	if (columns && columns->type == jbvBinary)
+	{
+		JsonbIterator *it = JsonbIteratorInit(columns->val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_ELEM && v.type == jbvString)
+				t->subset = lappend(t->subset, pnstrdup(v.val.string.val, v.val.string.len));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+in_subset(TableTarget *t, const char *name)
+{
+	ListCell   *lc;
+
+	if (t->subset == NIL)
+		return true;
+	foreach(lc, t->subset)
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
 static void
 table_init(LaredoPipeline *p)
 {
@@ -93,6 +147,7 @@ table_init(LaredoPipeline *p)
 						p->config->pipeline_id),
 				 errhint("Drop the pipeline and create it again; laredo creates a missing target.")));
 	table_check_privileges(p, t->relid);
+	table_parse_options(p, t);
 	t->map_stale = true;
 	p->private = t;
 }
@@ -134,8 +189,30 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 			}
 		getTypeInputInfo(att->atttypid, &t->typinput[i], &t->typioparam[i]);
 	}
+	t->deleted_attno = t->lsn_attno = t->commit_time_attno = 0;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || t->attmap[i] >= 0)
+			continue;
+		if (t->soft_delete && strcmp(NameStr(att->attname), "_deleted_at") == 0)
+			t->deleted_attno = i + 1;
+		if (t->metadata_columns && strcmp(NameStr(att->attname), "_lsn") == 0)
+			t->lsn_attno = i + 1;
+		if (t->metadata_columns && strcmp(NameStr(att->attname), "_commit_time") == 0)
+			t->commit_time_attno = i + 1;
+	}
+	if ((t->soft_delete && !t->deleted_attno) ||
+		(t->metadata_columns && (!t->lsn_attno || !t->commit_time_attno)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("target %s.%s of pipeline \"%s\" lacks the columns its options need",
+						quote_identifier(p->config->target_schema),
+						quote_identifier(p->config->target_table), p->config->pipeline_id),
+				 errhint("Add _deleted_at timestamptz (soft_delete), _lsn pg_lsn and _commit_time timestamptz (metadata_columns).")));
 	for (int r = 0; r < remote->natts; r++)
-		if (!bms_is_member(r, mapped))
+		if (!bms_is_member(r, mapped) && in_subset(t, remote->attnames[r]))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("target %s.%s of pipeline \"%s\" has no column \"%s\", which the source sends",
@@ -293,13 +370,47 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 	ExecStoreVirtualTuple(slot);
 }
 
+/*
+ * Sets the option columns of a row about to be written: alive (no
+ * _deleted_at, or deleted_at when soft-deleting), and the change's LSN and
+ * commit time.
+ */
+static void
+table_stamp(TableTarget *t, TupleTableSlot *slot, TimestampTz deleted_at)
+{
+	const LaredoChangeMeta *meta = laredo_apply_meta();
+
+	if (t->deleted_attno)
+	{
+		slot->tts_values[t->deleted_attno - 1] = TimestampTzGetDatum(deleted_at);
+		slot->tts_isnull[t->deleted_attno - 1] = (deleted_at == 0);
+	}
+	if (t->lsn_attno)
+	{
+		slot->tts_values[t->lsn_attno - 1] = LSNGetDatum(meta->commit_lsn);
+		slot->tts_isnull[t->lsn_attno - 1] = false;
+		slot->tts_values[t->commit_time_attno - 1] = TimestampTzGetDatum(meta->commit_time);
+		slot->tts_isnull[t->commit_time_attno - 1] = (meta->commit_time == 0);
+	}
+}
+
+static bool table_find(TableTarget *t, LogicalRepTupleData *key);
+static void table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
+
 static void
 table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
 {
 	TableTarget *t = p->private;
 
 	table_open_xact(p);
+	/* with soft deletes, the row may still be here, marked deleted: revive it */
+	if (t->soft_delete && table_find(t, newtup))
+	{
+		table_update(p, NULL, newtup);
+		return;
+	}
 	table_store(t, t->remoteslot, newtup, NULL);
+	table_stamp(t, t->remoteslot, 0);
 	ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
 	ResetPerTupleExprContext(t->estate);
 }
@@ -334,6 +445,7 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 		EPQState	epq;
 
 		table_store(t, t->remoteslot, newtup, t->localslot);
+		table_stamp(t, t->remoteslot, 0);
 		EvalPlanQualInit(&epq, t->estate, NULL, NIL, -1);
 		EvalPlanQualSetSlot(&epq, t->remoteslot);
 		ExecSimpleRelationUpdate(t->rri, t->estate, &epq, t->localslot, t->remoteslot);
@@ -346,6 +458,7 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 				(errmsg("pipeline \"%s\": row to update is missing in the target; inserted it",
 						p->config->pipeline_id)));
 		table_store(t, t->remoteslot, newtup, NULL);
+		table_stamp(t, t->remoteslot, 0);
 		ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
 	}
 	else
@@ -370,7 +483,19 @@ table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 		EPQState	epq;
 
 		EvalPlanQualInit(&epq, t->estate, NULL, NIL, -1);
-		ExecSimpleRelationDelete(t->rri, t->estate, &epq, t->localslot);
+		if (t->soft_delete)
+		{
+			TimestampTz when = laredo_apply_meta()->commit_time;
+
+			/* the row stays, marked with the source's commit time */
+			ExecCopySlot(t->remoteslot, t->localslot);
+			slot_getallattrs(t->remoteslot);
+			table_stamp(t, t->remoteslot, when ? when : GetCurrentTimestamp());
+			EvalPlanQualSetSlot(&epq, t->remoteslot);
+			ExecSimpleRelationUpdate(t->rri, t->estate, &epq, t->localslot, t->remoteslot);
+		}
+		else
+			ExecSimpleRelationDelete(t->rri, t->estate, &epq, t->localslot);
 		EvalPlanQualEnd(&epq);
 	}
 	ResetPerTupleExprContext(t->estate);
@@ -385,6 +510,18 @@ table_truncate(LaredoPipeline *p)
 
 	/* TRUNCATE refuses a table this transaction still has open in the executor */
 	table_xact_end(p);
+	if (t->soft_delete)
+	{
+		/* every row is marked deleted, none removed */
+		SPI_connect();
+		if (SPI_execute(psprintf("UPDATE ONLY %s SET _deleted_at = now() WHERE _deleted_at IS NULL",
+								 quote_qualified_identifier(p->config->target_schema,
+															p->config->target_table)),
+						false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not mark the rows of pipeline \"%s\" deleted", p->config->pipeline_id);
+		SPI_finish();
+		return;
+	}
 	rel = table_open(t->relid, AccessExclusiveLock);
 	if (RelationIsLogicallyLogged(rel))
 		logged = list_make1_oid(t->relid);
