@@ -748,7 +748,7 @@ DECLARE
 	v_retain interval;
 BEGIN
 	FOR k IN SELECT jsonb_object_keys(options) LOOP
-		IF NOT ((target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
+		IF NOT (k = 'where' OR (target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
 		        OR (target_kind = 'table' AND k IN ('columns', 'soft_delete', 'metadata_columns'))) THEN
 			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
 				USING ERRCODE = 'invalid_parameter_value',
@@ -766,6 +766,13 @@ BEGIN
 	           AND jsonb_typeof(e.value) <> 'boolean') THEN
 		RAISE EXCEPTION 'soft_delete and metadata_columns take true or false'
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"soft_delete": true}.';
+	END IF;
+	IF options ? 'where' THEN
+		IF jsonb_typeof(options->'where') <> 'string' THEN
+			RAISE EXCEPTION 'invalid where %', options->'where'
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"where": "amount > 100"}.';
+		END IF;
+		PERFORM laredo._check_where_clause(options->>'where');
 	END IF;
 	IF options ? 'on_error' AND options->>'on_error' NOT IN ('stop', 'skip') THEN
 		RAISE EXCEPTION 'invalid on_error %', options->'on_error'

@@ -14,6 +14,10 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "catalog/pg_replication_origin.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
@@ -85,6 +89,84 @@ laredo_target_routine(const char *kind)
 	return NULL;
 }
 
+static char *
+pipeline_where_option(const char *options)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(options)));
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, "where", strlen("where"), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Whether a row passes a pipeline's own filter.  The expression is planned
+ * once per shape of the source table, over the row's columns by name (text
+ * values cast to the source's types), and runs with the rights of the
+ * pipeline's owner.  A column the source left out (unchanged TOAST) reads as
+ * NULL.  Needs a transaction and a snapshot.
+ */
+bool
+laredo_apply_row_matches(LaredoPipeline *p, LogicalRepRelation *rel, LogicalRepTupleData *tup)
+{
+	Datum	   *values;
+	char	   *nulls;
+	bool		result = false;
+	Oid			save_userid;
+	int			save_sec;
+
+	if (p->where == NULL || tup == NULL)
+		return true;
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(p->config->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	if (p->where_plan == NULL || p->where_rel != rel)
+	{
+		StringInfoData q;
+		Oid		   *types = palloc(sizeof(Oid) * Max(rel->natts, 1));
+		SPIPlanPtr	plan;
+
+		initStringInfo(&q);
+		appendStringInfo(&q, "SELECT (%s)::boolean FROM (SELECT ", p->where);
+		for (int i = 0; i < rel->natts; i++)
+		{
+			appendStringInfo(&q, "%s$%d::%s AS %s", i ? ", " : "", i + 1,
+							 format_type_be(rel->atttyps[i]), quote_identifier(rel->attnames[i]));
+			types[i] = TEXTOID;
+		}
+		appendStringInfoString(&q, ") AS t");
+		plan = SPI_prepare(q.data, rel->natts, types);
+		if (plan == NULL)
+			elog(ERROR, "could not plan the row filter of pipeline \"%s\"", p->config->pipeline_id);
+		SPI_keepplan(plan);
+		if (p->where_plan)
+			SPI_freeplan(p->where_plan);
+		p->where_plan = plan;
+		p->where_rel = rel;
+	}
+	values = palloc0(sizeof(Datum) * Max(rel->natts, 1));
+	nulls = palloc(Max(rel->natts, 1));
+	for (int i = 0; i < rel->natts; i++)
+	{
+		bool		present = i < tup->ncols && tup->colstatus[i] == LOGICALREP_COLUMN_TEXT;
+
+		nulls[i] = present ? ' ' : 'n';
+		if (present)
+			values[i] = CStringGetTextDatum(tup->colvalues[i].data);
+	}
+	if (SPI_execute_plan(p->where_plan, values, nulls, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		result = !isnull && DatumGetBool(d);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return result;
+}
+
 /* Builds the pipelines of a source and lets each target validate itself. */
 void
 laredo_apply_init(LaredoSourceConfig *source)
@@ -104,6 +186,7 @@ laredo_apply_init(LaredoSourceConfig *source)
 
 		p->config = lfirst(lc);
 		p->routine = laredo_target_routine(p->config->target_kind);
+		p->where = pipeline_where_option(p->config->options);
 		apply_pipelines = lappend(apply_pipelines, p);
 	}
 	MemoryContextSwitchTo(old);
@@ -361,14 +444,27 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 		switch (kind)
 		{
 			case CHANGE_INSERT:
+				if (!laredo_apply_row_matches(p, entry->rel, newtup))
+					break;
 				p->routine->insert(p, newtup);
 				p->counters.inserts++;
 				break;
 			case CHANGE_UPDATE:
+				/* a row that leaves the pipeline's filter leaves its target */
+				if (!laredo_apply_row_matches(p, entry->rel, newtup))
+				{
+					p->routine->delete(p, oldtup ? oldtup : newtup);
+					p->counters.deletes++;
+					break;
+				}
 				p->routine->update(p, oldtup, newtup);
 				p->counters.updates++;
 				break;
 			case CHANGE_DELETE:
+				/* only a whole old row (REPLICA IDENTITY FULL) can be tested */
+				if (entry->rel->replident == REPLICA_IDENTITY_FULL &&
+					!laredo_apply_row_matches(p, entry->rel, oldtup))
+					break;
 				p->routine->delete(p, oldtup);
 				p->counters.deletes++;
 				break;

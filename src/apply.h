@@ -26,6 +26,7 @@ extern void laredo_apply_persist_idle(XLogRecPtr lsn);
 extern void laredo_apply_flush_counters(void);
 extern const char *laredo_apply_failed_pipeline(void);
 extern void laredo_apply_maintain(void);
+extern bool laredo_apply_row_matches(LaredoPipeline *p, LogicalRepRelation *rel, LogicalRepTupleData *tup);
 extern void laredo_apply_set_baseline_meta(XLogRecPtr copy_lsn, LogicalRepRelation *rel, int64 row);
 
 #endif

@@ -276,6 +276,8 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 		{
 			LaredoPipeline *p = lfirst(lc);
 
+			if (!laredo_apply_row_matches(p, rel, &tup))
+				continue;
 			p->routine->baseline_row(p, &tup);
 			p->counters.baseline_rows++;
 			p->counters.bytes += len;

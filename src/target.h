@@ -44,6 +44,10 @@ struct LaredoPipeline
 	LaredoPipelineCounters counters;	/* since last written */
 	bool		touched;		/* changed in this local transaction */
 	bool		in_baseline;	/* copied in this local transaction */
+	/* options => {"where": ...}: a row filter evaluated here, per pipeline */
+	char	   *where;
+	void	   *where_plan;		/* SPIPlanPtr, for where_rel's shape */
+	LogicalRepRelation *where_rel;
 };
 
 /* What a target may know about the change it is given. */

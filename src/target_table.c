@@ -453,10 +453,14 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 	}
 	else if (tuple_is_complete(newtup))
 	{
-		/* the target lost the row: the source's row is the truth */
-		ereport(WARNING,
-				(errmsg("pipeline \"%s\": row to update is missing in the target; inserted it",
-						p->config->pipeline_id)));
+		/*
+		 * The row enters the pipeline's own filter, or the target lost it:
+		 * the source's row is the truth.
+		 */
+		if (p->where == NULL)
+			ereport(WARNING,
+					(errmsg("pipeline \"%s\": row to update is missing in the target; inserted it",
+							p->config->pipeline_id)));
 		table_store(t, t->remoteslot, newtup, NULL);
 		table_stamp(t, t->remoteslot, 0);
 		ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
