@@ -486,6 +486,16 @@ laredo_source_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	/*
+	 * A transaction that stops this source (drop, reset, pause) may have
+	 * looked for a running worker just before this one published its pid: it
+	 * set the hold under this same lock, so a held source's worker leaves.
+	 */
+	if (MyLaredoSlot->hold)
+	{
+		LWLockRelease(laredo_shared->lock);
+		proc_exit(0);
+	}
 	dboid = MyLaredoSlot->dboid;
 	strlcpy(worker_source_id, MyLaredoSlot->source_id, LAREDO_ID_LEN);
 	MyLaredoSlot->pid = MyProcPid;

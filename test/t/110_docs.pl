@@ -48,6 +48,11 @@ is($consumer->safe_psql('postgres',
 is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('shop', '60s')}), 't', 'caught up');
 is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.orders'), '100', 'the orders arrived');
 
+run_page('targets.md');
+is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.closed_orders'), '50',
+	'targets.md: the filtered pipeline holds the 50 closed orders');
+like($out{'targets.md:4'}, qr/U\|\{"id": 2\}\|\{"id": 2\}\|paid/, 'targets.md: the change log shows the update');
+
 run_page('resetting.md');
 isnt($out{'resetting.md:3'}, $out{'resetting.md:1'}, 'resetting.md: pg_replication_slots shows a new slot after the reset');
 
