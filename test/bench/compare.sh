@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# laredo against PostgreSQL's own subscription, side by side, on loopback.
+#
+# One source and two consumers are created here and removed afterwards:
+# consumer A runs laredo (a stateful source, table targets for the four
+# pgbench tables), consumer B a CREATE SUBSCRIPTION on an identical
+# publication.  In the same run and on the same data it measures:
+#   1. baseline: time to copy a pgbench database of the given scale until
+#      laredo's pipelines are STREAMING / the subscription's tables ready;
+#   2. catch-up: pgbench runs a fixed number of transactions with 4 clients
+#      while both consumers are paused; then each drains the backlog alone
+#      (done when pgbench_history, insert-only, matches the source's row
+#      count): the time and the apply rate in rows per second;
+#   3. lag at a steady rate: pgbench --rate plus a probe row every 20 ms,
+#      stamped on arrival by an ALWAYS trigger on both consumers; p50/p99;
+#   4. ceiling: pg_recvlogical (pgoutput) draining the same backlog.
+# Timings are printed, never asserted.
+#   bash test/bench/compare.sh [scale] [transactions per client] [rate]
+set -euo pipefail
+scale=${1:-20}
+txns=${2:-5000}
+rate=${3:-500}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/test/setup.sh"
+
+bin=$(pg_config --bindir)
+dir=$(mktemp -d)
+chmod 755 "$dir"
+as_root chown postgres "$dir"
+pg() { as_root runuser -u postgres -- "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+declare -A port
+for node in source laredo builtin; do port[$node]=$(free_port); done
+cleanup() {
+	for node in source laredo builtin; do
+		pg "$bin/pg_ctl" -D "$dir/$node" -m immediate stop >/dev/null 2>&1 || true
+	done
+	as_root rm -rf "$dir"
+}
+trap cleanup EXIT
+for node in source laredo builtin; do
+	pg "$bin/initdb" -D "$dir/$node" -A trust >/dev/null
+	cat <<CONF | pg tee -a "$dir/$node/postgresql.conf" >/dev/null
+port = ${port[$node]}
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+wal_level = logical
+max_wal_size = 8GB
+shared_buffers = 256MB
+max_replication_slots = 20
+max_wal_senders = 20
+CONF
+done
+echo "shared_preload_libraries = 'laredo'" | pg tee -a "$dir/laredo/postgresql.conf" >/dev/null
+for node in source laredo builtin; do
+	pg "$bin/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null
+done
+q() { local node=$1; shift; PGOPTIONS='-c client_min_messages=warning' pg psql -h 127.0.0.1 -p "${port[$node]}" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc; }
+conn="host=127.0.0.1 port=${port[source]} dbname=postgres user=postgres"
+
+echo "initialising pgbench scale $scale on the source ..."
+pg "$bin/pgbench" -i -q -s "$scale" -h 127.0.0.1 -p "${port[source]}" postgres >/dev/null 2>&1
+accounts=$((scale * 100000))
+q source -c "CREATE TABLE probe (id bigserial PRIMARY KEY, sent timestamptz NOT NULL)" \
+	-c "CREATE PUBLICATION bench_pub FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, probe"
+# the built-in subscriber needs the tables; laredo creates its own
+pg pg_dump -s -h 127.0.0.1 -p "${port[source]}" -t 'pgbench_*' -t probe postgres | q builtin >/dev/null
+for node in laredo builtin; do
+	q "$node" -c "CREATE SCHEMA IF NOT EXISTS public"
+done
+
+# 1. baselines, one after the other
+t0=$(now)
+q laredo -c "CREATE EXTENSION laredo" -c "BEGIN" \
+	-c "SELECT laredo.create_source('bench', connection => '$conn', slot_name => 'laredo_bench')" \
+	-c "SELECT laredo.add_table('bench', 'public.' || t) FROM unnest(ARRAY['pgbench_accounts','pgbench_branches','pgbench_tellers','pgbench_history','probe']) t" \
+	-c "SELECT laredo.create_pipeline(t, 'bench', 'public.' || t) FROM unnest(ARRAY['pgbench_accounts','pgbench_branches','pgbench_tellers','pgbench_history','probe']) t" \
+	-c "COMMIT" >/dev/null
+[ "$(q laredo -c "SELECT laredo.wait_for_catchup('bench', '3600s')")" = t ]
+t1=$(now)
+laredo_baseline=$(secs "$t0" "$t1")
+laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
+
+t0=$(now)
+q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
+until [ "$(q builtin -c "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND count(*) = 5 FROM pg_subscription_rel")" = t ]; do
+	sleep 0.1
+done
+t1=$(now)
+builtin_baseline=$(secs "$t0" "$t1")
+[ "$(q laredo -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
+[ "$(q builtin -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
+
+# 4 (prepared now). the ceiling's slot sees exactly the load below
+q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgoutput')" >/dev/null
+
+# 2. catch-up on a backlog: both consumers are paused during the load, then
+# each drains it alone
+history_of() { q "$1" -c "SELECT count(*) FROM pgbench_history"; }
+q laredo -c "SELECT laredo.alter_source('bench', enabled => false)" >/dev/null
+q builtin -c "ALTER SUBSCRIPTION bench_sub DISABLE" >/dev/null
+sleep 1
+pg "$bin/pgbench" -n -c 4 -j 2 -t "$txns" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/load.log" 2>&1
+target_lsn=$(q source -c "SELECT pg_current_wal_lsn()")
+want=$(history_of source)
+rows=$(( (want) * 4 ))   # each pgbench transaction changes four rows
+declare -A caught
+# timed from the moment the consumer's apply process is up (the built-in
+# launcher looks for enabled subscriptions only every few seconds)
+drain() {
+	local node=$1 t0
+	if [ "$node" = laredo ]; then
+		q laredo -c "SELECT laredo.alter_source('bench', enabled => true)" >/dev/null
+		until [ -n "$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")" ]; do sleep 0.01; done
+	else
+		q builtin -c "ALTER SUBSCRIPTION bench_sub ENABLE" >/dev/null
+		until [ -n "$(q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL")" ]; do sleep 0.01; done
+	fi
+	t0=$(now)
+	until [ "$(history_of "$node")" = "$want" ]; do sleep 0.05; done
+	caught[$node]=$(secs "$t0" "$(now)")
+}
+drain laredo
+drain builtin
+
+# 4. the ceiling: pg_recvlogical drains the load's WAL from its own slot
+t0=$(now)
+pg pg_recvlogical -h 127.0.0.1 -p "${port[source]}" -d postgres -S ceiling --start --no-loop \
+	-o proto_version=1 -o publication_names=bench_pub -E "$target_lsn" -f /dev/null >/dev/null 2>&1 || true
+t1=$(now)
+ceiling_secs=$(secs "$t0" "$t1")
+q source -c "SELECT pg_drop_replication_slot('ceiling')" >/dev/null
+
+# 3. lag at a steady rate, with probe rows stamped on arrival
+for node in laredo builtin; do
+	q "$node" -c "ALTER TABLE probe ADD COLUMN arrived timestamptz" \
+		-c "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN NEW.arrived := clock_timestamp(); RETURN NEW; END\$\$" \
+		-c "CREATE TRIGGER stamp BEFORE INSERT ON probe FOR EACH ROW EXECUTE FUNCTION stamp()" \
+		-c "ALTER TABLE probe ENABLE ALWAYS TRIGGER stamp" >/dev/null
+done
+# laredo's worker must see the new column: a config change restarts it
+q laredo -c "SELECT laredo.alter_source('bench', enabled => true)" >/dev/null
+[ "$(q laredo -c "SELECT laredo.wait_for_catchup('bench', '600s')")" = t ]
+pg "$bin/pgbench" -n -c 4 -j 2 -T 15 -R "$rate" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/rate.log" 2>&1 &
+loadpid=$!
+for _ in $(seq 1 600); do
+	q source -c "INSERT INTO probe (sent) VALUES (clock_timestamp())" >/dev/null
+	sleep 0.02
+done
+wait $loadpid || true
+want=$(history_of source)
+for node in laredo builtin; do
+	until [ "$(history_of "$node")" = "$want" ] &&
+	      [ "$(q "$node" -c "SELECT count(*) FROM probe")" = "$(q source -c "SELECT count(*) FROM probe")" ]; do
+		sleep 0.05
+	done
+done
+lag() {
+	q "$1" -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms))::numeric, 1) || ' ' ||
+	                  round((percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))::numeric, 1) || ' ' || count(*)
+	           FROM (SELECT extract(epoch FROM arrived - sent) * 1000 AS ms FROM probe WHERE arrived IS NOT NULL) s"
+}
+read -r l50 l99 lcount <<<"$(lag laredo)"
+read -r b50 b99 bcount <<<"$(lag builtin)"
+laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
+rss=$(awk '/^VmHWM:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
+anon=$(awk '/^RssAnon:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
+
+# the targets must equal the source
+for t in pgbench_accounts pgbench_branches pgbench_tellers; do
+	s=$(q source -c "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (SELECT * FROM $t) t")
+	for node in laredo builtin; do
+		[ "$(q "$node" -c "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (SELECT * FROM $t) t")" = "$s" ] ||
+			echo "WARNING: $t on $node differs from the source"
+	done
+done
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+apply_rate() { echo "scale=0; $rows / $1" | bc; }
+lr=$(apply_rate "${caught[laredo]}"); br=$(apply_rate "${caught[builtin]}")
+cr=$(echo "scale=0; $rows / $ceiling_secs" | bc)
+printf '\nlaredo vs built-in subscription: pgbench scale %s, %s x 4 transactions, %s (%s cores)\n' \
+	"$scale" "$txns" "$(uname -r)" "$(nproc)"
+printf '%-42s %12s %12s %10s %10s\n' "figure" "laredo" "built-in" "l / b" "l / ceil"
+printf '%-42s %12.2f %12.2f %10s %10s\n' "baseline, $accounts accounts (s)" "$laredo_baseline" "$builtin_baseline" \
+	"$(ratio "$laredo_baseline" "$builtin_baseline")" "-"
+printf '%-42s %12.2f %12.2f %10s %10s\n' "catch-up on the backlog of $rows rows (s)" "${caught[laredo]}" "${caught[builtin]}" \
+	"$(ratio "${caught[laredo]}" "${caught[builtin]}")" "$(ratio "${caught[laredo]}" "$ceiling_secs")"
+printf '%-42s %12s %12s %10s %10s\n' "apply rate on the backlog (rows/s)" "$lr" "$br" "$(ratio "$lr" "$br")" "$(ratio "$lr" "$cr")"
+printf '%-42s %12s %12s %10s %10s\n' "pg_recvlogical ceiling (rows/s)" "-" "-" "-" "$cr"
+printf '%-42s %12s %12s %10s %10s\n' "lag p50 at $rate tps (ms)" "$l50" "$b50" "$(ratio "$l50" "$b50")" "-"
+printf '%-42s %12s %12s %10s %10s\n' "lag p99 at $rate tps (ms)" "$l99" "$b99" "$(ratio "$l99" "$b99")" "-"
+printf '%-42s %12s %12s\n' "probe rows measured" "$lcount" "$bcount"
+printf '%-42s %12s\n' "laredo worker peak RSS (VmHWM, MiB)" "$rss"
+printf '%-42s %12s\n' "laredo worker private RSS at the end (MiB)" "$anon"
