@@ -42,7 +42,18 @@ static List *apply_pipelines = NIL;		/* every LaredoPipeline of the source */
 static List *remote_rels = NIL;			/* of RemoteRelEntry * */
 
 static RepOriginId apply_origin = InvalidRepOriginId;
+/*
+ * applied_lsn: the source position of the last transaction committed here.
+ * durable_lsn: the part of it that local WAL has flushed, which is all that is
+ * ever acknowledged to the source.  Commits are asynchronous; the worker
+ * flushes once per batch of received messages (laredo_apply_flush), so a
+ * backlog costs one fsync per batch, not per transaction.  A crash loses
+ * unflushed data and position together: the position rides in the commit
+ * records.
+ */
+static XLogRecPtr applied_lsn = InvalidXLogRecPtr;
 static XLogRecPtr durable_lsn = InvalidXLogRecPtr;
+static XLogRecPtr unflushed_local_end = InvalidXLogRecPtr;
 
 static bool in_remote_xact = false;
 static bool skip_remote_xact = false;
@@ -208,12 +219,26 @@ laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos)
 {
 	apply_origin = origin;
 	durable_lsn = startpos;
+	applied_lsn = startpos;
+	unflushed_local_end = InvalidXLogRecPtr;
 }
 
 XLogRecPtr
 laredo_apply_durable_lsn(void)
 {
 	return durable_lsn;
+}
+
+/* Flushes local WAL up to the last applied commit: what it covers is durable. */
+void
+laredo_apply_flush(void)
+{
+	if (XLogRecPtrIsInvalid(unflushed_local_end))
+		return;
+	XLogFlush(unflushed_local_end);
+	unflushed_local_end = InvalidXLogRecPtr;
+	if (applied_lsn > durable_lsn)
+		durable_lsn = applied_lsn;
 }
 
 bool
@@ -369,9 +394,12 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 		p->in_baseline = false;
 	}
 
-	/* synchronous_commit is on in the worker: the commit is flushed */
-	if (advance_origin && end_lsn > durable_lsn)
-		durable_lsn = end_lsn;
+	/* asynchronous commit: durable once laredo_apply_flush has flushed it */
+	if (advance_origin && end_lsn > applied_lsn)
+	{
+		applied_lsn = end_lsn;
+		unflushed_local_end = XactLastCommitEnd;
+	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
@@ -385,7 +413,7 @@ laredo_apply_persist_idle(XLogRecPtr lsn)
 {
 	MemoryContext old = CurrentMemoryContext;
 
-	if (lsn <= durable_lsn || in_remote_xact || IsTransactionState())
+	if (lsn <= applied_lsn || in_remote_xact || IsTransactionState())
 		return;
 
 	StartTransactionCommand();
@@ -397,7 +425,8 @@ laredo_apply_persist_idle(XLogRecPtr lsn)
 	CommitTransactionCommand();
 	XLogFlush(GetXLogInsertRecPtr());
 	MemoryContextSwitchTo(old);
-	durable_lsn = lsn;
+	applied_lsn = durable_lsn = lsn;
+	unflushed_local_end = InvalidXLogRecPtr;
 }
 
 typedef enum ChangeKind
@@ -516,7 +545,7 @@ laredo_apply_message(StringInfo s)
 				change_meta.xid = begin.xid;
 				change_meta.seq = 0;
 				/* already applied before a restart: the source sent it again */
-				skip_remote_xact = begin.final_lsn < durable_lsn;
+				skip_remote_xact = begin.final_lsn < applied_lsn;
 				break;
 			}
 		case LOGICAL_REP_MSG_COMMIT:

@@ -12,6 +12,7 @@
 #include "laredo.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -38,6 +39,8 @@
 #define FEEDBACK_INTERVAL_MS	10000
 /* How often an idle position is made durable (and so acknowledged). */
 #define IDLE_PERSIST_MS			1000
+/* Messages taken before a flush and feedback while a backlog streams in. */
+#define MESSAGES_PER_BATCH		1000
 /* How often the slot's state is read from the source for laredo.sources. */
 #define SLOT_STATUS_MS			5000
 
@@ -233,12 +236,16 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		char	   *buf;
 		int			len;
 		bool		reply_requested = false;
+		bool		more_buffered;
+		int			batch;
 		bool		waiter;
 		TimestampTz now;
 		XLogRecPtr	durable;
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(msgcxt);
+		batch = 0;
+		more_buffered = false;
 		len = walrcv_receive(conn, &buf, &fd);
 		while (len != 0)
 		{
@@ -280,8 +287,17 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			MemoryContextSwitchTo(msgcxt);
 			MemoryContextReset(msgcxt);
 			CHECK_FOR_INTERRUPTS();
+			/* a long backlog is taken in batches: flush and report between them */
+			if (++batch >= MESSAGES_PER_BATCH)
+			{
+				more_buffered = true;
+				break;
+			}
 			len = walrcv_receive(conn, &buf, &fd);
 		}
+
+		/* nothing more to read for now: one flush covers the whole batch */
+		laredo_apply_flush();
 
 		/*
 		 * Between transactions everything received is applied; make it
@@ -329,10 +345,14 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			last_feedback = now;
 		}
 
-		(void) WaitLatchOrSocket(MyLatch,
-								 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 fd, IDLE_PERSIST_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		/* data may wait in libpq's buffer, where the socket does not show it */
+		if (!more_buffered)
+		{
+			(void) WaitLatchOrSocket(MyLatch,
+									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									 fd, IDLE_PERSIST_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -357,8 +377,12 @@ worker_run(Oid owner)
 	char	   *appname = psprintf("laredo source %s", id);
 	MemoryContext old;
 
-	/* Durability of what is acknowledged must not depend on server defaults. */
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Commits are asynchronous, as the built-in apply worker's: the worker
+	 * flushes WAL itself once per batch of received messages and acknowledges
+	 * only what is flushed (apply.c), whatever the server's setting.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* Values arrive in these formats (remote.c); read them back the same way. */
 	SetConfigOption("DateStyle", "ISO", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("IntervalStyle", "postgres", PGC_SUSET, PGC_S_OVERRIDE);
@@ -444,6 +468,7 @@ worker_run(Oid owner)
 		laredo_apply_begin_local();
 		PopActiveSnapshot();
 		laredo_apply_commit_local(consistent, GetCurrentTimestamp(), true);
+		laredo_apply_flush();
 		needs_sync = false;
 		if (!ephemeral)
 			laredo_source_set_slot_pending(id, false);
@@ -462,6 +487,7 @@ worker_run(Oid owner)
 		laredo_apply_begin_local();
 		PopActiveSnapshot();
 		laredo_apply_commit_local(sync_lsn, GetCurrentTimestamp(), false);
+		XLogFlush(XactLastCommitEnd);
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": synchronised new pipelines at %X/%X, the stream resumes from %X/%X",
 						id, LSN_FORMAT_ARGS(sync_lsn), LSN_FORMAT_ARGS(startpos))));
