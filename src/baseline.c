@@ -28,6 +28,51 @@
 #include "publication.h"
 #include "remote.h"
 
+/* The COPY stream being read by a fast-path load (CopyFrom's callback has no argument). */
+static WalReceiverConn *copy_conn = NULL;
+static StringInfoData copy_leftover;
+
+/* Feeds CopyFrom from the source's COPY ... TO STDOUT, waiting on the latch. */
+static int
+baseline_copy_read(void *outbuf, int minread, int maxread)
+{
+	int			bytesread = 0;
+
+	for (;;)
+	{
+		int			avail = copy_leftover.len - copy_leftover.cursor;
+		char	   *buf;
+		pgsocket	fd = PGINVALID_SOCKET;
+		int			len;
+
+		if (avail > 0)
+		{
+			avail = Min(avail, maxread - bytesread);
+			memcpy((char *) outbuf + bytesread, copy_leftover.data + copy_leftover.cursor, avail);
+			copy_leftover.cursor += avail;
+			bytesread += avail;
+		}
+		if (bytesread >= minread || bytesread >= maxread)
+			return bytesread;
+		CHECK_FOR_INTERRUPTS();
+		len = walrcv_receive(copy_conn, &buf, &fd);
+		if (len < 0)
+			return bytesread;	/* end of the copy */
+		if (len == 0)
+		{
+			(void) WaitLatchOrSocket(MyLatch,
+									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									 fd, 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+		/* the buffer stays valid until the next receive */
+		copy_leftover.data = buf;
+		copy_leftover.len = len;
+		copy_leftover.cursor = 0;
+	}
+}
+
 /* Describes a table as pgoutput would: published columns, identity, keys. */
 static LogicalRepRelation *
 baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
@@ -243,6 +288,27 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 				 errmsg("could not start the baseline copy of %s from source \"%s\"",
 						qualified, source->source_id),
 				 errdetail_internal("%s", res->err ? res->err : "unexpected result")));
+
+	/* one plain mirror of the table: load the COPY stream as it comes */
+	if (list_length(pipelines) == 1)
+	{
+		LaredoPipeline *p = linitial(pipelines);
+
+		if (p->routine->copy && p->routine->copy_ok(p))
+		{
+			copy_conn = conn;
+			copy_leftover.data = NULL;
+			copy_leftover.len = copy_leftover.cursor = 0;
+			p->counters.baseline_rows += p->routine->copy(p, rel, baseline_copy_read);
+			p->touched = true;
+			copy_conn = NULL;
+			foreach(lc, pipelines)
+				((LaredoPipeline *) lfirst(lc))->routine->baseline_end(lfirst(lc));
+			PopActiveSnapshot();
+			CommandCounterIncrement();
+			return;
+		}
+	}
 
 	tup.ncols = rel->natts;
 	tup.colvalues = palloc0(sizeof(StringInfoData) * rel->natts);

@@ -34,6 +34,15 @@ typedef struct LaredoTargetRoutine
 	void		(*truncate) (LaredoPipeline *pipeline);
 	/* the local transaction is about to commit: release per-transaction state */
 	void		(*xact_end) (LaredoPipeline *pipeline);
+
+	/*
+	 * Optional fast path for a baseline: the source's COPY text is loaded
+	 * directly (multi-insert), when copy_ok says this pipeline can take it.
+	 * Returns the rows loaded.
+	 */
+	bool		(*copy_ok) (LaredoPipeline *pipeline);
+	uint64		(*copy) (LaredoPipeline *pipeline, LogicalRepRelation *remoterel,
+						 int (*read) (void *outbuf, int minread, int maxread));
 } LaredoTargetRoutine;
 
 struct LaredoPipeline

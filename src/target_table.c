@@ -18,6 +18,7 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "commands/copy.h"
 #include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -25,6 +26,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
@@ -559,6 +561,40 @@ table_baseline_end(LaredoPipeline *p)
 {
 }
 
+/* A plain mirror can load the baseline as the built-in table sync does. */
+static bool
+table_copy_ok(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+
+	return t->subset == NIL && !t->soft_delete && !t->metadata_columns && p->where == NULL;
+}
+
+static uint64
+table_copy(LaredoPipeline *p, LogicalRepRelation *remoterel,
+		   int (*read) (void *outbuf, int minread, int maxread))
+{
+	TableTarget *t = p->private;
+	Relation	rel;
+	ParseState *pstate;
+	List	   *attnames = NIL;
+	CopyFromState cstate;
+	uint64		rows;
+
+	table_xact_end(p);
+	rel = table_open(t->relid, RowExclusiveLock);
+	pstate = make_parsestate(NULL);
+	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
+	for (int i = 0; i < remoterel->natts; i++)
+		attnames = lappend(attnames, makeString(pstrdup(remoterel->attnames[i])));
+	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, read, attnames, NIL);
+	rows = CopyFrom(cstate);
+	EndCopyFrom(cstate);
+	table_close(rel, NoLock);
+	t->map_stale = true;
+	return rows;
+}
+
 const LaredoTargetRoutine laredo_target_table = {
 	.init = table_init,
 	.relation = table_relation,
@@ -570,4 +606,6 @@ const LaredoTargetRoutine laredo_target_table = {
 	.delete = table_delete,
 	.truncate = table_truncate,
 	.xact_end = table_xact_end,
+	.copy_ok = table_copy_ok,
+	.copy = table_copy,
 };
