@@ -10,6 +10,7 @@ OBJS = \
 	src/publication.o \
 	src/baseline.o \
 	src/apply.o \
+	src/target_exec.o \
 	src/target_table.o \
 	src/target_changelog.o \
 	src/target_function.o \

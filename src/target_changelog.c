@@ -40,6 +40,7 @@
 
 #include "row_json.h"
 #include "target.h"
+#include "target_exec.h"
 
 #define CHANGELOG_NATTS 9
 #define PRUNE_BATCH		10000
@@ -50,10 +51,8 @@ typedef struct ChangelogTarget
 	char	   *retain;			/* an interval, or NULL */
 	char	   *source_table;	/* "schema.table" as written in each row */
 
-	/* per local transaction (allocated in TopTransactionContext) */
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
+	/* per local transaction */
+	LaredoTargetExec x;
 	TupleTableSlot *slot;
 } ChangelogTarget;
 
@@ -101,41 +100,19 @@ changelog_open_xact(LaredoPipeline *p)
 {
 	ChangelogTarget *t = p->private;
 	MemoryContext old;
-	RangeTblEntry *rte;
 
-	if (t->rel)
+	if (t->x.rel)
 		return;
+	laredo_target_exec_open(&t->x, t->relid);
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	t->rel = table_open(t->relid, RowExclusiveLock);
-	t->estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = t->relid;
-	rte->relkind = t->rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(t->estate, list_make1(rte));
-	t->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
-	t->estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(t->rri, false);
-	AfterTriggerBeginQuery();
-	t->slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel), &TTSOpsVirtual);
+	t->slot = ExecInitExtraTupleSlot(t->x.estate, RelationGetDescr(t->x.rel), &TTSOpsVirtual);
 	MemoryContextSwitchTo(old);
 }
 
 static void
 changelog_xact_end(LaredoPipeline *p)
 {
-	ChangelogTarget *t = p->private;
-
-	if (t->rel == NULL)
-		return;
-	ExecCloseIndices(t->rri);
-	AfterTriggerEndQuery(t->estate);
-	ExecResetTupleTable(t->estate->es_tupleTable, false);
-	FreeExecutorState(t->estate);
-	table_close(t->rel, NoLock);
-	t->rel = NULL;
+	laredo_target_exec_close(&((ChangelogTarget *) p->private)->x);
 }
 
 /* The old tuple as the source sent it: the whole row under FULL, else the key. */
@@ -185,7 +162,7 @@ changelog_write(LaredoPipeline *p, char op, LogicalRepTupleData *oldtup, Logical
 		values[8] = laredo_row_jsonb(rel, newtup, false, &nulls[8]);
 	}
 	ExecStoreVirtualTuple(slot);
-	ExecSimpleRelationInsert(t->rri, t->estate, slot);
+	ExecSimpleRelationInsert(t->x.rri, t->x.estate, slot);
 }
 
 static void

@@ -40,6 +40,7 @@
 #include "utils/relcache.h"
 
 #include "target.h"
+#include "target_exec.h"
 
 typedef struct TableTarget
 {
@@ -62,9 +63,7 @@ typedef struct TableTarget
 	Oid		   *typioparam;
 
 	/* per local transaction (allocated in TopTransactionContext) */
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
+	LaredoTargetExec x;
 	TupleTableSlot *remoteslot;
 	TupleTableSlot *searchslot;
 	TupleTableSlot *localslot;
@@ -167,7 +166,7 @@ table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 static void
 table_build_map(LaredoPipeline *p, TableTarget *t)
 {
-	TupleDesc	desc = RelationGetDescr(t->rel);
+	TupleDesc	desc = RelationGetDescr(t->x.rel);
 	MemoryContext cxt = GetMemoryChunkContext(t);
 	LogicalRepRelation *remote = t->remoterel;
 	Bitmapset  *mapped = NULL;
@@ -230,7 +229,7 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 static Oid
 table_find_identity_index(TableTarget *t)
 {
-	Oid			idxoid = RelationGetReplicaIndex(t->rel);
+	Oid			idxoid = RelationGetReplicaIndex(t->x.rel);
 	List	   *indexes;
 	ListCell   *lc;
 	Bitmapset  *keys = NULL;
@@ -242,7 +241,7 @@ table_find_identity_index(TableTarget *t)
 			keys = bms_add_member(keys, i + 1);
 	if (keys == NULL)
 		return InvalidOid;
-	indexes = RelationGetIndexList(t->rel);
+	indexes = RelationGetIndexList(t->x.rel);
 	foreach(lc, indexes)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
@@ -267,36 +266,22 @@ table_open_xact(LaredoPipeline *p)
 {
 	TableTarget *t = p->private;
 	MemoryContext old;
-	RangeTblEntry *rte;
 	TupleDesc	desc;
 
-	if (t->rel)
+	if (t->x.rel)
 		return;
 	if (t->remoterel == NULL)
 		elog(ERROR, "pipeline \"%s\" received a change before its relation", p->config->pipeline_id);
 
+	laredo_target_exec_open(&t->x, t->relid);
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	t->rel = table_open(t->relid, RowExclusiveLock);
 	if (t->map_stale)
 		table_build_map(p, t);
-	desc = RelationGetDescr(t->rel);
+	desc = RelationGetDescr(t->x.rel);
 
-	t->estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = t->relid;
-	rte->relkind = t->rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(t->estate, list_make1(rte));
-	t->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
-	t->estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(t->rri, false);
-	AfterTriggerBeginQuery();
-
-	t->remoteslot = ExecInitExtraTupleSlot(t->estate, desc, &TTSOpsVirtual);
-	t->searchslot = ExecInitExtraTupleSlot(t->estate, desc, &TTSOpsVirtual);
-	t->localslot = table_slot_create(t->rel, &t->estate->es_tupleTable);
+	t->remoteslot = ExecInitExtraTupleSlot(t->x.estate, desc, &TTSOpsVirtual);
+	t->searchslot = ExecInitExtraTupleSlot(t->x.estate, desc, &TTSOpsVirtual);
+	t->localslot = table_slot_create(t->x.rel, &t->x.estate->es_tupleTable);
 	t->idxoid = table_find_identity_index(t);
 
 	t->defaults = palloc0(sizeof(ExprState *) * t->natts);
@@ -307,7 +292,7 @@ table_open_xact(LaredoPipeline *p)
 
 		if (t->attmap[i] >= 0 || att->attisdropped || att->attgenerated)
 			continue;
-		defexpr = (Expr *) build_column_default(t->rel, i + 1);
+		defexpr = (Expr *) build_column_default(t->x.rel, i + 1);
 		if (defexpr)
 			t->defaults[i] = ExecInitExpr(expression_planner(defexpr), NULL);
 	}
@@ -317,17 +302,7 @@ table_open_xact(LaredoPipeline *p)
 static void
 table_xact_end(LaredoPipeline *p)
 {
-	TableTarget *t = p->private;
-
-	if (t->rel == NULL)
-		return;
-	ExecCloseIndices(t->rri);
-	AfterTriggerEndQuery(t->estate);
-	ExecResetTupleTable(t->estate->es_tupleTable, false);
-	FreeExecutorState(t->estate);
-	table_close(t->rel, NoLock);
-	t->rel = NULL;
-	t->estate = NULL;
+	laredo_target_exec_close(&((TableTarget *) p->private)->x);
 }
 
 /*
@@ -340,7 +315,7 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 			TupleTableSlot *current)
 {
 	TupleDesc	desc = slot->tts_tupleDescriptor;
-	ExprContext *econtext = GetPerTupleExprContext(t->estate);
+	ExprContext *econtext = GetPerTupleExprContext(t->x.estate);
 
 	ExecClearTuple(slot);
 	if (current)
@@ -413,8 +388,8 @@ table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
 	}
 	table_store(t, t->remoteslot, newtup, NULL);
 	table_stamp(t, t->remoteslot, 0);
-	ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
-	ResetPerTupleExprContext(t->estate);
+	ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
+	ResetPerTupleExprContext(t->x.estate);
 }
 
 static bool
@@ -422,9 +397,9 @@ table_find(TableTarget *t, LogicalRepTupleData *key)
 {
 	table_store(t, t->searchslot, key, NULL);
 	if (OidIsValid(t->idxoid))
-		return RelationFindReplTupleByIndex(t->rel, t->idxoid, LockTupleExclusive,
+		return RelationFindReplTupleByIndex(t->x.rel, t->idxoid, LockTupleExclusive,
 											t->searchslot, t->localslot);
-	return RelationFindReplTupleSeq(t->rel, LockTupleExclusive, t->searchslot, t->localslot);
+	return RelationFindReplTupleSeq(t->x.rel, LockTupleExclusive, t->searchslot, t->localslot);
 }
 
 static bool
@@ -448,9 +423,9 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 
 		table_store(t, t->remoteslot, newtup, t->localslot);
 		table_stamp(t, t->remoteslot, 0);
-		EvalPlanQualInit(&epq, t->estate, NULL, NIL, -1);
+		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
 		EvalPlanQualSetSlot(&epq, t->remoteslot);
-		ExecSimpleRelationUpdate(t->rri, t->estate, &epq, t->localslot, t->remoteslot);
+		ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, t->remoteslot);
 		EvalPlanQualEnd(&epq);
 	}
 	else if (tuple_is_complete(newtup))
@@ -465,7 +440,7 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 							p->config->pipeline_id)));
 		table_store(t, t->remoteslot, newtup, NULL);
 		table_stamp(t, t->remoteslot, 0);
-		ExecSimpleRelationInsert(t->rri, t->estate, t->remoteslot);
+		ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
 	}
 	else
 		ereport(ERROR,
@@ -475,7 +450,7 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 						quote_identifier(p->config->target_table)),
 				 errdetail("The update leaves TOASTed values out, so the row cannot be rebuilt."),
 				 errhint("Rows were removed from the target behind laredo's back; resynchronise the pipeline.")));
-	ResetPerTupleExprContext(t->estate);
+	ResetPerTupleExprContext(t->x.estate);
 }
 
 static void
@@ -488,7 +463,7 @@ table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 	{
 		EPQState	epq;
 
-		EvalPlanQualInit(&epq, t->estate, NULL, NIL, -1);
+		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
 		if (t->soft_delete)
 		{
 			TimestampTz when = laredo_apply_meta()->commit_time;
@@ -498,13 +473,13 @@ table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 			slot_getallattrs(t->remoteslot);
 			table_stamp(t, t->remoteslot, when ? when : GetCurrentTimestamp());
 			EvalPlanQualSetSlot(&epq, t->remoteslot);
-			ExecSimpleRelationUpdate(t->rri, t->estate, &epq, t->localslot, t->remoteslot);
+			ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, t->remoteslot);
 		}
 		else
-			ExecSimpleRelationDelete(t->rri, t->estate, &epq, t->localslot);
+			ExecSimpleRelationDelete(t->x.rri, t->x.estate, &epq, t->localslot);
 		EvalPlanQualEnd(&epq);
 	}
-	ResetPerTupleExprContext(t->estate);
+	ResetPerTupleExprContext(t->x.estate);
 }
 
 static void
