@@ -2,19 +2,6 @@
 -- transaction, with the pipeline owner's rights; on_error stop (ERROR at that
 -- change, resume after the fix) and skip (dead letters).
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.wait_state(p_source text, p_want text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	v text;
-BEGIN
-	FOR i IN 1..1200 LOOP
-		SELECT state INTO v FROM laredo.sources WHERE source_id = p_source;
-		EXIT WHEN v = p_want;
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-	RETURN v;
-END
-$$;
 CREATE SCHEMA fn;
 CREATE TABLE public.fn_src (id int PRIMARY KEY, v text);
 INSERT INTO public.fn_src VALUES (1, 'one');
@@ -48,7 +35,7 @@ SELECT n, op, old, new, lsn_ok, source_table, source_id, seq, caller FROM fn.cal
 -- on_error stop: ERROR at the failing change; nothing after it applied
 INSERT INTO public.fn_src VALUES (3, 'boom');
 INSERT INTO public.fn_src VALUES (4, 'after');
-SELECT pg_temp.wait_state('fs', 'ERROR');
+SELECT public.wait_state('fs', 'ERROR');
 SELECT p.state, p.last_error FROM laredo.pipelines p WHERE pipeline_id = 'calls';
 SELECT count(*) FROM fn.calls WHERE (new->>'id')::int >= 3;
 -- fix the function, resume: the failed change and the next one arrive

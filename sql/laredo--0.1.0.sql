@@ -1038,6 +1038,22 @@ BEGIN
 END
 $$;
 
+-- The source of a pipeline, or a clear error for an unknown one.
+CREATE FUNCTION laredo._pipeline_source(p_pipeline_id text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+BEGIN
+	SELECT p.source_id INTO v_source FROM laredo.pipeline_config p WHERE p.pipeline_id = p_pipeline_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(p_pipeline_id, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
+	END IF;
+	RETURN v_source;
+END
+$$;
+
 CREATE FUNCTION laredo.drop_pipeline(pipeline_id text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -1045,13 +1061,8 @@ DECLARE
 	v_source text;
 BEGIN
 	PERFORM laredo._require_admin('drop a pipeline');
-	DELETE FROM laredo.pipeline_config p WHERE p.pipeline_id = drop_pipeline.pipeline_id
-		RETURNING source_id INTO v_source;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
-	END IF;
+	v_source := laredo._pipeline_source(pipeline_id);
+	DELETE FROM laredo.pipeline_config p WHERE p.pipeline_id = drop_pipeline.pipeline_id;
 	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = v_source;
 	PERFORM laredo._notify_config_change();
 END
@@ -1068,13 +1079,8 @@ DECLARE
 	v_source text;
 BEGIN
 	PERFORM laredo._require_admin('pause a pipeline');
-	UPDATE laredo.pipeline_config p SET paused = true WHERE p.pipeline_id = pause_pipeline.pipeline_id
-		RETURNING source_id INTO v_source;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
-	END IF;
+	v_source := laredo._pipeline_source(pipeline_id);
+	UPDATE laredo.pipeline_config p SET paused = true WHERE p.pipeline_id = pause_pipeline.pipeline_id;
 	-- stop the worker now, so that nothing is applied once pause_pipeline returns
 	PERFORM laredo._stop_worker(v_source);
 	PERFORM laredo._notify_config_change();
@@ -1088,14 +1094,9 @@ DECLARE
 	v_source text;
 BEGIN
 	PERFORM laredo._require_admin('resume a pipeline');
+	v_source := laredo._pipeline_source(pipeline_id);
 	UPDATE laredo.pipeline_config p SET paused = false, error = NULL, error_time = NULL
-	WHERE p.pipeline_id = resume_pipeline.pipeline_id
-		RETURNING source_id INTO v_source;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
-	END IF;
+	WHERE p.pipeline_id = resume_pipeline.pipeline_id;
 	-- a pipeline in ERROR is resumed by retrying its source
 	UPDATE laredo.source_config c SET error = NULL, error_hint = NULL, error_time = NULL,
 		config_version = c.config_version + 1
@@ -1113,14 +1114,9 @@ DECLARE
 	v_source text;
 BEGIN
 	PERFORM laredo._require_admin('resynchronise a pipeline');
+	v_source := laredo._pipeline_source(pipeline_id);
 	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL, error = NULL, error_time = NULL
-	WHERE p.pipeline_id = resync_pipeline.pipeline_id
-		RETURNING source_id INTO v_source;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(pipeline_id, 'NULL')
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
-	END IF;
+	WHERE p.pipeline_id = resync_pipeline.pipeline_id;
 	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = v_source;
 	PERFORM laredo._notify_config_change();
 END

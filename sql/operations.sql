@@ -1,19 +1,6 @@
 -- operations: reset, pause, resume, resync, laredo.source() and laredo.health(),
 -- with every refusal.
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.wait_state(p_source text, p_want text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	v text;
-BEGIN
-	FOR i IN 1..1200 LOOP
-		SELECT state INTO v FROM laredo.sources WHERE source_id = p_source;
-		EXIT WHEN v = p_want;
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-	RETURN v;
-END
-$$;
 CREATE SCHEMA ops;
 CREATE TABLE public.op_a (id int PRIMARY KEY, v text);
 CREATE TABLE public.op_b (id int PRIMARY KEY, v text);
@@ -34,7 +21,7 @@ FROM laredo.source('ops');
 
 -- pause holds the source; changes made meanwhile are applied on resume
 SELECT laredo.pause_pipeline('op_a');
-SELECT pg_temp.wait_state('ops', 'PAUSED');
+SELECT public.wait_state('ops', 'PAUSED');
 SELECT pipeline_id, state FROM laredo.pipelines ORDER BY 1;
 SELECT source_id, pipeline_id, problem FROM laredo.health();
 INSERT INTO public.op_a VALUES (101, 'while paused');
@@ -93,7 +80,7 @@ DROP ROLE laredo_ops_user;
 -- health() reports a source in ERROR and a pipeline in ERROR
 ALTER TABLE ops.op_a ADD CONSTRAINT no_x CHECK (v <> 'x');
 INSERT INTO public.op_a VALUES (103, 'x');
-SELECT pg_temp.wait_state('ops', 'ERROR');
+SELECT public.wait_state('ops', 'ERROR');
 SELECT source_id, pipeline_id, problem, detail FROM laredo.health();
 ALTER TABLE ops.op_a DROP CONSTRAINT no_x;
 SELECT laredo.resume_pipeline('op_a');      -- retries the source

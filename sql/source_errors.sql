@@ -2,19 +2,6 @@
 -- laredo did not create is never adopted; failures back off into a durable
 -- ERROR that stays until alter_source; each recovers with nothing lost.
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.wait_state(p_source text, p_want text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	v text;
-BEGIN
-	FOR i IN 1..1200 LOOP
-		SELECT state INTO v FROM laredo.sources WHERE source_id = p_source;
-		EXIT WHEN v = p_want;
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-	RETURN v;
-END
-$$;
 CREATE SCHEMA copy2;
 CREATE TABLE public.nokey_log (at int, what text);                  -- no replica identity
 CREATE TABLE public.docs (id int PRIMARY KEY, body text);
@@ -32,7 +19,7 @@ SELECT laredo.add_table('se', 'public.docs');
 SELECT laredo.create_pipeline('nokey', 'se', 'public.nokey_log', target => 'copy2.nokey_log');
 SELECT laredo.create_pipeline('docs', 'se', 'public.docs', target => 'copy2.docs');
 COMMIT;
-SELECT pg_temp.wait_state('se', 'ERROR');
+SELECT public.wait_state('se', 'ERROR');
 SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'se';
 SELECT count(*) FROM copy2.docs;
 -- it stays in ERROR: no worker is started for it
@@ -58,7 +45,7 @@ SELECT pubname, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication
 -- 3. an unreachable source: retries with backoff, then a durable ERROR after
 -- reconnect_max_attempts; alter_source with a working connection recovers
 SELECT laredo.alter_source('se', connection => 'host=127.0.0.1 port=1 dbname=nowhere user=postgres');
-SELECT pg_temp.wait_state('se', 'ERROR');
+SELECT public.wait_state('se', 'ERROR');
 SELECT last_error LIKE 'could not connect to source "se"%' AS connect_error, last_error_hint FROM laredo.sources WHERE source_id = 'se';
 INSERT INTO public.docs VALUES (100, 'written while the source was in ERROR');
 SELECT laredo.alter_source('se', connection => '');
@@ -72,7 +59,7 @@ SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.docs t)
 ALTER TABLE copy2.docs ADD CONSTRAINT no_forbidden CHECK (body <> 'forbidden');
 INSERT INTO public.docs VALUES (200, 'forbidden');
 INSERT INTO public.docs VALUES (201, 'after the failure');
-SELECT pg_temp.wait_state('se', 'ERROR');
+SELECT public.wait_state('se', 'ERROR');
 SELECT s.last_error, p.state, p.last_error FROM laredo.sources s JOIN laredo.pipelines p USING (source_id)
 WHERE p.pipeline_id = 'docs';
 SELECT count(*) FROM copy2.docs WHERE id >= 200;
@@ -94,7 +81,7 @@ SELECT laredo.create_source('fb', connection => '', slot_name => 'fb_slot',
 SELECT laredo.add_table('fb', 'public.fb_src');
 SELECT laredo.create_pipeline('fb', 'fb', 'public.fb_src', target => 'copy2.fb_copy');
 COMMIT;
-SELECT pg_temp.wait_state('fb', 'ERROR');
+SELECT public.wait_state('fb', 'ERROR');
 SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'fb';
 SELECT laredo.drop_source('fb');
 SELECT pubname FROM pg_publication;
@@ -108,7 +95,7 @@ SELECT laredo.create_source('np', connection => '', slot_name => 'np_slot',
 SELECT laredo.add_table('np', 'public.fb_src');
 SELECT laredo.create_pipeline('np', 'np', 'public.fb_src', target => 'copy2.np_copy');
 COMMIT;
-SELECT pg_temp.wait_state('np', 'ERROR');
+SELECT public.wait_state('np', 'ERROR');
 SELECT last_error, last_error_hint FROM laredo.sources WHERE source_id = 'np';
 SELECT count(*) FROM pg_publication WHERE pubname = 'missing_pub';
 SELECT laredo.drop_source('np');
