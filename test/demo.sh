@@ -60,6 +60,11 @@ psql_as -d warehouse -c 'SELECT id, customer, total FROM mirror.orders WHERE id 
 psql_as -d shop -c 'SELECT count(*) AS source_rows, sum(total) FROM orders'
 
 say "laredo.sources and laredo.pipelines"
+# counters are written with the data at most once a second
+for _ in $(seq 1 50); do
+	[ "$(psql_as -d warehouse -At -c "SELECT inserts + updates + deletes > 0 FROM laredo.pipelines")" = t ] && break
+	sleep 0.1
+done
 psql_as -d warehouse -x -c 'SELECT * FROM laredo.sources' -c 'SELECT * FROM laredo.pipelines'
 
 say "the slot on the source"
