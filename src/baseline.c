@@ -360,29 +360,37 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 }
 
 /*
- * A table added to a running source: a temporary slot of its own, created on
- * this connection inside a repeatable-read transaction (USE_SNAPSHOT), gives
- * the copy its snapshot and the LSN from which the stream takes over, exactly
- * as the built-in table synchronisation does.  Only the pipelines not yet
- * copied are fed.  Returns that LSN; the slot vanishes with the connection.
+ * Copies the source's tables on a connection of its own, inside one
+ * repeatable-read transaction on the source, and returns the LSN the copy
+ * stands at.  With a snapshot (the one the source's slot exported), every
+ * pipeline is fed, and copy_lsn is the slot's consistent point.  Without
+ * one, this is a table added to a running source: a temporary slot of its
+ * own, created in that transaction (USE_SNAPSHOT), gives the copy its
+ * snapshot and the LSN from which the stream takes over, exactly as the
+ * built-in table synchronisation does; only the pipelines not yet copied
+ * are fed, and the slot vanishes with the connection.
  */
-XLogRecPtr
-laredo_baseline_sync(LaredoSourceConfig *source)
+static XLogRecPtr
+baseline_copy_all(LaredoSourceConfig *source, const char *snapshot, XLogRecPtr copy_lsn)
 {
 	WalReceiverConn *conn = laredo_connect(source->connection, source->owner,
-										   psprintf("laredo sync %s", source->source_id),
+										   psprintf("laredo %s %s", snapshot ? "baseline" : "sync",
+													source->source_id),
 										   source->source_id);
-	XLogRecPtr	sync_lsn = InvalidXLogRecPtr;
 
 	PG_TRY();
 	{
 		ListCell   *lc;
 
 		laredo_remote_command(conn, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", source->source_id);
-		(void) walrcv_create_slot(conn, psprintf("%.40s_sync_%d", source->slot_name, MyProcPid),
-								  true, false, CRS_USE_SNAPSHOT, &sync_lsn);
+		if (snapshot)
+			laredo_remote_command(conn, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot)),
+								  source->source_id);
+		else
+			(void) walrcv_create_slot(conn, psprintf("%.40s_sync_%d", source->slot_name, MyProcPid),
+									  true, false, CRS_USE_SNAPSHOT, &copy_lsn);
 		foreach(lc, source->tables)
-			baseline_copy_table(conn, source, lfirst(lc), true, sync_lsn);
+			baseline_copy_table(conn, source, lfirst(lc), snapshot == NULL, copy_lsn);
 		laredo_remote_command(conn, "COMMIT", source->source_id);
 	}
 	PG_FINALLY();
@@ -390,30 +398,19 @@ laredo_baseline_sync(LaredoSourceConfig *source)
 		walrcv_disconnect(conn);
 	}
 	PG_END_TRY();
-	return sync_lsn;
+	return copy_lsn;
 }
 
+/* The full baseline, in the snapshot the source's new slot exported. */
 void
 laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot, XLogRecPtr copy_lsn)
 {
-	WalReceiverConn *conn = laredo_connect(source->connection, source->owner,
-										   psprintf("laredo baseline %s", source->source_id),
-										   source->source_id);
+	(void) baseline_copy_all(source, snapshot, copy_lsn);
+}
 
-	PG_TRY();
-	{
-		ListCell   *lc;
-
-		laredo_remote_command(conn, "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", source->source_id);
-		laredo_remote_command(conn, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot)),
-							  source->source_id);
-		foreach(lc, source->tables)
-			baseline_copy_table(conn, source, lfirst(lc), false, copy_lsn);
-		laredo_remote_command(conn, "COMMIT", source->source_id);
-	}
-	PG_FINALLY();
-	{
-		walrcv_disconnect(conn);
-	}
-	PG_END_TRY();
+/* A table added to a running source; returns the LSN its stream starts at. */
+XLogRecPtr
+laredo_baseline_sync(LaredoSourceConfig *source)
+{
+	return baseline_copy_all(source, NULL, InvalidXLogRecPtr);
 }
