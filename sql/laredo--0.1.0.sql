@@ -216,6 +216,16 @@ BEGIN
 END
 $$;
 
+-- A source's configuration changed: its worker is restarted with the new one
+-- once the caller commits.
+CREATE FUNCTION laredo._source_changed(p_source_id text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = p_source_id;
+	PERFORM laredo._notify_config_change();
+END
+$$;
+
 CREATE FUNCTION laredo._check_interval(name text, value interval) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -656,8 +666,7 @@ BEGIN
 
 	INSERT INTO laredo.source_tables (source_id, schema_name, table_name, where_clause, columns, insert_only)
 	VALUES (s.source_id, n.schema_name, n.table_name, where_clause, columns, v_insert_only);
-	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
-	PERFORM laredo._notify_config_change();
+	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
 
@@ -687,8 +696,7 @@ BEGIN
 	END IF;
 	DELETE FROM laredo.source_tables t WHERE t.source_id = s.source_id
 		AND t.schema_name = n.schema_name AND t.table_name = n.table_name;
-	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
-	PERFORM laredo._notify_config_change();
+	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
 
@@ -735,8 +743,7 @@ BEGIN
 		target_kind, target_schema, target_table, options, owner)
 	VALUES (pipeline_id, s.source_id, source_schema, source_table, 'function', v_schema, v_name,
 		options, (SELECT oid FROM pg_roles WHERE rolname = current_user));
-	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
-	PERFORM laredo._notify_config_change();
+	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
 
@@ -1033,8 +1040,7 @@ BEGIN
 		target_kind, target_schema, target_table, options, owner)
 	VALUES (pipeline_id, s.source_id, n.schema_name, n.table_name, target_kind,
 		tn.schema_name, tn.table_name, options, (SELECT oid FROM pg_roles WHERE rolname = current_user));
-	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = s.source_id;
-	PERFORM laredo._notify_config_change();
+	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
 
@@ -1063,8 +1069,7 @@ BEGIN
 	PERFORM laredo._require_admin('drop a pipeline');
 	v_source := laredo._pipeline_source(pipeline_id);
 	DELETE FROM laredo.pipeline_config p WHERE p.pipeline_id = drop_pipeline.pipeline_id;
-	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = v_source;
-	PERFORM laredo._notify_config_change();
+	PERFORM laredo._source_changed(v_source);
 END
 $$;
 
@@ -1117,8 +1122,7 @@ BEGIN
 	v_source := laredo._pipeline_source(pipeline_id);
 	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL, error = NULL, error_time = NULL
 	WHERE p.pipeline_id = resync_pipeline.pipeline_id;
-	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = v_source;
-	PERFORM laredo._notify_config_change();
+	PERFORM laredo._source_changed(v_source);
 END
 $$;
 
