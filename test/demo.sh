@@ -11,8 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(pg_config --bindir)
 dir=$(mktemp -d)
 as_root chown postgres "$dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-pg() { as_root runuser -u postgres -- "$@"; }
+port=$(free_port)
 cleanup() { pg "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true; as_root rm -rf "$dir"; }
 trap cleanup EXIT
 

@@ -27,8 +27,6 @@ bin=$(pg_config --bindir)
 dir=$(mktemp -d)
 chmod 755 "$dir"
 as_root chown postgres "$dir"
-pg() { as_root runuser -u postgres -- "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 declare -A port
 for node in source laredo builtin; do port[$node]=$(free_port); done
 cleanup() {

@@ -13,8 +13,6 @@ bin=$(pg_config --bindir)
 dir=$(mktemp -d)
 chmod 755 "$dir"
 as_root chown postgres "$dir"
-pg() { as_root runuser -u postgres -- "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 sport=$(free_port); cport=$(free_port)
 cleanup() {
 	pg "$bin/pg_ctl" -D "$dir/source" -m immediate stop >/dev/null 2>&1 || true
