@@ -22,7 +22,7 @@ DATA = sql/laredo--0.1.0.sql
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 SHLIB_LINK_INTERNAL = $(libpq)
 
-REGRESS = setup sources pipelines errors local_mirror source_errors operations changelog function_target table_options pipeline_filter drop_extension
+REGRESS = setup sources pipelines errors local_mirror source_errors operations changelog function_target table_options pipeline_filter bad_input drop_extension
 REGRESS_OPTS = --temp-instance=$(CURDIR)/tmp_check_regress \
 	--temp-config=$(CURDIR)/test/regress.conf
 

@@ -21,7 +21,7 @@ SELECT laredo.create_pipeline('items_log', 'cl', 'public.cl_items', target_kind 
 SELECT laredo.create_pipeline('items_copy', 'cl', 'public.cl_items', target => 'audit.items_copy');
 SELECT laredo.create_pipeline('notes_log', 'cl', 'public.cl_notes', target_kind => 'changelog');
 COMMIT;
-SELECT laredo.wait_for_catchup('cl', '60s');
+CALL laredo.wait_for_catchup('cl', '60s');
 \d audit.items_log
 -- the baseline: op B, the copy's LSN, one row each
 SELECT op, seq, source_table, key, old, new - 'big' AS new, length(new->>'big') AS big
@@ -38,7 +38,7 @@ UPDATE public.cl_notes SET body = 'changed' WHERE id = 1;          -- REPLICA ID
 INSERT INTO public.cl_items VALUES (4, 'q"uote\', 0, 'NaN', true, '{"x,y"}', 'null', NULL);
 TRUNCATE public.cl_notes;
 COMMIT;
-SELECT laredo.wait_for_catchup('cl', '60s');
+CALL laredo.wait_for_catchup('cl', '60s');
 -- every change once, in commit order: (lsn, seq) ascending
 SELECT op, seq, key, old, new - 'big' AS new,
        CASE jsonb_typeof(new->'big') WHEN 'string' THEN length(new->>'big')::text ELSE (new->'big')::text END AS big,
@@ -58,11 +58,11 @@ BEGIN;
 SELECT laredo.create_pipeline('short_log', 'cl', 'public.cl_items', target_kind => 'changelog',
                               target => 'audit.short_log', options => '{"retain": "1 second"}');
 COMMIT;
-SELECT laredo.wait_for_catchup('cl', '60s');
+CALL laredo.wait_for_catchup('cl', '60s');
 SELECT count(*) AS copied FROM audit.short_log;
 SELECT pg_sleep(1.2);
 INSERT INTO public.cl_items (id, name) VALUES (5, 'recent');
-SELECT laredo.wait_for_catchup('cl', '60s');
+CALL laredo.wait_for_catchup('cl', '60s');
 DO $$
 BEGIN
 	FOR i IN 1..600 LOOP

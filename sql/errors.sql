@@ -9,7 +9,7 @@ SELECT laredo.add_table('nosuch', 'public.t1');
 SELECT laredo.remove_table('nosuch', 'public.t1');
 SELECT laredo.create_pipeline('x', 'nosuch', 'public.t1');
 SELECT laredo.drop_pipeline('nosuch');
-SELECT laredo.wait_for_catchup('nosuch', '1s');
+CALL laredo.wait_for_catchup('nosuch', '1s');
 -- duplicate ids
 SELECT laredo.create_source('e1', connection => '');
 SELECT laredo.create_source('e2', connection => '', slot_name => 'e1_slot');
@@ -63,10 +63,10 @@ SELECT laredo.add_table('e1', 'public.v1');
 -- wait_for_catchup refuses a transaction that has written
 BEGIN;
 INSERT INTO public.t1 VALUES (1, 'x');
-SELECT laredo.wait_for_catchup('e1', '1s');
+CALL laredo.wait_for_catchup('e1', '1s');
 ROLLBACK;
-SELECT laredo.wait_for_catchup('e1', NULL);
-SELECT laredo.wait_for_catchup('e1', '-1s');
+CALL laredo.wait_for_catchup('e1', NULL);
+CALL laredo.wait_for_catchup('e1', '-1s');
 -- nothing above changed anything
 SELECT source_id, enabled, connection FROM laredo.sources ORDER BY 1;
 SELECT count(*) FROM laredo.source_tables;

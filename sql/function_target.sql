@@ -23,13 +23,13 @@ SELECT laredo.create_source('fs', connection => '', slot_name => 'fs_slot');
 SELECT laredo.add_table('fs', 'public.fn_src');
 SELECT laredo.create_pipeline('calls', 'fs', 'public.fn_src', target_kind => 'function', target => 'fn.record');
 COMMIT;
-SELECT laredo.wait_for_catchup('fs', '60s');
+CALL laredo.wait_for_catchup('fs', '60s');
 BEGIN;
 INSERT INTO public.fn_src VALUES (2, 'two');
 UPDATE public.fn_src SET v = 'uno' WHERE id = 1;
 COMMIT;
 DELETE FROM public.fn_src WHERE id = 2;
-SELECT laredo.wait_for_catchup('fs', '60s');
+CALL laredo.wait_for_catchup('fs', '60s');
 SELECT n, op, old, new, lsn_ok, source_table, source_id, seq, caller FROM fn.calls ORDER BY n;
 
 -- on_error stop: ERROR at the failing change; nothing after it applied
@@ -50,17 +50,17 @@ BEGIN
 END
 $$;
 SELECT laredo.resume_pipeline('calls');
-SELECT laredo.wait_for_catchup('fs', '60s');
+CALL laredo.wait_for_catchup('fs', '60s');
 SELECT op, new FROM fn.calls WHERE (new->>'id')::int >= 3 ORDER BY n;
 
 -- on_error skip: a failing change goes to laredo.dead_letters, the rest goes on
 SELECT laredo.drop_pipeline('calls');
 SELECT laredo.create_pipeline('calls2', 'fs', 'public.fn_src', target_kind => 'function', target => 'fn.record',
                               options => '{"on_error": "skip"}');
-SELECT laredo.wait_for_catchup('fs', '60s');
+CALL laredo.wait_for_catchup('fs', '60s');
 INSERT INTO public.fn_src VALUES (5, 'bang');
 INSERT INTO public.fn_src VALUES (6, 'fine');
-SELECT laredo.wait_for_catchup('fs', '60s');
+CALL laredo.wait_for_catchup('fs', '60s');
 SELECT state FROM laredo.sources WHERE source_id = 'fs';
 SELECT pipeline_id, op, new, error, meta->>'source_table' AS source_table FROM laredo.dead_letters;
 SELECT op, new FROM fn.calls WHERE (new->>'id')::int >= 5 ORDER BY n;

@@ -156,9 +156,9 @@ AS 'MODULE_PATHNAME', 'laredo_stop_worker' LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION laredo._check_where_clause(where_clause text) RETURNS name[]
 AS 'MODULE_PATHNAME', 'laredo_check_where_clause' LANGUAGE C STRICT IMMUTABLE;
 
-CREATE FUNCTION laredo.wait_for_catchup(source_id text, timeout interval DEFAULT '60s')
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'laredo_wait_for_catchup' LANGUAGE C VOLATILE
+-- A procedure: it waits holding no snapshot (functions.c says why).
+CREATE PROCEDURE laredo.wait_for_catchup(source_id text, timeout interval DEFAULT '60s')
+AS 'MODULE_PATHNAME', 'laredo_wait_for_catchup' LANGUAGE C
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- Internal functions are not for PUBLIC.
@@ -229,8 +229,8 @@ $$;
 CREATE FUNCTION laredo._check_interval(name text, value interval) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF value IS NULL OR value <= interval '0' THEN
-		RAISE EXCEPTION '% must be a positive interval, not %', name, coalesce(value::text, 'NULL')
+	IF value IS NULL OR value <= interval '0' OR value > interval '1 day' THEN
+		RAISE EXCEPTION '% must be a positive interval of at most 1 day, not %', name, coalesce(value::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'For example ' || name || ' => ''1s''.';
 	END IF;
@@ -309,8 +309,8 @@ CREATE FUNCTION laredo.create_source(
 	source_id text,
 	connection text DEFAULT '',
 	slot_mode text DEFAULT 'stateful',
-	slot_name name DEFAULT NULL,
-	publication name DEFAULT NULL,
+	slot_name text DEFAULT NULL,
+	publication text DEFAULT NULL,
 	create_publication boolean DEFAULT true,
 	publish text DEFAULT 'insert, update, delete, truncate',
 	reconnect_max_attempts integer DEFAULT 10,
@@ -339,6 +339,15 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed',
 			      HINT = 'Use '''' for this server and database, or a libpq connection string.';
 	END IF;
+	IF connection <> '' AND btrim(connection, E' \t\n\r') = '' THEN
+		RAISE EXCEPTION 'connection must not be blank'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Use '''' for this server and database, or a libpq connection string.';
+	END IF;
+	IF create_publication IS NULL OR enabled IS NULL THEN
+		RAISE EXCEPTION '% must not be NULL', CASE WHEN enabled IS NULL THEN 'enabled' ELSE 'create_publication' END
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false, or omit it.';
+	END IF;
 	v_conn := laredo._check_connection(connection);
 	IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
 		IF connection = '' THEN
@@ -358,6 +367,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'slot_mode is ''stateful'' (persistent slot, resume) or ''ephemeral'' (temporary slot, full baseline on every start).';
 	END IF;
+	IF length(slot_name) > 63 THEN
+		RAISE EXCEPTION 'slot_name "%" is too long', slot_name
+			USING ERRCODE = 'name_too_long', HINT = 'Replication slot names have at most 63 characters.';
+	END IF;
 	v_slot := coalesce(slot_name, 'laredo_' || source_id || '_' ||
 		substr(md5((SELECT system_identifier::text FROM pg_control_system()) || '/' ||
 		           (SELECT oid::text FROM pg_database WHERE datname = current_database())), 1, 8));
@@ -370,11 +383,19 @@ BEGIN
 		RAISE EXCEPTION 'slot_name "%" is already used by another source', v_slot
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another slot_name.';
 	END IF;
-	v_pub := coalesce(publication, v_slot || '_pub');
-	IF v_pub = '' THEN
+	IF publication = '' THEN
 		RAISE EXCEPTION 'publication must not be empty'
 			USING ERRCODE = 'invalid_name', HINT = 'Omit publication to use <slot_name>_pub.';
 	END IF;
+	-- a managed publication has a sibling named <publication>_insert_only
+	IF length(publication) > (CASE WHEN create_publication THEN 51 ELSE 63 END) THEN
+		RAISE EXCEPTION 'publication name "%" is too long', publication
+			USING ERRCODE = 'name_too_long',
+			      HINT = CASE WHEN create_publication
+			                  THEN 'laredo also creates <publication>_insert_only, so the name has at most 51 characters.'
+			                  ELSE 'Names have at most 63 characters.' END;
+	END IF;
+	v_pub := coalesce(publication, v_slot || '_pub');
 	v_publish := regexp_split_to_array(lower(trim(coalesce(publish, ''))), '\s*,\s*');
 	FOREACH p IN ARRAY v_publish LOOP
 		IF p NOT IN ('insert', 'update', 'delete', 'truncate') THEN
@@ -506,6 +527,10 @@ DECLARE
 BEGIN
 	PERFORM laredo._require_admin('drop a source');
 	s := laredo._source(source_id);
+	IF drop_slot IS NULL OR force IS NULL THEN
+		RAISE EXCEPTION '% must not be NULL', CASE WHEN drop_slot IS NULL THEN 'drop_slot' ELSE 'force' END
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false, or omit it.';
+	END IF;
 	v_pub := coalesce(drop_publication, s.create_publication);
 	-- The slot can only be dropped once no walsender uses it.
 	PERFORM laredo._stop_worker(s.source_id);
@@ -535,6 +560,10 @@ DECLARE
 BEGIN
 	PERFORM laredo._require_admin('reset a source');
 	s := laredo._source(source_id);
+	IF drop_publication IS NULL THEN
+		RAISE EXCEPTION 'drop_publication must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false, or omit it.';
+	END IF;
 	IF drop_publication AND NOT s.create_publication THEN
 		RAISE EXCEPTION 'publication "%" of source "%" was not created by laredo', s.publication, s.source_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -597,6 +626,11 @@ BEGIN
 			      DETAIL = 'PostgreSQL 15 cannot filter changes by origin, so its changes would feed back forever.',
 			      HINT = 'Replicate a different table.';
 	END IF;
+	IF n.schema_name IN ('pg_catalog', 'information_schema') OR n.schema_name ~ '^pg_(toast|temp)' THEN
+		RAISE EXCEPTION 'system table %.% cannot be replicated', quote_ident(n.schema_name), quote_ident(n.table_name)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL does not publish system catalogs.', HINT = 'Choose a user table.';
+	END IF;
 	IF where_clause IS NOT NULL THEN
 		v_filter_cols := laredo._check_where_clause(where_clause);
 	END IF;
@@ -615,6 +649,33 @@ BEGIN
 		RAISE EXCEPTION '%.% on source "%" is not a table',
 			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
 			USING ERRCODE = 'wrong_object_type', HINT = 'Only tables can be published.';
+	END IF;
+	IF where_clause IS NOT NULL THEN
+		-- the source parses it against the table (LIMIT 0: nothing is evaluated)
+		-- and, when laredo makes the publication, accepts it as a row filter
+		-- (a transaction rolled back: nothing is left on the source)
+		BEGIN
+			PERFORM laredo._source_query(s.connection,
+				format('SELECT 1 FROM ONLY %I.%I WHERE (%s) LIMIT 0', n.schema_name, n.table_name, where_clause));
+			IF s.create_publication AND s.connection = '' THEN
+				BEGIN
+					EXECUTE format('CREATE PUBLICATION %I FOR TABLE ONLY %I.%I WHERE (%s)',
+					               'laredo_check_' || pg_backend_pid(), n.schema_name, n.table_name, where_clause);
+					RAISE EXCEPTION USING ERRCODE = 'LRCHK';
+				EXCEPTION WHEN SQLSTATE 'LRCHK' THEN
+					NULL;	-- accepted, and rolled back
+				END;
+			ELSIF s.create_publication THEN
+				PERFORM laredo._source_exec(s.connection,
+					format('BEGIN; CREATE PUBLICATION %I FOR TABLE ONLY %I.%I WHERE (%s); ROLLBACK',
+					       'laredo_check_' || pg_backend_pid(), n.schema_name, n.table_name, where_clause));
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			RAISE EXCEPTION 'invalid where_clause for %.%: %', quote_ident(n.schema_name), quote_ident(n.table_name),
+				split_part(regexp_replace(SQLERRM, '^.*?ERROR:\s*', ''), E'\n', 1)
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'A row filter is a boolean expression over the table''s columns, for example where_clause => ''amount > 100''.';
+		END;
 	END IF;
 	IF columns IS NOT NULL THEN
 		IF cardinality(columns) = 0 THEN
@@ -1245,7 +1306,15 @@ $$;
 CREATE FUNCTION laredo.health(max_lag_bytes bigint DEFAULT 1073741824,
 	max_retained_wal_bytes bigint DEFAULT 10737418240)
 RETURNS TABLE (source_id text, pipeline_id text, problem text, detail text, since timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF max_lag_bytes IS NULL OR max_lag_bytes < 0 OR max_retained_wal_bytes IS NULL OR max_retained_wal_bytes < 0 THEN
+		RAISE EXCEPTION 'thresholds must be zero or more bytes, not % and %',
+			coalesce(max_lag_bytes::text, 'NULL'), coalesce(max_retained_wal_bytes::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'For example laredo.health(max_lag_bytes => 1073741824, max_retained_wal_bytes => 10737418240).';
+	END IF;
+	RETURN QUERY
 	SELECT s.source_id, NULL::text, 'source in ERROR', s.last_error, s.last_error_time
 	FROM laredo.sources s WHERE s.state = 'ERROR'
 	UNION ALL
@@ -1269,7 +1338,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	UNION ALL
 	SELECT p.source_id, p.pipeline_id, 'pipeline paused', 'its source is held until resume_pipeline', NULL
 	FROM laredo.pipeline_config p WHERE p.paused
-	ORDER BY 1, 2 NULLS FIRST, 3
+	ORDER BY 1, 2 NULLS FIRST, 3;
+END
 $$;
 
 -- Called before DROP EXTENSION laredo (utility hook): every source is

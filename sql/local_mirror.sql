@@ -19,7 +19,7 @@ CREATE FUNCTION pg_temp.same() RETURNS boolean LANGUAGE sql AS $$
 	SELECT (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) FROM public.accounts t)
 	     = (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) FROM copy.accounts t)
 $$;
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 SELECT state FROM laredo.sources WHERE source_id = 'local';
 SELECT pipeline_id, state, baseline_rows FROM laredo.pipelines;
 SELECT count(*) FROM copy.accounts;
@@ -33,19 +33,19 @@ UPDATE public.accounts SET balance = balance + 1 WHERE id <= 50;
 UPDATE public.accounts SET owner = 'renamed' WHERE id = 100;   -- note (TOASTed) unchanged
 DELETE FROM public.accounts WHERE id BETWEEN 200 AND 249;
 UPDATE public.accounts SET id = id + 10000 WHERE id = 300;      -- key change
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 SELECT pg_temp.same();
 SELECT length(note) FROM copy.accounts WHERE id = 100;
 SELECT owner, balance, opened, meta, blob, note FROM copy.accounts WHERE id = 1001;
 -- a truncate, then new rows
 TRUNCATE public.accounts;
 INSERT INTO public.accounts (id, owner) VALUES (1, 'after truncate');
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 SELECT pg_temp.same();
 SELECT id, owner FROM copy.accounts;
 SELECT pg_sleep(1.2);  -- counters are written at most once a second, with the data
 INSERT INTO public.accounts (id, owner) VALUES (2, 'counted');
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 SELECT inserts >= 2 AS inserts, updates >= 52 AS updates, deletes >= 50 AS deletes, truncates FROM laredo.pipelines;
 -- disable stops the worker and keeps the slot; enable resumes without a baseline
 SELECT laredo.alter_source('local', enabled => false);
@@ -54,7 +54,7 @@ INSERT INTO public.accounts (id, owner) VALUES (3, 'while disabled');
 SELECT state FROM laredo.sources WHERE source_id = 'local';
 SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'local_slot';
 SELECT laredo.alter_source('local', enabled => true);
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 SELECT pg_temp.same();
 SELECT baseline_rows FROM laredo.pipelines;
 -- a table added to the streaming source is synchronised alone (its own
@@ -66,9 +66,9 @@ SELECT laredo.add_table('local', 'public.notes');
 SELECT laredo.create_pipeline('notes', 'local', 'public.notes', target => 'copy.notes');
 COMMIT;
 INSERT INTO public.accounts (id, owner) VALUES (4, 'during the new baseline');
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 INSERT INTO public.notes VALUES (31, 'streamed');
-SELECT laredo.wait_for_catchup('local', '60s');
+CALL laredo.wait_for_catchup('local', '60s');
 SELECT pg_temp.same();
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.notes t)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM copy.notes t) AS notes_equal;

@@ -13,7 +13,7 @@ SELECT laredo.add_table('ops', 'public.op_b');
 SELECT laredo.create_pipeline('op_a', 'ops', 'public.op_a', target => 'ops.op_a');
 SELECT laredo.create_pipeline('op_b', 'ops', 'public.op_b', target => 'ops.op_b');
 COMMIT;
-SELECT laredo.wait_for_catchup('ops', '60s');
+CALL laredo.wait_for_catchup('ops', '60s');
 -- all is well: health() is empty
 SELECT * FROM laredo.health();
 SELECT source_id, slot_mode, state, tables, pipelines, publish, reconnect_max_attempts
@@ -26,17 +26,19 @@ SELECT pipeline_id, state FROM laredo.pipelines ORDER BY 1;
 SELECT source_id, pipeline_id, problem FROM laredo.health();
 INSERT INTO public.op_a VALUES (101, 'while paused');
 UPDATE public.op_b SET v = 'while paused' WHERE id = 1;
-SELECT laredo.wait_for_catchup('ops', '1s');
+\set VERBOSITY terse
+CALL laredo.wait_for_catchup('ops', '1s');
+\set VERBOSITY default
 SELECT count(*) FROM ops.op_a WHERE id = 101;
 SELECT laredo.resume_pipeline('op_a');
-SELECT laredo.wait_for_catchup('ops', '60s');
+CALL laredo.wait_for_catchup('ops', '60s');
 SELECT id, v FROM ops.op_a WHERE id = 101;
 SELECT v FROM ops.op_b WHERE id = 1;
 
 -- resync of one pipeline copies that table alone
 UPDATE ops.op_b SET v = 'damaged';          -- the target drifted
 SELECT laredo.resync_pipeline('op_b');
-SELECT laredo.wait_for_catchup('ops', '60s');
+CALL laredo.wait_for_catchup('ops', '60s');
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.op_b t)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM ops.op_b t) AS op_b_equal;
 SELECT pipeline_id, baseline_rows, baseline_duration IS NOT NULL AS timed FROM laredo.pipelines ORDER BY 1;
@@ -48,7 +50,7 @@ SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ops_slot';
 SELECT pipeline_id, state FROM laredo.pipelines ORDER BY 1;
 INSERT INTO public.op_a VALUES (102, 'before the new baseline');
 SELECT laredo.alter_source('ops', enabled => true);
-SELECT laredo.wait_for_catchup('ops', '60s');
+CALL laredo.wait_for_catchup('ops', '60s');
 SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ops_slot';
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.op_a t)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM ops.op_a t) AS op_a_equal;
@@ -84,7 +86,7 @@ SELECT public.wait_state('ops', 'ERROR');
 SELECT source_id, pipeline_id, problem, detail FROM laredo.health();
 ALTER TABLE ops.op_a DROP CONSTRAINT no_x;
 SELECT laredo.resume_pipeline('op_a');      -- retries the source
-SELECT laredo.wait_for_catchup('ops', '60s');
+CALL laredo.wait_for_catchup('ops', '60s');
 SELECT * FROM laredo.health();
 SELECT v FROM ops.op_a WHERE id = 103;
 SELECT laredo.drop_source('ops');

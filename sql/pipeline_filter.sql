@@ -13,7 +13,7 @@ SELECT laredo.create_pipeline('big', 'pfs', 'public.pf_orders', target => 'pf.bi
 SELECT laredo.create_pipeline('small_log', 'pfs', 'public.pf_orders', target_kind => 'changelog',
                               target => 'pf.small_log', options => '{"where": "amount <= 100"}');
 COMMIT;
-SELECT laredo.wait_for_catchup('pfs', '60s');
+CALL laredo.wait_for_catchup('pfs', '60s');
 SELECT * FROM pf.big ORDER BY id;
 SELECT op, key, new FROM pf.small_log ORDER BY lsn, seq;
 INSERT INTO public.pf_orders VALUES (7, 500, 'big one'), (8, 5, 'small one');
@@ -21,7 +21,7 @@ UPDATE public.pf_orders SET amount = 200 WHERE id = 1;     -- small -> big
 UPDATE public.pf_orders SET amount = 10 WHERE id = 6;      -- big -> small
 UPDATE public.pf_orders SET note = 'still big' WHERE id = 5;
 DELETE FROM public.pf_orders WHERE id IN (4, 2);           -- one big, one small
-SELECT laredo.wait_for_catchup('pfs', '60s');
+CALL laredo.wait_for_catchup('pfs', '60s');
 SELECT * FROM pf.big ORDER BY id;
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.pf_orders t WHERE amount > 100)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM pf.big t) AS big_equal;

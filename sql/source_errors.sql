@@ -27,7 +27,7 @@ SELECT pg_sleep(0.5);
 SELECT state, worker_pid FROM laredo.sources WHERE source_id = 'se';
 SELECT pg_drop_replication_slot('taken_slot');
 SELECT laredo.alter_source('se', enabled => true);
-SELECT laredo.wait_for_catchup('se', '60s');
+CALL laredo.wait_for_catchup('se', '60s');
 SELECT state, last_error FROM laredo.sources WHERE source_id = 'se';
 
 -- 2. a table without replica identity is published for insert and truncate
@@ -36,7 +36,7 @@ UPDATE public.nokey_log SET what = 'changed' WHERE at = 1;
 DELETE FROM public.nokey_log WHERE at = 2;
 INSERT INTO public.nokey_log VALUES (21, 'e21');
 UPDATE public.docs SET body = 'changed' WHERE id = 1;
-SELECT laredo.wait_for_catchup('se', '60s');
+CALL laredo.wait_for_catchup('se', '60s');
 SELECT count(*), max(at) FROM copy2.nokey_log;
 SELECT body FROM copy2.docs WHERE id = 1;
 SELECT pubname, tablename FROM pg_publication_tables ORDER BY 1, 2;
@@ -49,7 +49,7 @@ SELECT public.wait_state('se', 'ERROR');
 SELECT last_error LIKE 'could not connect to source "se"%' AS connect_error, last_error_hint FROM laredo.sources WHERE source_id = 'se';
 INSERT INTO public.docs VALUES (100, 'written while the source was in ERROR');
 SELECT laredo.alter_source('se', connection => '');
-SELECT laredo.wait_for_catchup('se', '60s');
+CALL laredo.wait_for_catchup('se', '60s');
 SELECT body FROM copy2.docs WHERE id = 100;
 SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.docs t)
      = (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM copy2.docs t) AS docs_equal;
@@ -65,7 +65,7 @@ WHERE p.pipeline_id = 'docs';
 SELECT count(*) FROM copy2.docs WHERE id >= 200;
 ALTER TABLE copy2.docs DROP CONSTRAINT no_forbidden;
 SELECT laredo.alter_source('se', enabled => true);
-SELECT laredo.wait_for_catchup('se', '60s');
+CALL laredo.wait_for_catchup('se', '60s');
 SELECT id, body FROM copy2.docs WHERE id >= 200 ORDER BY id;
 SELECT state, last_error FROM laredo.pipelines WHERE pipeline_id = 'docs';
 SELECT laredo.drop_source('se');

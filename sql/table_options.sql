@@ -12,26 +12,26 @@ SELECT laredo.create_pipeline('narrow', 'tos', 'public.to_src', target => 'tgt.n
 SELECT laredo.create_pipeline('history', 'tos', 'public.to_src', target => 'tgt.history',
                               options => '{"soft_delete": true, "metadata_columns": true}');
 COMMIT;
-SELECT laredo.wait_for_catchup('tos', '60s');
+CALL laredo.wait_for_catchup('tos', '60s');
 SELECT attrelid::regclass, string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
 FROM pg_attribute WHERE attrelid IN ('tgt.narrow'::regclass, 'tgt.history'::regclass) AND attnum > 0
 GROUP BY 1 ORDER BY 1::text;
 INSERT INTO public.to_src VALUES (3, 'a3', 3, 'c3');
 UPDATE public.to_src SET a = 'a1 changed', c = 'c1 changed' WHERE id = 1;
 DELETE FROM public.to_src WHERE id = 2;
-SELECT laredo.wait_for_catchup('tos', '60s');
+CALL laredo.wait_for_catchup('tos', '60s');
 SELECT * FROM tgt.narrow ORDER BY id;
 SELECT id, a, b, c, _deleted_at IS NOT NULL AS deleted, _lsn IS NOT NULL AS has_lsn,
        _commit_time IS NOT NULL AS has_time FROM tgt.history ORDER BY id;
 -- the key comes back: the soft-deleted row is revived
 INSERT INTO public.to_src VALUES (2, 'a2 again', 22, 'c2 again');
-SELECT laredo.wait_for_catchup('tos', '60s');
+CALL laredo.wait_for_catchup('tos', '60s');
 SELECT id, a, b, _deleted_at IS NOT NULL AS deleted FROM tgt.history ORDER BY id;
 -- _lsn orders the rows by the change that wrote them last
 SELECT id FROM tgt.history ORDER BY _lsn, id;
 -- a truncate marks every row deleted in the soft-delete target, empties the other
 TRUNCATE public.to_src;
-SELECT laredo.wait_for_catchup('tos', '60s');
+CALL laredo.wait_for_catchup('tos', '60s');
 SELECT count(*) AS narrow_rows FROM tgt.narrow;
 SELECT count(*) AS history_rows, count(*) FILTER (WHERE _deleted_at IS NOT NULL) AS marked FROM tgt.history;
 -- refusals

@@ -7,6 +7,7 @@
  */
 #include "laredo.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "executor/spi.h"
@@ -22,6 +23,7 @@
 #include "replication/origin.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -36,6 +38,10 @@ PG_FUNCTION_INFO_V1(laredo_source_query);
 PG_FUNCTION_INFO_V1(laredo_source_exec);
 PG_FUNCTION_INFO_V1(laredo_check_where_clause);
 PG_FUNCTION_INFO_V1(laredo_wait_for_catchup);
+
+static bool wait_for_catchup(FunctionCallInfo fcinfo);
+static void catchup_timed_out(const char *source_id, int64 timeout_ms, XLogRecPtr target,
+							  XLogRecPtr flushed) pg_attribute_noreturn();
 
 Datum
 laredo_worker_status(PG_FUNCTION_ARGS)
@@ -139,6 +145,7 @@ laredo_check_connection(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	laredo_conninfo_validate(conninfo);
 	values[0] = CStringGetTextDatum(laredo_conninfo_masked(conninfo, &has_password));
 	values[1] = BoolGetDatum(has_password);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
@@ -308,11 +315,44 @@ laredo_check_where_clause(PG_FUNCTION_ARGS)
 }
 
 /*
- * wait_for_catchup(source_id, timeout): true once everything committed on the
- * source before the call is durable here.
+ * CALL wait_for_catchup(source_id, timeout): returns once everything
+ * committed on the source before the call is durable here; an error if that
+ * takes longer than timeout.
+ *
+ * A procedure, not a function, so that it can wait without a snapshot: an
+ * xmin held for the whole wait would keep every row version the worker
+ * replaces meanwhile from being pruned, and a hot row's version chain, which
+ * the worker walks on each update, would grow without end.  It returns no
+ * row for the same reason: a CALL that returns one holds a snapshot for it.
+ * PostgreSQL 17's pg_wal_replay_wait is built the same way.
  */
 Datum
 laredo_wait_for_catchup(PG_FUNCTION_ARGS)
+{
+	(void) wait_for_catchup(fcinfo);
+	PG_RETURN_VOID();
+}
+
+static void
+catchup_timed_out(const char *source_id, int64 timeout_ms, XLogRecPtr target, XLogRecPtr flushed)
+{
+	char	   *timeout = (timeout_ms % 1000 == 0) ?
+		psprintf(INT64_FORMAT " s", timeout_ms / 1000) : psprintf(INT64_FORMAT " ms", timeout_ms);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("source \"%s\" did not catch up within %s", source_id, timeout),
+			 XLogRecPtrIsInvalid(flushed) ?
+			 errdetail("The source's WAL was at %X/%X when the call began; its worker is not streaming.",
+					   LSN_FORMAT_ARGS(target)) :
+			 errdetail("The source's WAL was at %X/%X when the call began; %X/%X is durable here.",
+					   LSN_FORMAT_ARGS(target), LSN_FORMAT_ARGS(flushed)),
+			 errhint("SELECT state, last_error FROM laredo.sources WHERE source_id = '%s' shows why.",
+					 source_id)));
+}
+
+static bool
+wait_for_catchup(FunctionCallInfo fcinfo)
 {
 	char	   *source_id;
 	Interval   *timeout;
@@ -370,11 +410,23 @@ laredo_wait_for_catchup(PG_FUNCTION_ARGS)
 												 CStringGetDatum(((char **) linitial(rows))[0])));
 	}
 
+	/* wait holding no snapshot, hence no xmin (see above) */
+	if (ActiveSnapshotSet())
+		PopActiveSnapshot();
+	InvalidateCatalogSnapshot();
+	if (HaveRegisteredOrActiveSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("laredo.wait_for_catchup cannot wait while this session holds a snapshot"),
+				 errdetail("A snapshot held while waiting would keep the rows the source worker replaces from being cleaned up."),
+				 errhint("CALL it on its own, not from a function or a REPEATABLE READ or SERIALIZABLE transaction.")));
+
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	for (;;)
 	{
 		XLogRecPtr	flushed = InvalidXLogRecPtr;
 		Latch	   *worker_latch = NULL;
+		int64		pending;
 		LaredoWorkerSlot *slot;
 
 		CHECK_FOR_INTERRUPTS();
@@ -384,10 +436,14 @@ laredo_wait_for_catchup(PG_FUNCTION_ARGS)
 		 * if the worker that runs now (perhaps one that does not know the
 		 * pipeline yet) is.
 		 */
-		if (laredo_source_pipelines_pending(source_id) > 0)
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pending = laredo_source_pipelines_pending(source_id);
+		PopActiveSnapshot();
+		InvalidateCatalogSnapshot();
+		if (pending > 0)
 		{
 			if (GetCurrentTimestamp() >= deadline)
-				PG_RETURN_BOOL(false);
+				catchup_timed_out(source_id, timeout_ms, target, InvalidXLogRecPtr);
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 10, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -407,11 +463,11 @@ laredo_wait_for_catchup(PG_FUNCTION_ARGS)
 		}
 		LWLockRelease(laredo_shared->lock);
 		if (!XLogRecPtrIsInvalid(flushed) && flushed >= target)
-			PG_RETURN_BOOL(true);
+			return true;
 		if (worker_latch)
 			SetLatch(worker_latch);
 		if (GetCurrentTimestamp() >= deadline)
-			PG_RETURN_BOOL(false);
+			catchup_timed_out(source_id, timeout_ms, target, flushed);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -26,6 +26,8 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 #include "executor/tuptable.h"
+#include "replication/walreceiver.h"
+#include "utils/timeout.h"
 
 #include "remote.h"
 
@@ -141,6 +143,52 @@ laredo_conninfo_effective(const char *conninfo, Oid role)
 	return buf.data;
 }
 
+/*
+ * Refuses, when a source is created or altered, what libpq would only refuse
+ * on connecting (a port that is not a number) and settings laredo makes
+ * itself: replication, and application_name, by which laredo recognises its
+ * own sessions on the source.
+ */
+void
+laredo_conninfo_validate(const char *conninfo)
+{
+	PQconninfoOption *opts;
+
+	if (conninfo[0] == '\0')
+		return;
+	opts = conninfo_parse(conninfo);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "replication") == 0 ||
+			strcmp(o->keyword, "application_name") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the connection string must not set %s", o->keyword),
+					 errdetail("laredo sets it itself: its sessions on the source are named \"laredo source <source_id>\"."),
+					 errhint("Remove %s from the connection string.", o->keyword)));
+		if (strcmp(o->keyword, "port") == 0)
+		{
+			char	   *ports = pstrdup(o->val);
+			char	   *save = NULL;
+
+			for (char *p = strtok_r(ports, ",", &save); p; p = strtok_r(NULL, ",", &save))
+			{
+				char	   *end;
+				long		port = strtol(p, &end, 10);
+
+				if (end == p || *end != '\0' || port < 1 || port > 65535)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid port \"%s\" in the connection string", p),
+							 errhint("A port is a number from 1 to 65535.")));
+			}
+		}
+	}
+	PQconninfoFree(opts);
+}
+
 /* The connection string for display: the password replaced by asterisks. */
 char *
 laredo_conninfo_masked(const char *conninfo, bool *has_password)
@@ -177,6 +225,70 @@ source_label(const char *source_id)
 	if (strcmp(source_id, "the source") == 0)
 		return "the source";
 	return psprintf("source \"%s\"", source_id);
+}
+
+/*
+ * A source that stops answering (a network that drops packets, a frozen
+ * server or proxy) must not hold laredo forever: connecting and queries end
+ * after wal_receiver_timeout, as the built-in walreceiver's waits do.  The
+ * timer raises a query cancel, which the latch waits inside libpqwalreceiver
+ * honour; the cancel is then reported as the connection failure it is.
+ */
+static TimeoutId remote_timeout_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t remote_timed_out = false;
+
+static void
+remote_timeout_handler(void)
+{
+	remote_timed_out = true;
+	InterruptPending = true;
+	QueryCancelPending = true;
+	SetLatch(MyLatch);
+}
+
+static void
+remote_deadline_start(void)
+{
+	if (wal_receiver_timeout <= 0)
+		return;
+	if (remote_timeout_id == MAX_TIMEOUTS)
+		remote_timeout_id = RegisterTimeout(USER_TIMEOUT, remote_timeout_handler);
+	remote_timed_out = false;
+	enable_timeout_after(remote_timeout_id, wal_receiver_timeout);
+}
+
+static void
+remote_deadline_stop(void)
+{
+	if (remote_timeout_id == MAX_TIMEOUTS)
+		return;
+	disable_timeout(remote_timeout_id, false);
+	if (remote_timed_out)
+	{
+		/* fired as the wait ended: nothing to cancel any more */
+		remote_timed_out = false;
+		QueryCancelPending = false;
+	}
+}
+
+/* Called in PG_CATCH: a cancel raised by the deadline becomes a connection failure. */
+static void
+remote_deadline_failed(MemoryContext cxt, const char *source_id, const char *what)
+{
+	bool		timed_out = remote_timed_out;
+
+	if (remote_timeout_id != MAX_TIMEOUTS)
+		disable_timeout(remote_timeout_id, false);
+	remote_timed_out = false;
+	if (!timed_out)
+		PG_RE_THROW();
+	MemoryContextSwitchTo(cxt);
+	FlushErrorState();
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("%s did not answer within %d ms while %s", source_label(source_id),
+					wal_receiver_timeout, what),
+			 errhint("Check the network path to the source; wal_receiver_timeout sets how long laredo waits.")));
 }
 
 static void
@@ -251,29 +363,36 @@ laredo_connect(const char *conninfo, Oid role, const char *appname, const char *
 	WalReceiverConn *conn;
 	char	   *err = NULL;
 	bool		privileged;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	load_walreceiver();
 	if (IsTransactionState())
 		privileged = superuser_arg(role);
 	else
 	{
-		MemoryContext cxt = CurrentMemoryContext;
-
 		StartTransactionCommand();
 		privileged = superuser_arg(role);
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(cxt);
 	}
-	if (!privileged)
+	if (!privileged && conninfo[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may use source \"%s\", whose connection is this server", source_id),
+				 errhint("Have a superuser create the source, or give a connection string with a password.")));
+	remote_deadline_start();
+	PG_TRY();
 	{
-		if (conninfo[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("only superusers may use source \"%s\", whose connection is this server", source_id),
-					 errhint("Have a superuser create the source, or give a connection string with a password.")));
-		check_password_used(laredo_conninfo_effective(conninfo, role), source_id);
+		if (!privileged)
+			check_password_used(laredo_conninfo_effective(conninfo, role), source_id);
+		conn = walrcv_connect(laredo_conninfo_effective(conninfo, role), true, appname, &err);
 	}
-	conn = walrcv_connect(laredo_conninfo_effective(conninfo, role), true, appname, &err);
+	PG_CATCH();
+	{
+		remote_deadline_failed(cxt, source_id, "connecting");
+	}
+	PG_END_TRY();
+	remote_deadline_stop();
 	if (conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -305,7 +424,17 @@ laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols, const c
 		StartTransactionCommand();
 		MemoryContextSwitchTo(cxt);
 	}
-	res = walrcv_exec(conn, query, ncols, types);
+	remote_deadline_start();
+	PG_TRY();
+	{
+		res = walrcv_exec(conn, query, ncols, types);
+	}
+	PG_CATCH();
+	{
+		remote_deadline_failed(cxt, source_id, "running a query");
+	}
+	PG_END_TRY();
+	remote_deadline_stop();
 	if (res->status != WALRCV_OK_TUPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
@@ -339,8 +468,20 @@ laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols, const c
 void
 laredo_remote_command(WalReceiverConn *conn, const char *command, const char *source_id)
 {
-	WalRcvExecResult *res = walrcv_exec(conn, command, 0, NULL);
+	MemoryContext cxt = CurrentMemoryContext;
+	WalRcvExecResult *res;
 
+	remote_deadline_start();
+	PG_TRY();
+	{
+		res = walrcv_exec(conn, command, 0, NULL);
+	}
+	PG_CATCH();
+	{
+		remote_deadline_failed(cxt, source_id, "running a command");
+	}
+	PG_END_TRY();
+	remote_deadline_stop();
 	if (res->status != WALRCV_OK_COMMAND && res->status != WALRCV_OK_TUPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),

@@ -9,6 +9,7 @@
 #include "replication/walreceiver.h"
 
 extern char *laredo_conninfo_effective(const char *conninfo, Oid role);
+extern void laredo_conninfo_validate(const char *conninfo);
 extern char *laredo_conninfo_masked(const char *conninfo, bool *has_password);
 extern WalReceiverConn *laredo_connect(const char *conninfo, Oid role,
 									   const char *appname, const char *source_id);

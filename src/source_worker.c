@@ -102,6 +102,9 @@ error_is_permanent(int sqlerrcode)
 {
 	const char *state = unpack_sql_state(sqlerrcode);
 
+	/* a slot still held by our previous walsender is freed when it notices */
+	if (sqlerrcode == ERRCODE_OBJECT_IN_USE)
+		return false;
 	return strncmp(state, "22", 2) == 0 ||	/* data exception */
 		strncmp(state, "23", 2) == 0 || /* integrity constraint violation */
 		strncmp(state, "42", 2) == 0 || /* syntax error or access rule violation */
@@ -220,6 +223,8 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 	XLogRecPtr	last_reported = InvalidXLogRecPtr;
 	TimestampTz last_feedback = 0;
 	TimestampTz last_idle_persist = GetCurrentTimestamp();
+	TimestampTz last_heard = last_idle_persist;
+	bool		ping_sent = false;
 
 	worker_publish_positions(last_received, laredo_apply_durable_lsn(), wal_end);
 	laredo_worker_set_state(LAREDO_SOURCE_STREAMING);
@@ -236,6 +241,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		char	   *buf;
 		int			len;
 		bool		reply_requested = false;
+		bool		heard = false;
 		bool		more_buffered;
 		int			batch;
 		bool		waiter;
@@ -260,6 +266,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			s.len = len;
 			s.cursor = 0;
 			s.maxlen = -1;
+			heard = true;
 			kind = pq_getmsgbyte(&s);
 			if (kind == 'w')
 			{
@@ -305,6 +312,34 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		 * acknowledged and the slot does not pin the source's WAL.
 		 */
 		now = GetCurrentTimestamp();
+		if (heard)
+		{
+			last_heard = now;
+			ping_sent = false;
+		}
+		else if (wal_receiver_timeout > 0)
+		{
+			/*
+			 * As the built-in walreceiver: a source silent for half of
+			 * wal_receiver_timeout is asked for a reply; one silent for all
+			 * of it is taken for lost (a frozen server or a network that
+			 * drops packets never closes the socket).
+			 */
+			if (TimestampDifferenceExceeds(last_heard, now, wal_receiver_timeout))
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("source \"%s\" sent nothing for %d ms", worker_source_id,
+								wal_receiver_timeout),
+						 errdetail("Not even the keepalive laredo asked for after %d ms arrived.",
+								   wal_receiver_timeout / 2),
+						 errhint("Check the network path to the source; wal_receiver_timeout sets how long laredo waits.")));
+			if (!ping_sent &&
+				TimestampDifferenceExceeds(last_heard, now, wal_receiver_timeout / 2))
+			{
+				laredo_stream_feedback(conn, last_received, laredo_apply_durable_lsn(), true);
+				ping_sent = true;
+			}
+		}
 		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 		waiter = MyLaredoSlot->catchup_waiter;
 		MyLaredoSlot->catchup_waiter = false;
@@ -387,6 +422,15 @@ worker_run(Oid owner)
 	SetConfigOption("DateStyle", "ISO", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("IntervalStyle", "postgres", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lc_monetary", "C", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Nothing the worker runs may resolve a name through a search_path that
+	 * some other role can write to (the built-in apply worker does the same,
+	 * CVE-2020-14349): catalog queries are schema-qualified, targets and
+	 * functions are used by OID, and a pipeline's where clause sees
+	 * pg_catalog only, so anything else in it must be schema-qualified.
+	 */
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

@@ -41,7 +41,7 @@ SELECT laredo.create_source('shop', connection => 'host=127.0.0.1 port=$port dbn
 SELECT laredo.add_table('shop', 'public.orders');
 SELECT laredo.create_pipeline('orders', 'shop', 'public.orders', target => 'mirror.orders');
 COMMIT;
-SELECT laredo.wait_for_catchup('shop', '60s');
+CALL laredo.wait_for_catchup('shop', '60s');
 SQL
 
 say "the baseline has arrived"
@@ -51,7 +51,7 @@ say "write on the source: insert, update, delete"
 psql_as -d shop -e -c "INSERT INTO orders (id, customer, total) VALUES (1001, 'new customer', 42.00)" \
 	-c "UPDATE orders SET total = total * 2 WHERE id <= 10" \
 	-c "DELETE FROM orders WHERE id BETWEEN 500 AND 599"
-psql_as -d warehouse -c "SELECT laredo.wait_for_catchup('shop', '30s')" >/dev/null
+psql_as -d warehouse -c "CALL laredo.wait_for_catchup('shop', '30s')" >/dev/null
 
 say "... and it arrives in the target"
 psql_as -d warehouse -c 'SELECT id, customer, total FROM mirror.orders WHERE id IN (1, 2, 550, 1001) ORDER BY id' \

@@ -76,7 +76,7 @@ q laredo -c "CREATE EXTENSION laredo" -c "BEGIN" \
 	-c "SELECT laredo.add_table('bench', 'public.' || t) FROM unnest(ARRAY['pgbench_accounts','pgbench_branches','pgbench_tellers','pgbench_history','probe']) t" \
 	-c "SELECT laredo.create_pipeline(t, 'bench', 'public.' || t) FROM unnest(ARRAY['pgbench_accounts','pgbench_branches','pgbench_tellers','pgbench_history','probe']) t" \
 	-c "COMMIT" >/dev/null
-[ "$(q laredo -c "SELECT laredo.wait_for_catchup('bench', '3600s')")" = t ]
+[ "$(q laredo -c "CALL laredo.wait_for_catchup('bench', '3600s'); SELECT true")" = t ]
 t1=$(now)
 laredo_baseline=$(secs "$t0" "$t1")
 laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
@@ -140,7 +140,7 @@ for node in laredo builtin; do
 done
 # laredo's worker must see the new column: a config change restarts it
 q laredo -c "SELECT laredo.alter_source('bench', enabled => true)" >/dev/null
-[ "$(q laredo -c "SELECT laredo.wait_for_catchup('bench', '600s')")" = t ]
+[ "$(q laredo -c "CALL laredo.wait_for_catchup('bench', '600s'); SELECT true")" = t ]
 pg "$bin/pgbench" -n -c 4 -j 2 -T 15 -R "$rate" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/rate.log" 2>&1 &
 loadpid=$!
 for _ in $(seq 1 600); do

@@ -62,14 +62,14 @@ done
 	[ "${a:-0}" -gt "$peak" ] && peak=$a && echo "$peak" > "$dir/peak_anon"
 	sleep 0.1; done ) &
 sampler=$!
-[ "$(dst -c "SELECT laredo.wait_for_catchup('big', '3600s')")" = t ] || { echo "baseline did not finish"; exit 1; }
+[ "$(dst -c "CALL laredo.wait_for_catchup('big', '3600s'); SELECT true")" = t ] || { echo "baseline did not finish"; exit 1; }
 t1=$(now)
 hwm_baseline=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 anon_baseline=$(cat "$dir/peak_anon")
 
 src -c "UPDATE big SET v = v + 1"
 t2=$(now)
-[ "$(dst -c "SELECT laredo.wait_for_catchup('big', '3600s')")" = t ] || { echo "update did not apply"; exit 1; }
+[ "$(dst -c "CALL laredo.wait_for_catchup('big', '3600s'); SELECT true")" = t ] || { echo "update did not apply"; exit 1; }
 t3=$(now)
 hwm_update=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 anon_update=$(cat "$dir/peak_anon")

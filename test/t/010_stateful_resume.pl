@@ -64,7 +64,7 @@ sub mirror_hash
 sub catch_up
 {
 	my ($what) = @_;
-	my $ok = $consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('main', '120s')});
+	my $ok = $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s'); SELECT true});
 	is($ok, 't', "$what: caught up");
 	is(mirror_hash(), source_hash(), "$what: mirror equals source row for row");
 }

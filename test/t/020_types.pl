@@ -88,7 +88,7 @@ sub content
 sub check
 {
 	my ($what) = @_;
-	is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('types', '120s')}), 't', "$what: caught up");
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('types', '120s'); SELECT true}), 't', "$what: caught up");
 	is(content($consumer, 'copy.alltypes'), content($source, 'alltypes'), "$what: every value equal");
 }
 

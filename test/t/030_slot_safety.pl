@@ -45,7 +45,7 @@ sub same
 }
 sub catch_up
 {
-	return $consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('s', '120s')}) eq 't';
+	return $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('s', '120s'); SELECT true}) eq 't';
 }
 sub worker_count
 {

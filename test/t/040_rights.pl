@@ -67,7 +67,7 @@ $consumer->safe_psql('postgres', qq{
 	q{SET ROLE alice; SELECT laredo.create_pipeline('a_x', 'a', 'public.t', target => 'public.not_alices')});
 like($err, qr/permission denied for target public.not_alices/, 'a target the owner may not write is refused');
 
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('a', '120s')}), 't', 'caught up');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('a', '120s'); SELECT true}), 't', 'caught up');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM alice_data.t}), '50', 'baseline arrived');
 is($consumer->safe_psql('postgres',
 	q{SELECT usename FROM pg_stat_activity WHERE backend_type = 'laredo source worker'}),

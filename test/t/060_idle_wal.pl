@@ -32,7 +32,7 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.create_pipeline('p', 'idle', 'public.published', target => 'public.published_copy');
 	COMMIT;
 });
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('idle', '120s')}), 't', 'baseline done');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('idle', '120s'); SELECT true}), 't', 'baseline done');
 
 my ($restart0, $confirmed0) = split /\|/, $source->safe_psql('postgres',
 	q{SELECT restart_lsn || '|' || confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'laredo_idle'});
@@ -69,7 +69,7 @@ ok($retained >= 0 && $retained < 64 * 1024 * 1024, "laredo.sources shows retaine
 
 # An idle source's data still flows.
 $source->safe_psql('postgres', q{INSERT INTO published VALUES (2)});
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('idle', '120s')}), 't', 'caught up');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('idle', '120s'); SELECT true}), 't', 'caught up');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM published_copy}), '2', 'the change arrived');
 
 done_testing();

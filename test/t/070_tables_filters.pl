@@ -57,7 +57,7 @@ sub hash_of
 sub check
 {
 	my ($what, @targets) = @_;
-	is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('src', '120s')}), 't', "$what: caught up");
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('src', '120s'); SELECT true}), 't', "$what: caught up");
 	for my $t (@targets)
 	{
 		is(hash_of($consumer, "SELECT * FROM $t"), hash_of($source, $expected{$t}), "$what: $t holds exactly what it should");
@@ -125,10 +125,10 @@ $consumer->safe_psql('postgres', q{
 	SELECT laredo.remove_table('src', 'public.extra');
 });
 $writer->finish;
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('src', '120s')}), 't', 'caught up after removal');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('src', '120s'); SELECT true}), 't', 'caught up after removal');
 my $kept = hash_of($consumer, 'SELECT * FROM copy.extra');
 $source->safe_psql('postgres', q{UPDATE extra SET v = 'after removal'; INSERT INTO extra VALUES (99999, 'new')});
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('src', '120s')}), 't', 'caught up');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('src', '120s'); SELECT true}), 't', 'caught up');
 is(hash_of($consumer, 'SELECT * FROM copy.extra'), $kept, 'the removed table receives no more changes; its target is left as it is');
 isnt($kept, '0:', 'the target of the removed table was not emptied');
 is($source->safe_psql('postgres',

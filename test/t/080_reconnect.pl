@@ -38,7 +38,7 @@ $consumer->safe_psql('postgres', qq{
 sub same
 {
 	my ($what) = @_;
-	is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('r', '120s')}), 't', "$what: caught up");
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('r', '120s'); SELECT true}), 't', "$what: caught up");
 	my $q = q{SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FROM %s t};
 	is($consumer->safe_psql('postgres', sprintf($q, 't_copy')),
 		$source->safe_psql('postgres', sprintf($q, 't')), "$what: target equals source");

@@ -65,11 +65,11 @@ my $q = q{SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FR
 for my $src (sort keys %feeds)
 {
 	my $db = $feeds{$src};
-	is($consumer->safe_psql($db, "SELECT laredo.wait_for_catchup('$src', '120s')"), 't', "$src caught up in $db");
+	is($consumer->safe_psql($db, "CALL laredo.wait_for_catchup('$src', '120s'); SELECT true"), 't', "$src caught up in $db");
 	is($consumer->safe_psql($db, sprintf($q, "${src}_t")), $source->safe_psql($src, sprintf($q, 't')),
 		"$src mirrored into database $db");
 }
-is($consumer->safe_psql('one', q{SELECT laredo.wait_for_catchup('self', '120s')}), 't', 'self caught up');
+is($consumer->safe_psql('one', q{CALL laredo.wait_for_catchup('self', '120s'); SELECT true}), 't', 'self caught up');
 is($consumer->safe_psql('one', sprintf($q, 'self_t')), $consumer->safe_psql('one', sprintf($q, 'local_t')),
 	'database one also mirrors its own table');
 

@@ -45,7 +45,7 @@ $consumer->safe_psql('postgres', qq{
 sub equal
 {
 	my ($what) = @_;
-	is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('ops', '300s')}), 't', "$what: caught up");
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('ops', '300s'); SELECT true}), 't', "$what: caught up");
 	for my $t ('a', 'b')
 	{
 		my $q = q{SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FROM %s t};
@@ -75,7 +75,7 @@ my $oid = $consumer->safe_psql('postgres', q{SELECT 'a_copy'::regclass::oid});
 my $slot_before = slot_of();
 my $pub_before = pub_oid();
 $source->safe_psql('postgres', q{DELETE FROM a WHERE id % 1000 = 0; UPDATE b SET v = 'before reset'});
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('ops', '300s')}), 't', 'caught up before the reset');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('ops', '300s'); SELECT true}), 't', 'caught up before the reset');
 my $expected_rows = $source->safe_psql('postgres', q{SELECT count(*) FROM a});
 $consumer->safe_psql('postgres', q{CREATE TABLE reader_log (n bigint, at timestamptz DEFAULT clock_timestamp())});
 my ($rout, $rerr) = ('', '');
@@ -118,7 +118,24 @@ $source->safe_psql('postgres', q{INSERT INTO b VALUES (5001, 'while paused'); UP
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM b_copy WHERE id = 5001}), '0', 'nothing applied while paused');
 is($source->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'laredo_ops'}), '1',
 	'the slot keeps the changes while paused');
+# A caller waiting for a held source holds no snapshot: its xmin would keep
+# the worker's replaced row versions from being pruned.
+my ($wout, $werr) = ('', '');
+my $waiter = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $consumer->connstr('postgres'), '-c', q{CALL laredo.wait_for_catchup('ops', '30s'); SELECT true} ],
+	'>', \$wout, '2>', \$werr);
+$consumer->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE query LIKE 'CALL laredo.wait_for_catchup%' AND state = 'active' AND wait_event IS NOT NULL})
+  or die 'the waiter did not start';
+is($consumer->safe_psql('postgres', q{
+	SELECT backend_xmin IS NULL AND backend_xid IS NULL FROM pg_stat_activity
+	WHERE query LIKE 'CALL laredo.wait_for_catchup%' AND state = 'active'}),
+	't', 'wait_for_catchup waits without an xmin');
 $consumer->safe_psql('postgres', q{SELECT laredo.resume_pipeline('b')});
+$waiter->finish;
+chomp $wout;
+is($wout, 't', 'and returns true once the source is resumed and caught up');
 equal('after resume');
 
 # resync of one pipeline: the other is not copied again
@@ -145,7 +162,7 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.create_pipeline('x2', 'x2', 'public.b', target => 'public.x2_b');
 	COMMIT;
 });
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('x1', '120s') AND laredo.wait_for_catchup('x2', '120s')}),
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('x1', '120s'); CALL laredo.wait_for_catchup('x2', '120s'); SELECT true}),
 	't', 'two sources running');
 is($source->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots}), '2', 'two slots on the source');
 $consumer->safe_psql('postgres', q{DROP EXTENSION laredo});

@@ -45,7 +45,7 @@ is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.open_tickets'), 
 is($consumer->safe_psql('postgres',
 	q{SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'cache.customers'::regclass AND attnum > 0}),
 	'id,name', 'postgresql-source.md: the column list left tax_number out');
-is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('shop', '60s')}), 't', 'caught up');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('shop', '60s'); SELECT true}), 't', 'caught up');
 is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.orders'), '100', 'the orders arrived');
 
 run_page('targets.md');

@@ -41,7 +41,7 @@ sub same
 {
 	my ($what, $cols) = @_;
 	$cols //= '*';
-	is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_catchup('h', '120s')}), 't', "$what: caught up");
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('h', '120s'); SELECT true}), 't', "$what: caught up");
 	my $q = "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FROM (SELECT $cols FROM %s) t";
 	is($consumer->safe_psql('postgres', sprintf($q, 'hostile_copy')),
 		$source->safe_psql('postgres', sprintf($q, 'hostile')), "$what: equal");
