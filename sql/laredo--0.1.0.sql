@@ -104,6 +104,45 @@ REVOKE ALL ON laredo.source_config, laredo.source_tables, laredo.pipeline_config
 GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_config, laredo.source_tables,
 	laredo.pipeline_config TO laredo_admin;
 
+-- A source belongs to the role that created it: its worker runs as that
+-- role, with its connection and its rights.  Row security lets a role see and
+-- change only the sources of roles whose privileges it has (as ALTER needs an
+-- object owner's privileges), with their tables, pipelines and dead letters,
+-- and give a source only to such a role.  Without it any laredo_admin could
+-- read another's password, or make a superuser the owner of its source.
+-- laredo's views (owned by the extension's owner) still list every source,
+-- without connection strings.
+ALTER TABLE laredo.source_config ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_privileges ON laredo.source_config
+	USING (pg_catalog.pg_has_role(current_user, owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(current_user, owner, 'USAGE'));
+ALTER TABLE laredo.source_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY source_privileges ON laredo.source_tables
+	USING (EXISTS (SELECT FROM laredo.source_config s WHERE s.source_id = source_tables.source_id));
+ALTER TABLE laredo.pipeline_config ENABLE ROW LEVEL SECURITY;
+CREATE POLICY source_privileges ON laredo.pipeline_config
+	USING (EXISTS (SELECT FROM laredo.source_config s WHERE s.source_id = pipeline_config.source_id));
+ALTER TABLE laredo.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pipeline_privileges ON laredo.dead_letters
+	USING (EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.pipeline_id = dead_letters.pipeline_id));
+
+-- The worker writes a pipeline's target with its owner's rights: only a role
+-- with that owner's privileges may set it.
+CREATE FUNCTION laredo._check_pipeline_owner() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF (TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner)
+	   AND NOT pg_has_role(current_user, NEW.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied to make % the owner of pipeline "%"', NEW.owner::regrole, NEW.pipeline_id
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = 'A pipeline belongs to the role that creates it.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER check_owner BEFORE INSERT OR UPDATE OF owner ON laredo.pipeline_config
+	FOR EACH ROW EXECUTE FUNCTION laredo._check_pipeline_owner();
+
 SELECT pg_catalog.pg_extension_config_dump('laredo.source_config', '');
 SELECT pg_catalog.pg_extension_config_dump('laredo.source_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('laredo.pipeline_config', '');
@@ -207,7 +246,13 @@ DECLARE
 	s laredo.source_config;
 BEGIN
 	SELECT * INTO s FROM laredo.source_config WHERE source_id = p_source_id;
-	IF NOT FOUND THEN
+	IF NOT FOUND AND EXISTS (SELECT FROM laredo.sources v WHERE v.source_id = p_source_id) THEN
+		RAISE EXCEPTION 'permission denied for source "%"', p_source_id
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'Source "' || p_source_id || '" belongs to role ' ||
+			               quote_ident((SELECT v.owner FROM laredo.sources v WHERE v.source_id = p_source_id)) || '.',
+			      HINT = 'Only roles with the privileges of a source''s owner manage it and its pipelines.';
+	ELSIF NOT FOUND THEN
 		RAISE EXCEPTION 'source "%" does not exist', coalesce(p_source_id, 'NULL')
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'SELECT source_id FROM laredo.sources lists the sources of this database.';
@@ -329,7 +374,7 @@ DECLARE
 BEGIN
 	PERFORM laredo._require_admin('create a source');
 	PERFORM laredo._check_id('source', source_id);
-	IF EXISTS (SELECT FROM laredo.source_config s WHERE s.source_id = create_source.source_id) THEN
+	IF EXISTS (SELECT FROM laredo.sources s WHERE s.source_id = create_source.source_id) THEN
 		RAISE EXCEPTION 'source "%" already exists', source_id
 			USING ERRCODE = 'duplicate_object',
 			      HINT = 'Choose another id, or laredo.drop_source(''' || source_id || ''') first.';
@@ -379,7 +424,7 @@ BEGIN
 			USING ERRCODE = 'invalid_name',
 			      HINT = 'Replication slot names may contain only lower-case letters, digits and underscores.';
 	END IF;
-	IF EXISTS (SELECT FROM laredo.source_config s WHERE s.slot_name = v_slot) THEN
+	IF EXISTS (SELECT FROM laredo.sources s WHERE s.slot_name = v_slot) THEN
 		RAISE EXCEPTION 'slot_name "%" is already used by another source', v_slot
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another slot_name.';
 	END IF;
@@ -909,7 +954,7 @@ DECLARE
 BEGIN
 	PERFORM laredo._require_admin('create a pipeline');
 	PERFORM laredo._check_id('pipeline', pipeline_id);
-	IF EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.pipeline_id = create_pipeline.pipeline_id) THEN
+	IF EXISTS (SELECT FROM laredo.pipelines p WHERE p.pipeline_id = create_pipeline.pipeline_id) THEN
 		RAISE EXCEPTION 'pipeline "%" already exists', pipeline_id
 			USING ERRCODE = 'duplicate_object', HINT = 'Choose another id, or laredo.drop_pipeline first.';
 	END IF;
@@ -1112,7 +1157,12 @@ DECLARE
 	v_source text;
 BEGIN
 	SELECT p.source_id INTO v_source FROM laredo.pipeline_config p WHERE p.pipeline_id = p_pipeline_id;
-	IF NOT FOUND THEN
+	IF NOT FOUND AND EXISTS (SELECT FROM laredo.pipelines v WHERE v.pipeline_id = p_pipeline_id) THEN
+		RAISE EXCEPTION 'permission denied for pipeline "%"', p_pipeline_id
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'Its source belongs to a role whose privileges you do not have.',
+			      HINT = 'Only roles with the privileges of a source''s owner manage it and its pipelines.';
+	ELSIF NOT FOUND THEN
 		RAISE EXCEPTION 'pipeline "%" does not exist', coalesce(p_pipeline_id, 'NULL')
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'SELECT pipeline_id FROM laredo.pipelines lists the pipelines of this database.';
@@ -1219,7 +1269,9 @@ SELECT c.source_id,
        w.confirmed_flush_lsn,
        w.wal_status,
        w.retained_wal_bytes,
-       CASE WHEN laredo._is_admin() THEN (laredo._check_connection(c.connection)).masked END AS connection
+       CASE WHEN pg_has_role(current_user, c.owner, 'USAGE')
+            THEN (laredo._check_connection(c.connection)).masked END AS connection,
+       c.owner::regrole::name AS owner
 FROM laredo.source_config c
 LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id;
 
