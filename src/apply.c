@@ -59,6 +59,23 @@ static bool in_remote_xact = false;
 static bool skip_remote_xact = false;
 static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
 
+/*
+ * Remote transactions are applied in batches: one local transaction takes
+ * the remote transactions of a batch of received messages and commits when
+ * the worker flushes (laredo_apply_flush), with the end LSN of the last one
+ * as the resume position.  The position is still atomic with the data; a
+ * failure rolls the batch back and the source sends it again from the
+ * position before it.  A remote transaction still open at the flush keeps
+ * the batch open until it commits.  A batch holds at most BATCH_MAX_XACTS
+ * transactions: a row updated many times in one local transaction grows a
+ * version chain that nothing can prune before the commit.
+ */
+#define BATCH_MAX_XACTS	128
+static bool batch_pending = false;
+static int	batch_xacts = 0;
+static XLogRecPtr batch_end_lsn = InvalidXLogRecPtr;
+static TimestampTz batch_commit_time = 0;
+
 /* the change being applied, for targets that record where it came from */
 static LaredoChangeMeta change_meta;
 
@@ -229,10 +246,24 @@ laredo_apply_durable_lsn(void)
 	return durable_lsn;
 }
 
-/* Flushes local WAL up to the last applied commit: what it covers is durable. */
+static void
+apply_commit_batch(void)
+{
+	batch_pending = false;
+	batch_xacts = 0;
+	laredo_apply_commit_local(batch_end_lsn, batch_commit_time, true);
+}
+
+/*
+ * Commits the batch of remote transactions applied so far, unless one is
+ * still open, and flushes local WAL up to the last applied commit: what it
+ * covers is durable.
+ */
 void
 laredo_apply_flush(void)
 {
+	if (batch_pending && !in_remote_xact)
+		apply_commit_batch();
 	if (XLogRecPtrIsInvalid(unflushed_local_end))
 		return;
 	XLogFlush(unflushed_local_end);
@@ -356,11 +387,7 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 		LaredoPipeline *p = lfirst(lc);
 
 		if (p->touched)
-		{
 			p->routine->xact_end(p);
-			if (advance_origin && !p->in_baseline)
-				p->counters.transactions++;
-		}
 		p->touched = false;
 		if (write_counters && (advance_origin || p->in_baseline))
 		{
@@ -504,6 +531,7 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 		}
 		p->counters.bytes += tuple_bytes(oldtup) + tuple_bytes(newtup);
 		p->touched = true;
+		p->xact_touched = true;
 		applying_pipeline = NULL;
 		apply_end_step();
 	}
@@ -561,8 +589,28 @@ laredo_apply_message(StringInfo s)
 									LSN_FORMAT_ARGS(commit.commit_lsn),
 									LSN_FORMAT_ARGS(remote_final_lsn))));
 				in_remote_xact = false;
-				if (!skip_remote_xact && IsTransactionState())
-					laredo_apply_commit_local(commit.end_lsn, commit.committime, true);
+				if (!skip_remote_xact)
+				{
+					ListCell   *lc;
+
+					foreach(lc, apply_pipelines)
+					{
+						LaredoPipeline *p = lfirst(lc);
+
+						if (p->xact_touched)
+							p->counters.transactions++;
+						p->xact_touched = false;
+					}
+					/* committed with the batch (a transaction that changed nothing here joins an open one) */
+					if (IsTransactionState())
+					{
+						batch_pending = true;
+						batch_end_lsn = commit.end_lsn;
+						batch_commit_time = commit.committime;
+						if (++batch_xacts >= BATCH_MAX_XACTS)
+							apply_commit_batch();
+					}
+				}
 				skip_remote_xact = false;
 				break;
 			}

@@ -52,6 +52,7 @@ struct LaredoPipeline
 	void	   *private;		/* the target's own state */
 	LaredoPipelineCounters counters;	/* since last written */
 	bool		touched;		/* changed in this local transaction */
+	bool		xact_touched;	/* changed by the remote transaction being applied */
 	bool		in_baseline;	/* copied in this local transaction */
 	/* options => {"where": ...}: a row filter evaluated here, per pipeline */
 	char	   *where;

@@ -61,6 +61,7 @@ typedef struct TableTarget
 	int		   *attmap;			/* remote column index, or -1 */
 	Oid		   *typinput;
 	Oid		   *typioparam;
+	FmgrInfo   *typinfmgr;		/* the input functions, looked up once */
 
 	/* per local transaction (allocated in TopTransactionContext) */
 	LaredoTargetExec x;
@@ -175,6 +176,7 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 	t->attmap = MemoryContextAlloc(cxt, sizeof(int) * desc->natts);
 	t->typinput = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
 	t->typioparam = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
+	t->typinfmgr = MemoryContextAllocZero(cxt, sizeof(FmgrInfo) * desc->natts);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -189,6 +191,7 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 				mapped = bms_add_member(mapped, r);
 			}
 		getTypeInputInfo(att->atttypid, &t->typinput[i], &t->typioparam[i]);
+		fmgr_info_cxt(t->typinput[i], &t->typinfmgr[i], cxt);
 	}
 	t->deleted_attno = t->lsn_attno = t->commit_time_attno = 0;
 	for (int i = 0; i < desc->natts; i++)
@@ -330,8 +333,8 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 		slot->tts_isnull[i] = true;
 		if (status == LOGICALREP_COLUMN_TEXT)
 		{
-			slot->tts_values[i] = OidInputFunctionCall(t->typinput[i], tup->colvalues[r].data,
-													   t->typioparam[i], att->atttypmod);
+			slot->tts_values[i] = InputFunctionCall(&t->typinfmgr[i], tup->colvalues[r].data,
+													t->typioparam[i], att->atttypmod);
 			slot->tts_isnull[i] = false;
 		}
 		else if (status == LOGICALREP_COLUMN_NULL)

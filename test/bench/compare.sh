@@ -112,6 +112,13 @@ drain() {
 	if [ "$node" = laredo ]; then
 		q laredo -c "SELECT laredo.alter_source('bench', enabled => true)" >/dev/null
 		until [ -n "$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")" ]; do sleep 0.01; done
+		# LAREDO_PROFILE=file: a perf profile (cpu-clock, call graphs) of the worker draining the backlog
+		if [ -n "${LAREDO_PROFILE:-}" ]; then
+			perf record -q -e cpu-clock -g -o "$LAREDO_PROFILE" \
+				-p "$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")" \
+				>/dev/null 2>&1 &
+			perfpid=$!
+		fi
 	else
 		q builtin -c "ALTER SUBSCRIPTION bench_sub ENABLE" >/dev/null
 		until [ -n "$(q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL")" ]; do sleep 0.01; done
@@ -119,6 +126,7 @@ drain() {
 	t0=$(now)
 	until [ "$(history_of "$node")" = "$want" ]; do sleep 0.05; done
 	caught[$node]=$(secs "$t0" "$(now)")
+	if [ -n "${perfpid:-}" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; perfpid=""; fi
 }
 drain laredo
 drain builtin
