@@ -71,8 +71,7 @@ static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
  * version chain that nothing can prune before the commit.
  */
 #define BATCH_MAX_XACTS	128
-static bool batch_pending = false;
-static int	batch_xacts = 0;
+static int	batch_xacts = 0;		/* committed remotely, not yet here */
 static XLogRecPtr batch_end_lsn = InvalidXLogRecPtr;
 static TimestampTz batch_commit_time = 0;
 
@@ -249,7 +248,6 @@ laredo_apply_durable_lsn(void)
 static void
 apply_commit_batch(void)
 {
-	batch_pending = false;
 	batch_xacts = 0;
 	laredo_apply_commit_local(batch_end_lsn, batch_commit_time, true);
 }
@@ -262,7 +260,7 @@ apply_commit_batch(void)
 void
 laredo_apply_flush(void)
 {
-	if (batch_pending && !in_remote_xact)
+	if (batch_xacts > 0 && !in_remote_xact)
 		apply_commit_batch();
 	if (XLogRecPtrIsInvalid(unflushed_local_end))
 		return;
@@ -604,7 +602,6 @@ laredo_apply_message(StringInfo s)
 					/* committed with the batch (a transaction that changed nothing here joins an open one) */
 					if (IsTransactionState())
 					{
-						batch_pending = true;
 						batch_end_lsn = commit.end_lsn;
 						batch_commit_time = commit.committime;
 						if (++batch_xacts >= BATCH_MAX_XACTS)

@@ -39,7 +39,7 @@ PG_FUNCTION_INFO_V1(laredo_source_exec);
 PG_FUNCTION_INFO_V1(laredo_check_where_clause);
 PG_FUNCTION_INFO_V1(laredo_wait_for_catchup);
 
-static bool wait_for_catchup(FunctionCallInfo fcinfo);
+static void wait_for_catchup(FunctionCallInfo fcinfo);
 static void catchup_timed_out(const char *source_id, int64 timeout_ms, XLogRecPtr target,
 							  XLogRecPtr flushed) pg_attribute_noreturn();
 
@@ -329,7 +329,7 @@ laredo_check_where_clause(PG_FUNCTION_ARGS)
 Datum
 laredo_wait_for_catchup(PG_FUNCTION_ARGS)
 {
-	(void) wait_for_catchup(fcinfo);
+	wait_for_catchup(fcinfo);
 	PG_RETURN_VOID();
 }
 
@@ -351,7 +351,7 @@ catchup_timed_out(const char *source_id, int64 timeout_ms, XLogRecPtr target, XL
 					 source_id)));
 }
 
-static bool
+static void
 wait_for_catchup(FunctionCallInfo fcinfo)
 {
 	char	   *source_id;
@@ -463,7 +463,7 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 		}
 		LWLockRelease(laredo_shared->lock);
 		if (!XLogRecPtrIsInvalid(flushed) && flushed >= target)
-			return true;
+			return;
 		if (worker_latch)
 			SetLatch(worker_latch);
 		if (GetCurrentTimestamp() >= deadline)
