@@ -20,8 +20,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/wait_event.h"
-#include "postmaster/postmaster.h"
-#include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -402,6 +400,28 @@ laredo_connect(const char *conninfo, Oid role, const char *appname, const char *
 	return conn;
 }
 
+/* walrcv_exec, ended by the deadline if the source does not answer */
+static WalRcvExecResult *
+remote_exec(WalReceiverConn *conn, const char *sql, int ncols, const Oid *types,
+			const char *source_id, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	WalRcvExecResult *res;
+
+	remote_deadline_start();
+	PG_TRY();
+	{
+		res = walrcv_exec(conn, sql, ncols, types);
+	}
+	PG_CATCH();
+	{
+		remote_deadline_failed(cxt, source_id, what);
+	}
+	PG_END_TRY();
+	remote_deadline_stop();
+	return res;
+}
+
 /*
  * Runs a query on the source; returns a List of char *[ncols] rows (NULL for
  * SQL NULL).  Every column is read as text.
@@ -424,17 +444,7 @@ laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols, const c
 		StartTransactionCommand();
 		MemoryContextSwitchTo(cxt);
 	}
-	remote_deadline_start();
-	PG_TRY();
-	{
-		res = walrcv_exec(conn, query, ncols, types);
-	}
-	PG_CATCH();
-	{
-		remote_deadline_failed(cxt, source_id, "running a query");
-	}
-	PG_END_TRY();
-	remote_deadline_stop();
+	res = remote_exec(conn, query, ncols, types, source_id, "running a query");
 	if (res->status != WALRCV_OK_TUPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
@@ -468,20 +478,8 @@ laredo_remote_query(WalReceiverConn *conn, const char *query, int ncols, const c
 void
 laredo_remote_command(WalReceiverConn *conn, const char *command, const char *source_id)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	WalRcvExecResult *res;
+	WalRcvExecResult *res = remote_exec(conn, command, 0, NULL, source_id, "running a command");
 
-	remote_deadline_start();
-	PG_TRY();
-	{
-		res = walrcv_exec(conn, command, 0, NULL);
-	}
-	PG_CATCH();
-	{
-		remote_deadline_failed(cxt, source_id, "running a command");
-	}
-	PG_END_TRY();
-	remote_deadline_stop();
 	if (res->status != WALRCV_OK_COMMAND && res->status != WALRCV_OK_TUPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
