@@ -244,20 +244,23 @@ CREATE FUNCTION laredo._source(p_source_id text) RETURNS laredo.source_config
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	s laredo.source_config;
+	v_owner name;
 BEGIN
 	SELECT * INTO s FROM laredo.source_config WHERE source_id = p_source_id;
-	IF NOT FOUND AND EXISTS (SELECT FROM laredo.sources v WHERE v.source_id = p_source_id) THEN
+	IF FOUND THEN
+		RETURN s;
+	END IF;
+	-- row security hides the sources of other owners; the view lists them all
+	SELECT v.owner INTO v_owner FROM laredo.sources v WHERE v.source_id = p_source_id;
+	IF FOUND THEN
 		RAISE EXCEPTION 'permission denied for source "%"', p_source_id
 			USING ERRCODE = 'insufficient_privilege',
-			      DETAIL = 'Source "' || p_source_id || '" belongs to role ' ||
-			               quote_ident((SELECT v.owner FROM laredo.sources v WHERE v.source_id = p_source_id)) || '.',
+			      DETAIL = 'Source "' || p_source_id || '" belongs to role ' || quote_ident(v_owner) || '.',
 			      HINT = 'Only roles with the privileges of a source''s owner manage it and its pipelines.';
-	ELSIF NOT FOUND THEN
-		RAISE EXCEPTION 'source "%" does not exist', coalesce(p_source_id, 'NULL')
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'SELECT source_id FROM laredo.sources lists the sources of this database.';
 	END IF;
-	RETURN s;
+	RAISE EXCEPTION 'source "%" does not exist', coalesce(p_source_id, 'NULL')
+		USING ERRCODE = 'undefined_object',
+		      HINT = 'SELECT source_id FROM laredo.sources lists the sources of this database.';
 END
 $$;
 

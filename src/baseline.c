@@ -32,7 +32,31 @@
 static WalReceiverConn *copy_conn = NULL;
 static StringInfoData copy_leftover;
 
-/* Feeds CopyFrom from the source's COPY ... TO STDOUT, waiting on the latch. */
+/*
+ * The next chunk of a COPY ... TO STDOUT from the source, waiting on the
+ * latch while none has arrived; -1 at the end of the copy.  The buffer stays
+ * valid until the next call.
+ */
+static int
+baseline_copy_next(WalReceiverConn *conn, char **buf)
+{
+	for (;;)
+	{
+		pgsocket	fd = PGINVALID_SOCKET;
+		int			len;
+
+		CHECK_FOR_INTERRUPTS();
+		len = walrcv_receive(conn, buf, &fd);
+		if (len != 0)
+			return len < 0 ? -1 : len;
+		(void) WaitLatchOrSocket(MyLatch,
+								 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 fd, 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Feeds CopyFrom from the source's COPY ... TO STDOUT. */
 static int
 baseline_copy_read(void *outbuf, int minread, int maxread)
 {
@@ -42,7 +66,6 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 	{
 		int			avail = copy_leftover.len - copy_leftover.cursor;
 		char	   *buf;
-		pgsocket	fd = PGINVALID_SOCKET;
 		int			len;
 
 		if (avail > 0)
@@ -54,19 +77,9 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 		}
 		if (bytesread >= minread || bytesread >= maxread)
 			return bytesread;
-		CHECK_FOR_INTERRUPTS();
-		len = walrcv_receive(copy_conn, &buf, &fd);
+		len = baseline_copy_next(copy_conn, &buf);
 		if (len < 0)
 			return bytesread;	/* end of the copy */
-		if (len == 0)
-		{
-			(void) WaitLatchOrSocket(MyLatch,
-									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									 fd, 1000, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			continue;
-		}
-		/* the buffer stays valid until the next receive */
 		copy_leftover.data = buf;
 		copy_leftover.len = len;
 		copy_leftover.cursor = 0;
@@ -320,21 +333,10 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	for (;;)
 	{
 		char	   *buf;
-		pgsocket	fd = PGINVALID_SOCKET;
-		int			len;
+		int			len = baseline_copy_next(conn, &buf);
 
-		CHECK_FOR_INTERRUPTS();
-		len = walrcv_receive(conn, &buf, &fd);
 		if (len < 0)
 			break;
-		if (len == 0)
-		{
-			(void) WaitLatchOrSocket(MyLatch,
-									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									 fd, 1000, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			continue;
-		}
 		old = MemoryContextSwitchTo(rowcxt);
 		baseline_parse_line(buf, len, &tup, qualified);
 		laredo_apply_set_baseline_meta(copy_lsn, rel, ++row);
