@@ -1009,8 +1009,10 @@ BEGIN
 
 	v_target := to_regclass(quote_ident(tn.schema_name) || '.' || quote_ident(tn.table_name));
 	-- The source's columns, restricted to the published column list.
-	CREATE TEMP TABLE IF NOT EXISTS pg_temp.laredo_cols (ord int, attname name, type_name text,
-		not_null boolean, is_key boolean, identity "char", relkind "char") ON COMMIT DROP;
+	IF to_regclass('pg_temp.laredo_cols') IS NULL THEN	-- no NOTICE on a second call
+		CREATE TEMP TABLE pg_temp.laredo_cols (ord int, attname name, type_name text,
+			not_null boolean, is_key boolean, identity "char", relkind "char") ON COMMIT DROP;
+	END IF;
 	TRUNCATE pg_temp.laredo_cols;
 	INSERT INTO pg_temp.laredo_cols
 		SELECT ord, x.attname, x.type_name, x.not_null, x.is_key, x.identity, x.relkind

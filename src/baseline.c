@@ -265,6 +265,7 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	MemoryContext old;
 	ListCell   *lc;
 	char	   *qualified = quote_qualified_identifier(t->schema_name, t->table_name);
+	LaredoCopyFormat format = LAREDO_COPY_NONE;
 
 	if (wanted == NIL)
 		return;
@@ -285,6 +286,15 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	foreach(lc, pipelines)
 		((LaredoPipeline *) lfirst(lc))->routine->baseline_begin(lfirst(lc));
 
+	/* one plain mirror of the table: it loads the COPY stream as it comes */
+	if (list_length(pipelines) == 1)
+	{
+		LaredoPipeline *p = linitial(pipelines);
+
+		if (p->routine->copy_format)
+			format = p->routine->copy_format(p, rel);
+	}
+
 	initStringInfo(&query);
 	appendStringInfoString(&query, "COPY (SELECT ");
 	for (int i = 0; i < rel->natts; i++)
@@ -292,7 +302,7 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	appendStringInfo(&query, " FROM ONLY %s", qualified);
 	if (rowfilter)
 		appendStringInfo(&query, " WHERE (%s)", rowfilter);
-	appendStringInfoString(&query, ") TO STDOUT");
+	appendStringInfo(&query, ") TO STDOUT%s", format == LAREDO_COPY_BINARY ? " (FORMAT binary)" : "");
 
 	res = walrcv_exec(conn, query.data, 0, NULL);
 	if (res->status != WALRCV_OK_COPY_OUT)
@@ -302,25 +312,20 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 						qualified, source->source_id),
 				 errdetail_internal("%s", res->err ? res->err : "unexpected result")));
 
-	/* one plain mirror of the table: load the COPY stream as it comes */
-	if (list_length(pipelines) == 1)
+	if (format != LAREDO_COPY_NONE)
 	{
 		LaredoPipeline *p = linitial(pipelines);
 
-		if (p->routine->copy && p->routine->copy_ok(p))
-		{
-			copy_conn = conn;
-			copy_leftover.data = NULL;
-			copy_leftover.len = copy_leftover.cursor = 0;
-			p->counters.baseline_rows += p->routine->copy(p, rel, baseline_copy_read);
-			p->touched = true;
-			copy_conn = NULL;
-			foreach(lc, pipelines)
-				((LaredoPipeline *) lfirst(lc))->routine->baseline_end(lfirst(lc));
-			PopActiveSnapshot();
-			CommandCounterIncrement();
-			return;
-		}
+		copy_conn = conn;
+		copy_leftover.data = NULL;
+		copy_leftover.len = copy_leftover.cursor = 0;
+		p->counters.baseline_rows += p->routine->copy(p, rel, format, baseline_copy_read);
+		p->touched = true;
+		copy_conn = NULL;
+		p->routine->baseline_end(p);
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+		return;
 	}
 
 	tup.ncols = rel->natts;

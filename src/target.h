@@ -16,6 +16,14 @@
 
 typedef struct LaredoPipeline LaredoPipeline;
 
+/* How a baseline's COPY stream reaches a target's fast path. */
+typedef enum LaredoCopyFormat
+{
+	LAREDO_COPY_NONE,			/* no fast path: row by row */
+	LAREDO_COPY_TEXT,
+	LAREDO_COPY_BINARY			/* every column of the same built-in type on both sides */
+} LaredoCopyFormat;
+
 typedef struct LaredoTargetRoutine
 {
 	/* validate the target; called once per worker, in a transaction */
@@ -36,12 +44,14 @@ typedef struct LaredoTargetRoutine
 	void		(*xact_end) (LaredoPipeline *pipeline);
 
 	/*
-	 * Optional fast path for a baseline: the source's COPY text is loaded
-	 * directly (multi-insert), when copy_ok says this pipeline can take it.
+	 * Optional fast path for a baseline: the source's COPY stream is loaded
+	 * directly (multi-insert), in the format copy_format chooses for this
+	 * table's shape (LAREDO_COPY_NONE: rows one by one through baseline_row).
 	 * Returns the rows loaded.
 	 */
-	bool		(*copy_ok) (LaredoPipeline *pipeline);
+	LaredoCopyFormat (*copy_format) (LaredoPipeline *pipeline, LogicalRepRelation *remoterel);
 	uint64		(*copy) (LaredoPipeline *pipeline, LogicalRepRelation *remoterel,
+						 LaredoCopyFormat format,
 						 int (*read) (void *outbuf, int minread, int maxread));
 } LaredoTargetRoutine;
 

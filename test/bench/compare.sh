@@ -69,7 +69,10 @@ for node in laredo builtin; do
 	q "$node" -c "CREATE SCHEMA IF NOT EXISTS public"
 done
 
-# 1. baselines, one after the other
+# 1. baselines, one after the other, each on a quiet machine (the load's
+# dirty pages written out first, so neither pays for the other's writes)
+settle() { q source -c "CHECKPOINT"; sync; }
+settle
 t0=$(now)
 q laredo -c "CREATE EXTENSION laredo" -c "BEGIN" \
 	-c "SELECT laredo.create_source('bench', connection => '$conn', slot_name => 'laredo_bench')" \
@@ -81,6 +84,7 @@ t1=$(now)
 laredo_baseline=$(secs "$t0" "$t1")
 laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
 
+settle
 t0=$(now)
 q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
 until [ "$(q builtin -c "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND count(*) = 5 FROM pg_subscription_rel")" = t ]; do
