@@ -45,11 +45,11 @@ static RepOriginId apply_origin = InvalidRepOriginId;
 /*
  * applied_lsn: the source position of the last transaction committed here.
  * durable_lsn: the part of it that local WAL has flushed, which is all that is
- * ever acknowledged to the source.  Commits are asynchronous; the worker
- * flushes once per batch of received messages (laredo_apply_flush), so a
- * backlog costs one fsync per batch, not per transaction.  A crash loses
- * unflushed data and position together: the position rides in the commit
- * records.
+ * ever acknowledged to the source.  Commits are asynchronous: the WAL
+ * writer flushes them, or the worker when the stream pauses or a caller
+ * waits (laredo_apply_flush), so neither a backlog nor a steady stream waits
+ * on an fsync per transaction.  A crash loses unflushed data and position
+ * together: the position rides in the commit records.
  */
 static XLogRecPtr applied_lsn = InvalidXLogRecPtr;
 static XLogRecPtr durable_lsn = InvalidXLogRecPtr;
@@ -61,16 +61,17 @@ static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
 
 /*
  * Remote transactions are applied in batches: one local transaction takes
- * the remote transactions of a batch of received messages and commits when
- * the worker flushes (laredo_apply_flush), with the end LSN of the last one
- * as the resume position.  The position is still atomic with the data; a
+ * the remote transactions of a batch of received messages and commits
+ * when the socket has nothing more (laredo_apply_flush), with the end LSN
+ * of the last one as the resume position.  The position is still atomic with the data; a
  * failure rolls the batch back and the source sends it again from the
  * position before it.  A remote transaction still open at the flush keeps
  * the batch open until it commits.  A batch holds at most BATCH_MAX_XACTS
  * transactions: a row updated many times in one local transaction grows a
- * version chain that nothing can prune before the commit.
+ * version chain that nothing can prune before the commit (a mirror merges
+ * the updates of a key into one; other targets cannot).
  */
-#define BATCH_MAX_XACTS	128
+#define BATCH_MAX_XACTS	512
 static int	batch_xacts = 0;		/* committed remotely, not yet here */
 static XLogRecPtr batch_end_lsn = InvalidXLogRecPtr;
 static TimestampTz batch_commit_time = 0;
@@ -100,6 +101,15 @@ static TimestampTz last_counters_write = 0;
 
 /* The pipeline whose target is being written, for error reports. */
 static LaredoPipeline *applying_pipeline = NULL;
+
+/* No target of this source runs user code that could read another target mid-transaction. */
+static bool apply_may_defer = true;
+
+bool
+laredo_apply_may_defer(void)
+{
+	return apply_may_defer;
+}
 
 const LaredoTargetRoutine *
 laredo_target_routine(const char *kind)
@@ -214,6 +224,8 @@ laredo_apply_init(LaredoSourceConfig *source)
 		p->config = lfirst(lc);
 		p->routine = laredo_target_routine(p->config->target_kind);
 		p->where = pipeline_where_option(p->config->options);
+		if (strcmp(p->config->target_kind, "function") == 0)
+			apply_may_defer = false;
 		apply_pipelines = lappend(apply_pipelines, p);
 	}
 	MemoryContextSwitchTo(old);
@@ -254,17 +266,26 @@ apply_commit_batch(void)
 
 /*
  * Commits the batch of remote transactions applied so far, unless one is
- * still open, and flushes local WAL up to the last applied commit: what it
- * covers is durable.
+ * still open, and tells what is durable: everything up to the last applied
+ * commit once local WAL is flushed that far.  The commits are asynchronous;
+ * the WAL writer flushes them in the background, as it does for the
+ * built-in apply worker, so a steady stream never waits on an fsync here.
+ * With force (the stream paused, a wait_for_catchup caller, the end of a
+ * baseline) this flushes it now.
  */
 void
-laredo_apply_flush(void)
+laredo_apply_flush(bool force)
 {
 	if (batch_xacts > 0 && !in_remote_xact)
 		apply_commit_batch();
 	if (XLogRecPtrIsInvalid(unflushed_local_end))
 		return;
-	XLogFlush(unflushed_local_end);
+	if (GetFlushRecPtr(NULL) < unflushed_local_end)
+	{
+		if (!force)
+			return;
+		XLogFlush(unflushed_local_end);
+	}
 	unflushed_local_end = InvalidXLogRecPtr;
 	if (applied_lsn > durable_lsn)
 		durable_lsn = applied_lsn;
@@ -384,8 +405,11 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 	{
 		LaredoPipeline *p = lfirst(lc);
 
+		/* a target may write held-back changes now: its errors are its own */
+		applying_pipeline = p;
 		if (p->touched)
 			p->routine->xact_end(p);
+		applying_pipeline = NULL;
 		p->touched = false;
 		if (write_counters && (advance_origin || p->in_baseline))
 		{

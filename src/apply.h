@@ -22,7 +22,7 @@ extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_tim
 extern void laredo_apply_message(StringInfo s);
 extern bool laredo_apply_in_remote_xact(void);
 extern XLogRecPtr laredo_apply_durable_lsn(void);
-extern void laredo_apply_flush(void);
+extern void laredo_apply_flush(bool force);
 extern void laredo_apply_persist_idle(XLogRecPtr lsn);
 extern void laredo_apply_flush_counters(void);
 extern const char *laredo_apply_failed_pipeline(void);

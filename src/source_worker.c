@@ -303,9 +303,6 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			len = walrcv_receive(conn, &buf, &fd);
 		}
 
-		/* nothing more to read for now: one flush covers the whole batch */
-		laredo_apply_flush();
-
 		/*
 		 * Between transactions everything received is applied; make it
 		 * durable (a wait_for_catchup caller wants it now) so that it can be
@@ -344,6 +341,13 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		waiter = MyLaredoSlot->catchup_waiter;
 		MyLaredoSlot->catchup_waiter = false;
 		LWLockRelease(laredo_shared->lock);
+
+		/*
+		 * Nothing more to read for now: the batch commits.  Its WAL is
+		 * flushed here only when the stream paused or somebody waits for it;
+		 * a steady stream leaves that to the WAL writer.
+		 */
+		laredo_apply_flush(waiter || !heard);
 		if (!laredo_apply_in_remote_xact() && last_received > laredo_apply_durable_lsn() &&
 			(waiter || TimestampDifferenceExceeds(last_idle_persist, now, IDLE_PERSIST_MS)))
 		{
@@ -512,7 +516,7 @@ worker_run(Oid owner)
 		laredo_apply_begin_local();
 		PopActiveSnapshot();
 		laredo_apply_commit_local(consistent, GetCurrentTimestamp(), true);
-		laredo_apply_flush();
+		laredo_apply_flush(true);
 		needs_sync = false;
 		if (!ephemeral)
 			laredo_source_set_slot_pending(id, false);

@@ -82,6 +82,8 @@ typedef struct LaredoChangeMeta
 } LaredoChangeMeta;
 
 extern const LaredoChangeMeta *laredo_apply_meta(void);
+/* false when a target of the source runs user code that could read a target mid-transaction */
+extern bool laredo_apply_may_defer(void);
 
 extern const LaredoTargetRoutine laredo_target_table;
 extern const LaredoTargetRoutine laredo_target_changelog;

@@ -3,6 +3,10 @@
  *	  The `table` target: a mirror table keyed by the source table's replica
  *	  identity, written through the executor (ExecSimpleRelation*), with
  *	  indexes, constraints and triggers, as the built-in apply worker does.
+ *	  A plain mirror (no trigger) is written faster: rows found through one
+ *	  index scan per transaction and not locked first, updates of a key
+ *	  merged until the commit (table_find, table_update), a new target
+ *	  loaded heap first with its indexes built afterwards (table_copy).
  *
  *	  Text values from the source are read with the target column's input
  *	  function; an unchanged TOASTed value in an update keeps the target's
@@ -14,11 +18,15 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/table.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/nbtree.h"
 #include "access/tableam.h"
 #include "catalog/catalog.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
@@ -37,6 +45,8 @@
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "common/hashfn.h"
 #include "utils/jsonb.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -77,7 +87,46 @@ typedef struct TableTarget
 	TupleTableSlot *localslot;
 	ExprState **defaults;
 	Oid			idxoid;
+
+	/*
+	 * A plain mirror (no trigger) finds rows through one index scan kept
+	 * open for the transaction, without locking them first (see table_find).
+	 */
+	IndexScanDesc keyscan;
+	int			nkeys;
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	AttrNumber	keyattnos[INDEX_MAX_KEYS];
+	bool		found_unlocked;	/* the row in localslot was found by keyscan */
+
+	/*
+	 * Updates held back until the local commit, one per key, the latest
+	 * image (see table_update).  In pendcxt, a child of the transaction's
+	 * context; in arrival order for the flush.
+	 */
+	bool		may_defer;
+	MemoryContext pendcxt;
+	HTAB	   *pending;		/* key hash -> PendingChain */
+	List	   *pending_order;	/* of PendingUpdate * */
+	Size		pending_bytes;
 } TableTarget;
+
+/* One held-back update: the key's bytes and the row image to write. */
+typedef struct PendingUpdate
+{
+	char	   *key;
+	int			keylen;
+	LogicalRepTupleData tup;
+} PendingUpdate;
+
+typedef struct PendingChain
+{
+	uint64		hash;
+	List	   *updates;		/* of PendingUpdate * sharing the hash */
+} PendingChain;
+
+/* Held-back updates per pipeline before they are written anyway. */
+#define PENDING_MAX_ROWS 2048
+#define PENDING_MAX_BYTES (4 * 1024 * 1024)
 
 static void
 table_check_privileges(LaredoPipeline *p, Oid relid)
@@ -161,11 +210,21 @@ table_init(LaredoPipeline *p)
 	p->private = t;
 }
 
+static void table_flush_pending(LaredoPipeline *p);
+
 static void
 table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 {
 	TableTarget *t = p->private;
 
+	/* held-back rows are in the previous shape: written before it changes */
+	if (t->pending_order != NIL)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		table_flush_pending(p);
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+	}
 	t->remoterel = remoterel;
 	t->map_stale = true;
 }
@@ -270,6 +329,107 @@ table_find_identity_index(TableTarget *t)
 	return idxoid;
 }
 
+/*
+ * Whether updates of this target may be held back and merged per key until
+ * the local commit.  Only for a plain mirror keyed by an index, with no
+ * trigger (nor foreign key) to see the intermediate rows, no unique index
+ * but the key's (two rows swapping a unique value would collide when
+ * written out of order), and no function target of the source that could
+ * read the table in between.
+ */
+static bool
+table_may_defer(LaredoPipeline *p, TableTarget *t)
+{
+	Relation	rel = t->x.rel;
+	List	   *indexes;
+	ListCell   *lc;
+	bool		ok;
+
+	ok = laredo_apply_may_defer() && !t->soft_delete && !t->metadata_columns &&
+		rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == NULL &&
+		OidIsValid(t->idxoid) && t->remoterel->replident != REPLICA_IDENTITY_FULL;
+	if (!ok)
+		return false;
+
+	/* the remote key must be exactly the local index's key: one row per key */
+	{
+		Relation	idxrel = index_open(t->idxoid, AccessShareLock);
+		Bitmapset  *mapped = NULL;
+
+		for (int k = 0; k < IndexRelationGetNumberOfKeyAttributes(idxrel); k++)
+		{
+			AttrNumber	attno = idxrel->rd_index->indkey.values[k];
+
+			if (attno <= 0 || t->attmap[attno - 1] < 0)
+				ok = false;
+			else
+				mapped = bms_add_member(mapped, t->attmap[attno - 1]);
+		}
+		index_close(idxrel, AccessShareLock);
+		if (!ok || !bms_equal(mapped, t->remoterel->attkeys))
+			return false;
+	}
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup;
+		Form_pg_index index;
+
+		if (indexoid == t->idxoid)
+			continue;
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", indexoid);
+		index = (Form_pg_index) GETSTRUCT(tup);
+		if (index->indisunique || index->indisexclusion)
+			ok = false;
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return ok;
+}
+
+/*
+ * Opens the scan by which a plain mirror finds rows by key: the identity
+ * index, its equality operators looked up once, and SnapshotSelf (rows
+ * committed, or written by this transaction up to now, which is all a
+ * mirror's only writer needs to see).
+ */
+static void
+table_begin_keyscan(TableTarget *t)
+{
+	Relation	rel = t->x.rel;
+	Relation	idxrel = NULL;
+	oidvector  *opclass;
+	bool		isnull;
+
+	t->keyscan = NULL;
+	if (!OidIsValid(t->idxoid) || rel->trigdesc != NULL || rel->rd_rel->relkind != RELKIND_RELATION)
+		return;
+	for (int i = 0; i < t->x.rri->ri_NumIndices; i++)
+		if (RelationGetRelid(t->x.rri->ri_IndexRelationDescs[i]) == t->idxoid)
+			idxrel = t->x.rri->ri_IndexRelationDescs[i];
+	if (idxrel == NULL)
+		return;
+	opclass = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, idxrel->rd_indextuple,
+															Anum_pg_index_indclass, &isnull));
+	t->nkeys = IndexRelationGetNumberOfKeyAttributes(idxrel);
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		Oid			optype = get_opclass_input_type(opclass->values[k]);
+		Oid			opfamily = get_opclass_family(opclass->values[k]);
+		Oid			operator = get_opfamily_member(opfamily, optype, optype, BTEqualStrategyNumber);
+
+		if (!OidIsValid(operator))
+			return;				/* the locked lookup says why */
+		t->keyattnos[k] = idxrel->rd_index->indkey.values[k];
+		ScanKeyInit(&t->keys[k], k + 1, BTEqualStrategyNumber, get_opcode(operator), (Datum) 0);
+		t->keys[k].sk_collation = idxrel->rd_indcollation[k];
+	}
+	t->keyscan = index_beginscan(rel, idxrel, SnapshotSelf, t->nkeys, 0);
+}
+
 /* Opens the target for this local transaction. */
 static void
 table_open_xact(LaredoPipeline *p)
@@ -293,6 +453,8 @@ table_open_xact(LaredoPipeline *p)
 	t->searchslot = ExecInitExtraTupleSlot(t->x.estate, desc, &TTSOpsVirtual);
 	t->localslot = table_slot_create(t->x.rel, &t->x.estate->es_tupleTable);
 	t->idxoid = table_find_identity_index(t);
+	t->may_defer = table_may_defer(p, t);
+	table_begin_keyscan(t);
 
 	t->defaults = palloc0(sizeof(ExprState *) * t->natts);
 	for (int i = 0; i < t->natts; i++)
@@ -312,7 +474,13 @@ table_open_xact(LaredoPipeline *p)
 static void
 table_xact_end(LaredoPipeline *p)
 {
-	laredo_target_exec_close(&((TableTarget *) p->private)->x);
+	TableTarget *t = p->private;
+
+	table_flush_pending(p);
+	if (t->keyscan)
+		index_endscan(t->keyscan);
+	t->keyscan = NULL;
+	laredo_target_exec_close(&t->x);
 }
 
 /*
@@ -381,8 +549,8 @@ table_stamp(TableTarget *t, TupleTableSlot *slot, TimestampTz deleted_at)
 	}
 }
 
-static bool table_find(TableTarget *t, LogicalRepTupleData *key);
-static void table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
+static bool table_find(TableTarget *t, LogicalRepTupleData *key, bool lock);
+static void table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
 
 static void
 table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
@@ -390,10 +558,11 @@ table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
 	TableTarget *t = p->private;
 
 	table_open_xact(p);
+	table_flush_pending(p);
 	/* with soft deletes, the row may still be here, marked deleted: revive it */
-	if (t->soft_delete && table_find(t, newtup))
+	if (t->soft_delete && table_find(t, newtup, false))
 	{
-		table_update(p, NULL, newtup);
+		table_update_row(p, NULL, newtup);
 		return;
 	}
 	table_store(t, t->remoteslot, newtup, NULL);
@@ -402,14 +571,102 @@ table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
 	ResetPerTupleExprContext(t->x.estate);
 }
 
+/*
+ * Finds the target's row with the key of a remote tuple into localslot.
+ *
+ * The built-in apply worker (RelationFindReplTupleByIndex) starts an index
+ * scan per row with a dirty snapshot and locks the row it found, which
+ * writes a WAL record and dirties the page before the update or delete
+ * that follows writes its own.  A plain mirror has one writer, laredo:
+ * its rows are found through a scan kept open for the transaction, and
+ * written without that lock (found_unlocked).  A row another transaction
+ * holds (its xmax set) is looked up the built-in way, waiting for it and
+ * locking it; one that another transaction changes in between makes the
+ * write report it (table_write), and the row is looked up again that way.
+ */
 static bool
-table_find(TableTarget *t, LogicalRepTupleData *key)
+table_find(TableTarget *t, LogicalRepTupleData *key, bool lock)
 {
+	MemoryContext old;
+	bool		found;
+
 	table_store(t, t->searchslot, key, NULL);
+	t->found_unlocked = false;
+	if (t->keyscan != NULL && !lock)
+	{
+		for (int k = 0; k < t->nkeys; k++)
+		{
+			t->keys[k].sk_argument = t->searchslot->tts_values[t->keyattnos[k] - 1];
+			if (t->searchslot->tts_isnull[t->keyattnos[k] - 1])
+				t->keys[k].sk_flags |= SK_ISNULL;
+			else
+				t->keys[k].sk_flags &= ~SK_ISNULL;
+		}
+		/* the scan keeps what it allocates on the way (killed items) until its end */
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		index_rescan(t->keyscan, t->keys, t->nkeys, NULL, 0);
+		found = index_getnext_slot(t->keyscan, ForwardScanDirection, t->localslot);
+		MemoryContextSwitchTo(old);
+		if (found)
+		{
+			HeapTupleHeader tuple = ((BufferHeapTupleTableSlot *) t->localslot)->base.tuple->t_data;
+			TransactionId xmax = HeapTupleHeaderGetRawXmax(tuple);
+
+			if ((tuple->t_infomask & HEAP_XMAX_INVALID) || !TransactionIdIsValid(xmax) ||
+				(!(tuple->t_infomask & HEAP_XMAX_IS_MULTI) && TransactionIdIsCurrentTransactionId(xmax)))
+			{
+				t->found_unlocked = true;
+				return true;
+			}
+		}
+	}
 	if (OidIsValid(t->idxoid))
 		return RelationFindReplTupleByIndex(t->x.rel, t->idxoid, LockTupleExclusive,
 											t->searchslot, t->localslot);
 	return RelationFindReplTupleSeq(t->x.rel, LockTupleExclusive, t->searchslot, t->localslot);
+}
+
+/*
+ * Updates (newslot given) or deletes the row table_find found unlocked, as
+ * ExecSimpleRelationUpdate/Delete would for a table without triggers.
+ * False when another transaction changed the row since it was found: the
+ * caller finds it again, locked.
+ */
+static bool
+table_write_unlocked(TableTarget *t, TupleTableSlot *newslot)
+{
+	Relation	rel = t->x.rel;
+	ResultRelInfo *rri = t->x.rri;
+	EState	   *estate = t->x.estate;
+	TM_FailureData tmfd;
+	TM_Result	res;
+
+	CheckCmdReplicaIdentity(rel, newslot ? CMD_UPDATE : CMD_DELETE);
+	if (newslot)
+	{
+		LockTupleMode lockmode;
+		bool		update_indexes;
+
+		if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+			ExecComputeStoredGenerated(rri, estate, newslot, CMD_UPDATE);
+		if (rel->rd_att->constr)
+			ExecConstraints(rri, newslot, estate);
+		if (rel->rd_rel->relispartition)
+			ExecPartitionCheck(rri, newslot, estate, true);
+		res = table_tuple_update(rel, &t->localslot->tts_tid, newslot, GetCurrentCommandId(true),
+								 estate->es_snapshot, InvalidSnapshot, true, &tmfd, &lockmode,
+								 &update_indexes);
+		if (res == TM_Ok && update_indexes && rri->ri_NumIndices > 0)
+			list_free(ExecInsertIndexTuples(rri, newslot, estate, true, false, NULL, NIL));
+	}
+	else
+		res = table_tuple_delete(rel, &t->localslot->tts_tid, GetCurrentCommandId(true),
+								 estate->es_snapshot, InvalidSnapshot, true, &tmfd, false);
+	if (res == TM_Updated || res == TM_Deleted)
+		return false;
+	if (res != TM_Ok)
+		elog(ERROR, "unexpected result %d writing a row of \"%s\"", (int) res, RelationGetRelationName(rel));
+	return true;
 }
 
 static bool
@@ -422,23 +679,33 @@ tuple_is_complete(LogicalRepTupleData *tup)
 }
 
 static void
-table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
 {
 	TableTarget *t = p->private;
+	bool		lock = false;
+	bool		found;
 
 	table_open_xact(p);
-	if (table_find(t, oldtup ? oldtup : newtup))
+	while ((found = table_find(t, oldtup ? oldtup : newtup, lock)))
 	{
 		EPQState	epq;
 
 		table_store(t, t->remoteslot, newtup, t->localslot);
 		table_stamp(t, t->remoteslot, 0);
+		if (t->found_unlocked)
+		{
+			if (table_write_unlocked(t, t->remoteslot))
+				break;
+			lock = true;		/* changed meanwhile: again, locked */
+			continue;
+		}
 		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
 		EvalPlanQualSetSlot(&epq, t->remoteslot);
 		ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, t->remoteslot);
 		EvalPlanQualEnd(&epq);
+		break;
 	}
-	else if (tuple_is_complete(newtup))
+	if (!found && tuple_is_complete(newtup))
 	{
 		/*
 		 * The row enters the pipeline's own filter, or the target lost it:
@@ -452,7 +719,7 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 		table_stamp(t, t->remoteslot, 0);
 		ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
 	}
-	else
+	else if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("pipeline \"%s\": row to update is missing in target %s.%s",
@@ -463,16 +730,164 @@ table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData
 	ResetPerTupleExprContext(t->x.estate);
 }
 
+/*
+ * The bytes of an update's key (its replica identity columns), or false
+ * when a key value is not there to compare (left out as unchanged TOAST).
+ */
+static bool
+pending_key(TableTarget *t, LogicalRepTupleData *tup, StringInfo key)
+{
+	int			i = -1;
+
+	while ((i = bms_next_member(t->remoterel->attkeys, i)) >= 0)
+	{
+		int32		len;
+
+		if (i >= tup->ncols || tup->colstatus[i] != LOGICALREP_COLUMN_TEXT)
+			return false;
+		len = tup->colvalues[i].len;
+		appendBinaryStringInfo(key, (char *) &len, sizeof(len));
+		appendBinaryStringInfo(key, tup->colvalues[i].data, len);
+	}
+	return true;
+}
+
+/* Writes the held-back updates, in the order their keys first came. */
+static void
+table_flush_pending(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+	ListCell   *lc;
+
+	if (t->pending_order == NIL)
+		return;
+	foreach(lc, t->pending_order)
+	{
+		PendingUpdate *u = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		table_update_row(p, NULL, &u->tup);
+	}
+	/* the change that made the flush may be about one of these rows */
+	CommandCounterIncrement();
+	MemoryContextDelete(t->pendcxt);
+	t->pendcxt = NULL;
+	t->pending = NULL;
+	t->pending_order = NIL;
+	t->pending_bytes = 0;
+}
+
+/*
+ * An update whose key did not change is held back until the local commit
+ * (or until the pipeline's next insert, delete or truncate), merged with
+ * earlier updates of the same key: in a batch of remote transactions, a
+ * hot row updated in many of them is written once, with its latest image,
+ * instead of growing a chain of versions that nothing can prune before the
+ * commit.  The outcome is the same table: the updates of different keys
+ * commute (no other unique index, no trigger), the latest image of a key
+ * carries every column but those the source left out as unchanged TOAST,
+ * which come from the earlier image if it had them, else from the row.
+ */
+static void
+table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+{
+	TableTarget *t = p->private;
+	StringInfoData key;
+	MemoryContext old;
+	uint64		hash;
+	bool		found;
+	PendingChain *chain;
+	PendingUpdate *u = NULL;
+	ListCell   *lc;
+
+	table_open_xact(p);
+	if (oldtup != NULL || !t->may_defer)
+	{
+		table_flush_pending(p);
+		table_update_row(p, oldtup, newtup);
+		return;
+	}
+	if (t->pendcxt == NULL)
+	{
+		HASHCTL		ctl;
+
+		t->pendcxt = AllocSetContextCreate(TopTransactionContext, "laredo held-back updates",
+										   ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PendingChain);
+		ctl.hcxt = t->pendcxt;
+		t->pending = hash_create("laredo held-back updates", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	old = MemoryContextSwitchTo(t->pendcxt);
+	initStringInfo(&key);
+	if (!pending_key(t, newtup, &key))
+	{
+		MemoryContextSwitchTo(old);
+		table_flush_pending(p);
+		table_update_row(p, oldtup, newtup);
+		return;
+	}
+	hash = hash_bytes_extended((unsigned char *) key.data, key.len, 0);
+	chain = hash_search(t->pending, &hash, HASH_ENTER, &found);
+	if (!found)
+		chain->updates = NIL;
+	foreach(lc, chain->updates)
+	{
+		PendingUpdate *candidate = lfirst(lc);
+
+		if (candidate->keylen == key.len && memcmp(candidate->key, key.data, key.len) == 0)
+			u = candidate;
+	}
+	if (u == NULL)
+	{
+		u = palloc(sizeof(PendingUpdate));
+		u->key = key.data;
+		u->keylen = key.len;
+		u->tup.ncols = newtup->ncols;
+		u->tup.colvalues = palloc0(sizeof(StringInfoData) * newtup->ncols);
+		u->tup.colstatus = palloc(newtup->ncols);
+		for (int i = 0; i < newtup->ncols; i++)
+		{
+			initStringInfo(&u->tup.colvalues[i]);
+			u->tup.colstatus[i] = LOGICALREP_COLUMN_UNCHANGED;
+		}
+		chain->updates = lappend(chain->updates, u);
+		t->pending_order = lappend(t->pending_order, u);
+	}
+	for (int i = 0; i < newtup->ncols && i < u->tup.ncols; i++)
+	{
+		if (newtup->colstatus[i] == LOGICALREP_COLUMN_UNCHANGED)
+			continue;
+		u->tup.colstatus[i] = newtup->colstatus[i];
+		resetStringInfo(&u->tup.colvalues[i]);
+		appendBinaryStringInfo(&u->tup.colvalues[i], newtup->colvalues[i].data, newtup->colvalues[i].len);
+		t->pending_bytes += newtup->colvalues[i].len;
+	}
+	MemoryContextSwitchTo(old);
+	if (list_length(t->pending_order) >= PENDING_MAX_ROWS || t->pending_bytes >= PENDING_MAX_BYTES)
+		table_flush_pending(p);
+}
+
 static void
 table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 {
 	TableTarget *t = p->private;
+	bool		lock = false;
 
 	table_open_xact(p);
-	if (table_find(t, oldtup))
+	table_flush_pending(p);
+	while (table_find(t, oldtup, lock))
 	{
 		EPQState	epq;
 
+		if (t->found_unlocked && !t->soft_delete)
+		{
+			if (table_write_unlocked(t, NULL))
+				break;
+			lock = true;		/* changed meanwhile: again, locked */
+			continue;
+		}
 		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
 		if (t->soft_delete)
 		{
@@ -488,6 +903,7 @@ table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 		else
 			ExecSimpleRelationDelete(t->x.rri, t->x.estate, &epq, t->localslot);
 		EvalPlanQualEnd(&epq);
+		break;
 	}
 	ResetPerTupleExprContext(t->x.estate);
 }

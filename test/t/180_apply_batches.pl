@@ -1,0 +1,112 @@
+# 180_apply_batches: a backlog applied in batches of remote transactions,
+# where a mirror's updates of one key are merged and written once per batch,
+# and rows are found without a lock: the targets must end equal to the
+# source whatever the mix, and a session holding a mirror's row is waited
+# for, never overwritten under it.
+#   - 4,000 random transactions on 60 hot keys (updates that leave a TOASTed
+#     value out, updates of it, key changes, deletes and re-inserts, NULLs),
+#     applied from a backlog;
+#   - a mirror with a second unique index whose values the source swaps
+#     between rows in one transaction (merged updates written out of order
+#     would collide: such a mirror is written change by change);
+#   - a mirror row locked, then updated, by a session on the consumer while
+#     the source updates it: the worker waits for the session, then writes
+#     the source's row.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = PostgreSQL::Test::Cluster->new('source');
+$source->init(allows_streaming => 'logical');
+$source->start;
+
+my $consumer = PostgreSQL::Test::Cluster->new('consumer');
+$consumer->init;
+$consumer->append_conf('postgresql.conf', "shared_preload_libraries = 'laredo'\n");
+$consumer->start;
+
+$source->safe_psql('postgres', q{
+	CREATE TABLE hot (id int PRIMARY KEY, n int, big text, note text);
+	ALTER TABLE hot ALTER COLUMN big SET STORAGE EXTERNAL;
+	INSERT INTO hot SELECT i, 0, repeat(md5(i::text), 200), 'start' FROM generate_series(1, 60) i;
+	CREATE TABLE swap (id int PRIMARY KEY, code text NOT NULL UNIQUE, n int);
+	INSERT INTO swap SELECT i, 'c' || i, 0 FROM generate_series(1, 20) i;
+});
+my $connstr = $source->connstr('postgres');
+$consumer->safe_psql('postgres', qq{
+	CREATE EXTENSION laredo;
+	CREATE SCHEMA m;
+	CREATE TABLE m.swap (id int PRIMARY KEY, code text NOT NULL UNIQUE, n int);
+	BEGIN;
+	SELECT laredo.create_source('b', connection => \$c\$$connstr\$c\$);
+	SELECT laredo.add_table('b', 'public.hot');
+	SELECT laredo.add_table('b', 'public.swap');
+	SELECT laredo.create_pipeline('hot', 'b', 'public.hot', target => 'm.hot');
+	SELECT laredo.create_pipeline('swap', 'b', 'public.swap', target => 'm.swap');
+	COMMIT;
+});
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '120s'); SELECT true}), 't', 'baseline');
+
+sub content
+{
+	my ($node, $table) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '') FROM $table t");
+}
+
+# The backlog: the consumer is stopped while the source writes.
+$consumer->safe_psql('postgres', q{SELECT laredo.alter_source('b', enabled => false)});
+my $seed = $ENV{LAREDO_BATCH_SEED} // int(rand(1_000_000));
+note("seed $seed");
+srand($seed);
+my @sql;
+for my $i (1 .. 4000)
+{
+	my $id = 1 + int(rand(60));
+	my $r = rand();
+	push @sql,
+	    $r < 0.45 ? "UPDATE hot SET n = n + 1 WHERE id = $id;"
+	  : $r < 0.55 ? "UPDATE hot SET big = repeat(md5('$i'), 200), n = n + 1 WHERE id = $id;"
+	  : $r < 0.65 ? "UPDATE hot SET note = NULL WHERE id = $id;"
+	  : $r < 0.70 ? "UPDATE hot SET note = 'back $i', n = -n WHERE id = $id;"
+	  : $r < 0.76 ? "DELETE FROM hot WHERE id = $id;"
+	  : $r < 0.84 ? "INSERT INTO hot VALUES ($id, $i, repeat(md5('i$i'), 200), 'again') ON CONFLICT (id) DO UPDATE SET n = excluded.n;"
+	  : $r < 0.88 ? "UPDATE hot SET id = id + 60 WHERE id = $id AND NOT EXISTS (SELECT FROM hot WHERE id = $id + 60);"
+	  : $r < 0.92 ? "UPDATE hot SET id = id - 60 WHERE id = $id + 60 AND NOT EXISTS (SELECT FROM hot WHERE id = $id);"
+	  : sprintf("BEGIN; UPDATE swap SET code = '~' || code WHERE id IN (%d, %d); "
+		  . "UPDATE swap SET code = (SELECT substr(o.code, 2) FROM swap o WHERE o.id = CASE swap.id WHEN %d THEN %d ELSE %d END) "
+		  . "WHERE id IN (%d, %d); COMMIT;",
+		  1 + $id % 20, 1 + ($id + 1) % 20, 1 + $id % 20, 1 + ($id + 1) % 20, 1 + $id % 20,
+		  1 + $id % 20, 1 + ($id + 1) % 20);
+	# the last kind exchanges the codes of two rows through marked values
+}
+$source->safe_psql('postgres', join("\n", @sql));
+$consumer->safe_psql('postgres', q{SELECT laredo.alter_source('b', enabled => true)});
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '180s'); SELECT true}), 't',
+	'4,000 transactions drained from the backlog');
+is(content($consumer, 'm.hot'), content($source, 'hot'), 'hot keys: every row equal (TOASTed values included)');
+is(content($consumer, 'm.swap'), content($source, 'swap'), 'swapped unique values: every row equal');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.sources WHERE source_id = 'b'}), 'STREAMING',
+	'no error on the way');
+my $log = slurp_file($consumer->logfile);
+unlike($log, qr/TRAP|missing in the target|invisible|unexpected result|duplicate key/,
+	'no failure, no missing row in the consumer log');
+
+# A session holding a mirror row: the worker waits for it, then writes the source's row.
+my $holder = $consumer->background_psql('postgres', on_error_stop => 1);
+$holder->query_safe(q{BEGIN; SELECT n FROM m.hot WHERE id = (SELECT min(id) FROM m.hot) FOR UPDATE});
+my $id = $consumer->safe_psql('postgres', 'SELECT min(id) FROM m.hot');
+$source->safe_psql('postgres', "UPDATE hot SET n = 424242 WHERE id = $id; INSERT INTO swap VALUES (100, 'marker', 0)");
+ok($consumer->poll_query_until('postgres', q{SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE backend_type = 'laredo source worker'}),
+	'the worker waits for the session holding the row');
+isnt($consumer->safe_psql('postgres', "SELECT n FROM m.hot WHERE id = $id"), '424242', 'not written under the lock');
+$holder->query_safe("UPDATE m.hot SET note = 'written by a session' WHERE id = $id");
+$holder->query_safe('COMMIT');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); SELECT true}), 't', 'caught up after the session committed');
+is(content($consumer, 'm.hot'), content($source, 'hot'), 'the source row won over the session\'s change');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM m.swap WHERE code = 'marker'}), '1', 'and the stream went on');
+$holder->quit;
+
+done_testing();
