@@ -11,6 +11,8 @@ OBJS = \
 	src/baseline.o \
 	src/apply.o \
 	src/target_exec.o \
+	src/target_table_load.o \
+	src/target_table_merge.o \
 	src/target_table.o \
 	src/target_changelog.o \
 	src/target_function.o \

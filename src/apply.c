@@ -46,8 +46,8 @@ static RepOriginId apply_origin = InvalidRepOriginId;
  * applied_lsn: the source position of the last transaction committed here.
  * durable_lsn: the part of it that local WAL has flushed, which is all that is
  * ever acknowledged to the source.  Commits are asynchronous: the WAL
- * writer flushes them, or the worker when the stream pauses or a caller
- * waits (laredo_apply_flush), so neither a backlog nor a steady stream waits
+ * writer flushes them, or the worker when a caller waits
+ * (laredo_apply_flush), so neither a backlog nor a steady stream waits
  * on an fsync per transaction.  A crash loses unflushed data and position
  * together: the position rides in the commit records.
  */
@@ -270,8 +270,8 @@ apply_commit_batch(void)
  * commit once local WAL is flushed that far.  The commits are asynchronous;
  * the WAL writer flushes them in the background, as it does for the
  * built-in apply worker, so a steady stream never waits on an fsync here.
- * With force (the stream paused, a wait_for_catchup caller, the end of a
- * baseline) this flushes it now.
+ * With force (a wait_for_catchup caller, the end of a baseline) this
+ * flushes it now.
  */
 void
 laredo_apply_flush(bool force)

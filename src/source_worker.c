@@ -344,10 +344,12 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 
 		/*
 		 * Nothing more to read for now: the batch commits.  Its WAL is
-		 * flushed here only when the stream paused or somebody waits for it;
-		 * a steady stream leaves that to the WAL writer.
+		 * flushed here only when somebody waits for it; otherwise the WAL
+		 * writer flushes it within three wal_writer_delay, and what it has
+		 * flushed is acknowledged on a later turn (an fsync here would hold
+		 * up the stream behind it).
 		 */
-		laredo_apply_flush(waiter || !heard);
+		laredo_apply_flush(waiter);
 		if (!laredo_apply_in_remote_xact() && last_received > laredo_apply_durable_lsn() &&
 			(waiter || TimestampDifferenceExceeds(last_idle_persist, now, IDLE_PERSIST_MS)))
 		{

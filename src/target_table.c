@@ -4,9 +4,9 @@
  *	  identity, written through the executor (ExecSimpleRelation*), with
  *	  indexes, constraints and triggers, as the built-in apply worker does.
  *	  A plain mirror (no trigger) is written faster: rows found through one
- *	  index scan per transaction and not locked first, updates of a key
- *	  merged until the commit (table_find, table_update), a new target
- *	  loaded heap first with its indexes built afterwards (table_copy).
+ *	  index scan per transaction and not locked first (table_find); its
+ *	  updates of a key merged until the commit (target_table_merge.c); its
+ *	  baseline loaded straight from the COPY stream (target_table_load.c).
  *
  *	  Text values from the source are read with the target column's input
  *	  function; an unchanged TOASTed value in an update keeps the target's
@@ -46,6 +46,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "common/hashfn.h"
 #include "utils/jsonb.h"
 #include "utils/pg_lsn.h"
@@ -58,75 +59,8 @@
 
 #include "target.h"
 #include "target_exec.h"
+#include "target_table.h"
 
-typedef struct TableTarget
-{
-	Oid			relid;
-	LogicalRepRelation *remoterel;
-	bool		map_stale;
-
-	/* options */
-	List	   *subset;			/* of char *: the source columns kept; NIL: all */
-	bool		soft_delete;	/* mark _deleted_at instead of deleting */
-	bool		metadata_columns;	/* fill _lsn and _commit_time */
-	AttrNumber	deleted_attno;	/* 0 when absent */
-	AttrNumber	lsn_attno;
-	AttrNumber	commit_time_attno;
-
-	/* per local attribute, rebuilt when the remote shape changes */
-	int			natts;
-	int		   *attmap;			/* remote column index, or -1 */
-	Oid		   *typinput;
-	Oid		   *typioparam;
-	FmgrInfo   *typinfmgr;		/* the input functions, looked up once */
-
-	/* per local transaction (allocated in TopTransactionContext) */
-	LaredoTargetExec x;
-	TupleTableSlot *remoteslot;
-	TupleTableSlot *searchslot;
-	TupleTableSlot *localslot;
-	ExprState **defaults;
-	Oid			idxoid;
-
-	/*
-	 * A plain mirror (no trigger) finds rows through one index scan kept
-	 * open for the transaction, without locking them first (see table_find).
-	 */
-	IndexScanDesc keyscan;
-	int			nkeys;
-	ScanKeyData keys[INDEX_MAX_KEYS];
-	AttrNumber	keyattnos[INDEX_MAX_KEYS];
-	bool		found_unlocked;	/* the row in localslot was found by keyscan */
-
-	/*
-	 * Updates held back until the local commit, one per key, the latest
-	 * image (see table_update).  In pendcxt, a child of the transaction's
-	 * context; in arrival order for the flush.
-	 */
-	bool		may_defer;
-	MemoryContext pendcxt;
-	HTAB	   *pending;		/* key hash -> PendingChain */
-	List	   *pending_order;	/* of PendingUpdate * */
-	Size		pending_bytes;
-} TableTarget;
-
-/* One held-back update: the key's bytes and the row image to write. */
-typedef struct PendingUpdate
-{
-	char	   *key;
-	int			keylen;
-	LogicalRepTupleData tup;
-} PendingUpdate;
-
-typedef struct PendingChain
-{
-	uint64		hash;
-	List	   *updates;		/* of PendingUpdate * sharing the hash */
-} PendingChain;
-
-/* Held-back updates per pipeline before they are written anyway. */
-#define PENDING_MAX_ROWS 2048
-#define PENDING_MAX_BYTES (4 * 1024 * 1024)
 
 static void
 table_check_privileges(LaredoPipeline *p, Oid relid)
@@ -189,11 +123,34 @@ in_subset(TableTarget *t, const char *name)
 	return false;
 }
 
+/*
+ * The targets of this worker.  A target changed here (a column added,
+ * dropped or of another type, an index) is mapped again before its next
+ * transaction: the relcache tells, when that transaction locks it.
+ */
+static List *table_targets = NIL;
+static bool table_callback_registered = false;
+
+static void
+table_relcache_changed(Datum arg, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, table_targets)
+	{
+		TableTarget *t = lfirst(lc);
+
+		if (!OidIsValid(relid) || t->relid == relid)
+			t->map_stale = true;
+	}
+}
+
 static void
 table_init(LaredoPipeline *p)
 {
 	TableTarget *t = MemoryContextAllocZero(GetMemoryChunkContext(p), sizeof(TableTarget));
 	Oid			nspid = get_namespace_oid(p->config->target_schema, true);
+	MemoryContext old;
 
 	t->relid = OidIsValid(nspid) ? get_relname_relid(p->config->target_table, nspid) : InvalidOid;
 	if (!OidIsValid(t->relid))
@@ -208,9 +165,16 @@ table_init(LaredoPipeline *p)
 	table_parse_options(p, t);
 	t->map_stale = true;
 	p->private = t;
-}
 
-static void table_flush_pending(LaredoPipeline *p);
+	if (!table_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(table_relcache_changed, (Datum) 0);
+		table_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(p));	/* lives as long as the pipeline */
+	table_targets = lappend(table_targets, t);
+	MemoryContextSwitchTo(old);
+}
 
 static void
 table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
@@ -221,7 +185,7 @@ table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 	if (t->pending_order != NIL)
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		table_flush_pending(p);
+		laredo_table_flush_merged(p);
 		PopActiveSnapshot();
 		CommandCounterIncrement();
 	}
@@ -431,8 +395,8 @@ table_begin_keyscan(TableTarget *t)
 }
 
 /* Opens the target for this local transaction. */
-static void
-table_open_xact(LaredoPipeline *p)
+void
+laredo_table_open_xact(LaredoPipeline *p)
 {
 	TableTarget *t = p->private;
 	MemoryContext old;
@@ -471,12 +435,12 @@ table_open_xact(LaredoPipeline *p)
 	MemoryContextSwitchTo(old);
 }
 
-static void
-table_xact_end(LaredoPipeline *p)
+void
+laredo_table_xact_end(LaredoPipeline *p)
 {
 	TableTarget *t = p->private;
 
-	table_flush_pending(p);
+	laredo_table_flush_merged(p);
 	if (t->keyscan)
 		index_endscan(t->keyscan);
 	t->keyscan = NULL;
@@ -550,19 +514,18 @@ table_stamp(TableTarget *t, TupleTableSlot *slot, TimestampTz deleted_at)
 }
 
 static bool table_find(TableTarget *t, LogicalRepTupleData *key, bool lock);
-static void table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
 
 static void
 table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
 {
 	TableTarget *t = p->private;
 
-	table_open_xact(p);
-	table_flush_pending(p);
+	laredo_table_open_xact(p);
+	laredo_table_flush_merged(p);
 	/* with soft deletes, the row may still be here, marked deleted: revive it */
 	if (t->soft_delete && table_find(t, newtup, false))
 	{
-		table_update_row(p, NULL, newtup);
+		laredo_table_update_row(p, NULL, newtup);
 		return;
 	}
 	table_store(t, t->remoteslot, newtup, NULL);
@@ -678,14 +641,14 @@ tuple_is_complete(LogicalRepTupleData *tup)
 	return true;
 }
 
-static void
-table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+void
+laredo_table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
 {
 	TableTarget *t = p->private;
 	bool		lock = false;
 	bool		found;
 
-	table_open_xact(p);
+	laredo_table_open_xact(p);
 	while ((found = table_find(t, oldtup ? oldtup : newtup, lock)))
 	{
 		EPQState	epq;
@@ -730,153 +693,14 @@ table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTuple
 	ResetPerTupleExprContext(t->x.estate);
 }
 
-/*
- * The bytes of an update's key (its replica identity columns), or false
- * when a key value is not there to compare (left out as unchanged TOAST).
- */
-static bool
-pending_key(TableTarget *t, LogicalRepTupleData *tup, StringInfo key)
-{
-	int			i = -1;
-
-	while ((i = bms_next_member(t->remoterel->attkeys, i)) >= 0)
-	{
-		int32		len;
-
-		if (i >= tup->ncols || tup->colstatus[i] != LOGICALREP_COLUMN_TEXT)
-			return false;
-		len = tup->colvalues[i].len;
-		appendBinaryStringInfo(key, (char *) &len, sizeof(len));
-		appendBinaryStringInfo(key, tup->colvalues[i].data, len);
-	}
-	return true;
-}
-
-/* Writes the held-back updates, in the order their keys first came. */
-static void
-table_flush_pending(LaredoPipeline *p)
-{
-	TableTarget *t = p->private;
-	ListCell   *lc;
-
-	if (t->pending_order == NIL)
-		return;
-	foreach(lc, t->pending_order)
-	{
-		PendingUpdate *u = lfirst(lc);
-
-		CHECK_FOR_INTERRUPTS();
-		table_update_row(p, NULL, &u->tup);
-	}
-	/* the change that made the flush may be about one of these rows */
-	CommandCounterIncrement();
-	MemoryContextDelete(t->pendcxt);
-	t->pendcxt = NULL;
-	t->pending = NULL;
-	t->pending_order = NIL;
-	t->pending_bytes = 0;
-}
-
-/*
- * An update whose key did not change is held back until the local commit
- * (or until the pipeline's next insert, delete or truncate), merged with
- * earlier updates of the same key: in a batch of remote transactions, a
- * hot row updated in many of them is written once, with its latest image,
- * instead of growing a chain of versions that nothing can prune before the
- * commit.  The outcome is the same table: the updates of different keys
- * commute (no other unique index, no trigger), the latest image of a key
- * carries every column but those the source left out as unchanged TOAST,
- * which come from the earlier image if it had them, else from the row.
- */
-static void
-table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
-{
-	TableTarget *t = p->private;
-	StringInfoData key;
-	MemoryContext old;
-	uint64		hash;
-	bool		found;
-	PendingChain *chain;
-	PendingUpdate *u = NULL;
-	ListCell   *lc;
-
-	table_open_xact(p);
-	if (oldtup != NULL || !t->may_defer)
-	{
-		table_flush_pending(p);
-		table_update_row(p, oldtup, newtup);
-		return;
-	}
-	if (t->pendcxt == NULL)
-	{
-		HASHCTL		ctl;
-
-		t->pendcxt = AllocSetContextCreate(TopTransactionContext, "laredo held-back updates",
-										   ALLOCSET_DEFAULT_SIZES);
-		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(PendingChain);
-		ctl.hcxt = t->pendcxt;
-		t->pending = hash_create("laredo held-back updates", 256, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	old = MemoryContextSwitchTo(t->pendcxt);
-	initStringInfo(&key);
-	if (!pending_key(t, newtup, &key))
-	{
-		MemoryContextSwitchTo(old);
-		table_flush_pending(p);
-		table_update_row(p, oldtup, newtup);
-		return;
-	}
-	hash = hash_bytes_extended((unsigned char *) key.data, key.len, 0);
-	chain = hash_search(t->pending, &hash, HASH_ENTER, &found);
-	if (!found)
-		chain->updates = NIL;
-	foreach(lc, chain->updates)
-	{
-		PendingUpdate *candidate = lfirst(lc);
-
-		if (candidate->keylen == key.len && memcmp(candidate->key, key.data, key.len) == 0)
-			u = candidate;
-	}
-	if (u == NULL)
-	{
-		u = palloc(sizeof(PendingUpdate));
-		u->key = key.data;
-		u->keylen = key.len;
-		u->tup.ncols = newtup->ncols;
-		u->tup.colvalues = palloc0(sizeof(StringInfoData) * newtup->ncols);
-		u->tup.colstatus = palloc(newtup->ncols);
-		for (int i = 0; i < newtup->ncols; i++)
-		{
-			initStringInfo(&u->tup.colvalues[i]);
-			u->tup.colstatus[i] = LOGICALREP_COLUMN_UNCHANGED;
-		}
-		chain->updates = lappend(chain->updates, u);
-		t->pending_order = lappend(t->pending_order, u);
-	}
-	for (int i = 0; i < newtup->ncols && i < u->tup.ncols; i++)
-	{
-		if (newtup->colstatus[i] == LOGICALREP_COLUMN_UNCHANGED)
-			continue;
-		u->tup.colstatus[i] = newtup->colstatus[i];
-		resetStringInfo(&u->tup.colvalues[i]);
-		appendBinaryStringInfo(&u->tup.colvalues[i], newtup->colvalues[i].data, newtup->colvalues[i].len);
-		t->pending_bytes += newtup->colvalues[i].len;
-	}
-	MemoryContextSwitchTo(old);
-	if (list_length(t->pending_order) >= PENDING_MAX_ROWS || t->pending_bytes >= PENDING_MAX_BYTES)
-		table_flush_pending(p);
-}
-
 static void
 table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 {
 	TableTarget *t = p->private;
 	bool		lock = false;
 
-	table_open_xact(p);
-	table_flush_pending(p);
+	laredo_table_open_xact(p);
+	laredo_table_flush_merged(p);
 	while (table_find(t, oldtup, lock))
 	{
 		EPQState	epq;
@@ -916,7 +740,7 @@ table_truncate(LaredoPipeline *p)
 	List	   *logged = NIL;
 
 	/* TRUNCATE refuses a table this transaction still has open in the executor */
-	table_xact_end(p);
+	laredo_table_xact_end(p);
 	if (t->soft_delete)
 	{
 		/* every row is marked deleted, none removed */
@@ -947,7 +771,7 @@ table_truncate(LaredoPipeline *p)
 static void
 table_baseline_begin(LaredoPipeline *p)
 {
-	table_xact_end(p);
+	laredo_table_xact_end(p);
 	SPI_connect();
 	if (SPI_execute(psprintf("DELETE FROM ONLY %s",
 							 quote_qualified_identifier(p->config->target_schema,
@@ -962,179 +786,6 @@ table_baseline_end(LaredoPipeline *p)
 {
 }
 
-/*
- * A plain mirror loads the baseline straight from the COPY stream, as the
- * built-in table synchronisation does.  Binary when every column the source
- * sends lands in a column of the same built-in type here (the binary form is
- * only defined between equal types: a timestamp read as timestamptz, say,
- * would shift silently); text otherwise, each value through its input
- * function.
- */
-static LaredoCopyFormat
-table_copy_format(LaredoPipeline *p, LogicalRepRelation *remoterel)
-{
-	TableTarget *t = p->private;
-	Relation	rel;
-	TupleDesc	desc;
-	LaredoCopyFormat format = LAREDO_COPY_BINARY;
-
-	if (t->subset != NIL || t->soft_delete || t->metadata_columns || p->where != NULL)
-		return LAREDO_COPY_NONE;
-	rel = table_open(t->relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	for (int i = 0; i < remoterel->natts && format == LAREDO_COPY_BINARY; i++)
-	{
-		Oid			remotetype = remoterel->atttyps[i];
-		Oid			localtype = InvalidOid;
-		HeapTuple	typtup;
-
-		for (int j = 0; j < desc->natts; j++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, j);
-
-			if (!att->attisdropped && strcmp(NameStr(att->attname), remoterel->attnames[i]) == 0)
-				localtype = att->atttypid;
-		}
-		if (localtype != remotetype || remotetype >= FirstGenbkiObjectId)
-		{
-			format = LAREDO_COPY_TEXT;
-			break;
-		}
-		/* a base type, or an array of one, with a binary input function */
-		for (Oid type = localtype; OidIsValid(type);)
-		{
-			Form_pg_type typ;
-
-			typtup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
-			if (!HeapTupleIsValid(typtup))
-				elog(ERROR, "cache lookup failed for type %u", type);
-			typ = (Form_pg_type) GETSTRUCT(typtup);
-			if (typ->typtype != TYPTYPE_BASE || !OidIsValid(typ->typreceive))
-				format = LAREDO_COPY_TEXT;
-			type = (typ->typlen == -1 && OidIsValid(typ->typelem)) ? typ->typelem : InvalidOid;
-			ReleaseSysCache(typtup);
-		}
-	}
-	table_close(rel, AccessShareLock);
-	return format;
-}
-
-/* Rows and bytes buffered before a multi-insert, as COPY FROM buffers them. */
-#define BULK_MAX_TUPLES 1000
-#define BULK_MAX_BYTES 65535
-
-/*
- * A target that has never held a row (a new table: no block yet) and has no
- * triggers can be loaded as pg_restore loads a table: rows go to the heap in
- * multi-inserts, and the indexes are built afterwards, once, from sorted
- * keys, instead of one index insertion per row.  Unique and exclusion
- * constraints are checked by that build, NOT NULL, CHECK and generated
- * columns row by row as COPY FROM does.
- */
-static bool
-table_bulk_ok(Relation rel)
-{
-	return rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == NULL &&
-		RelationGetNumberOfBlocks(rel) == 0;
-}
-
-static uint64
-table_bulk_load(TableTarget *t, CopyFromState cstate)
-{
-	LaredoTargetExec *x = &t->x;
-	TupleConstr *constr;
-	TupleTableSlot **slots;
-	ExprContext *econtext;
-	BulkInsertState bistate = GetBulkInsertState();
-	CommandId	cid = GetCurrentCommandId(true);
-	ReindexParams params = {0};
-	uint64		rows = 0;
-	int			n = 0;
-	Size		bytes = 0;
-	bool		done = false;
-
-	laredo_target_exec_open(x, t->relid);
-	constr = RelationGetDescr(x->rel)->constr;
-	econtext = GetPerTupleExprContext(x->estate);
-	slots = palloc(sizeof(TupleTableSlot *) * BULK_MAX_TUPLES);
-	for (int i = 0; i < BULK_MAX_TUPLES; i++)
-		slots[i] = table_slot_create(x->rel, &x->estate->es_tupleTable);
-
-	while (!done)
-	{
-		TupleTableSlot *slot = slots[n];
-		MemoryContext old;
-		bool		should_free;
-
-		CHECK_FOR_INTERRUPTS();
-		ResetPerTupleExprContext(x->estate);
-		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(x->estate));
-		ExecClearTuple(slot);
-		done = !NextCopyFrom(cstate, econtext, slot->tts_values, slot->tts_isnull);
-		MemoryContextSwitchTo(old);
-		if (!done)
-		{
-			ExecStoreVirtualTuple(slot);
-			if (constr && constr->has_generated_stored)
-				ExecComputeStoredGenerated(x->rri, x->estate, slot, CMD_INSERT);
-			if (constr)
-				ExecConstraints(x->rri, slot, x->estate);
-			bytes += ExecFetchSlotHeapTuple(slot, true, &should_free)->t_len;
-			n++;
-			rows++;
-		}
-		if (n > 0 && (done || n == BULK_MAX_TUPLES || bytes >= BULK_MAX_BYTES))
-		{
-			table_multi_insert(x->rel, slots, n, cid, 0, bistate);
-			for (int i = 0; i < n; i++)
-				ExecClearTuple(slots[i]);
-			n = 0;
-			bytes = 0;
-		}
-	}
-	table_finish_bulk_insert(x->rel, 0);
-	FreeBulkInsertState(bistate);
-	laredo_target_exec_close(x);
-
-	/* the indexes, built once from the loaded heap */
-	(void) reindex_relation(t->relid, REINDEX_REL_CHECK_CONSTRAINTS, &params);
-	return rows;
-}
-
-static uint64
-table_copy(LaredoPipeline *p, LogicalRepRelation *remoterel, LaredoCopyFormat format,
-		   int (*read) (void *outbuf, int minread, int maxread))
-{
-	TableTarget *t = p->private;
-	Relation	rel;
-	ParseState *pstate;
-	List	   *attnames = NIL;
-	CopyFromState cstate;
-	uint64		rows;
-	bool		bulk;
-
-	table_xact_end(p);
-	rel = table_open(t->relid, RowExclusiveLock);
-	bulk = table_bulk_ok(rel);
-	if (bulk)
-	{
-		/* no other writer while the indexes lag behind the heap */
-		LockRelationOid(t->relid, ShareLock);
-	}
-	pstate = make_parsestate(NULL);
-	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
-	for (int i = 0; i < remoterel->natts; i++)
-		attnames = lappend(attnames, makeString(pstrdup(remoterel->attnames[i])));
-	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, read, attnames,
-						   format == LAREDO_COPY_BINARY ?
-						   list_make1(makeDefElem("format", (Node *) makeString("binary"), -1)) : NIL);
-	rows = bulk ? table_bulk_load(t, cstate) : CopyFrom(cstate);
-	EndCopyFrom(cstate);
-	table_close(rel, NoLock);
-	t->map_stale = true;
-	return rows;
-}
-
 const LaredoTargetRoutine laredo_target_table = {
 	.init = table_init,
 	.relation = table_relation,
@@ -1142,10 +793,10 @@ const LaredoTargetRoutine laredo_target_table = {
 	.baseline_row = table_insert,
 	.baseline_end = table_baseline_end,
 	.insert = table_insert,
-	.update = table_update,
+	.update = laredo_table_update,
 	.delete = table_delete,
 	.truncate = table_truncate,
-	.xact_end = table_xact_end,
-	.copy_format = table_copy_format,
-	.copy = table_copy,
+	.xact_end = laredo_table_xact_end,
+	.copy_format = laredo_table_copy_format,
+	.copy = laredo_table_copy,
 };

@@ -11,7 +11,9 @@
 #     would collide: such a mirror is written change by change);
 #   - a mirror row locked, then updated, by a session on the consumer while
 #     the source updates it: the worker waits for the session, then writes
-#     the source's row.
+#     the source's row;
+#   - the target altered here while streaming (a column added with a
+#     default, another widened to another type): mapped again, no restart.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -108,5 +110,25 @@ is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); 
 is(content($consumer, 'm.hot'), content($source, 'hot'), 'the source row won over the session\'s change');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM m.swap WHERE code = 'marker'}), '1', 'and the stream went on');
 $holder->quit;
+
+# The target changed here while the worker streams (a column added with a
+# default, a column widened to another type): no restart, the next
+# transaction maps it again.
+$consumer->safe_psql('postgres', q{
+	ALTER TABLE m.hot ADD COLUMN extra int DEFAULT 7;
+	ALTER TABLE m.hot ALTER COLUMN n TYPE numeric;
+});
+$source->safe_psql('postgres', q{
+	INSERT INTO hot VALUES (1000, 1000, 'new row', 'after ddl');
+	UPDATE hot SET n = n + 1000000, note = 'after ddl' WHERE id % 2 = 0;
+});
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); SELECT true}), 't', 'caught up after local DDL');
+my $cols = q{SELECT count(*) || ':' || md5(string_agg(concat_ws(',', id, n::bigint, md5(big), note), '|' ORDER BY id))};
+is($consumer->safe_psql('postgres', "$cols FROM m.hot"), $source->safe_psql('postgres', "$cols FROM hot"),
+	'every source column equal after the target changed');
+is($consumer->safe_psql('postgres', q{SELECT extra FROM m.hot WHERE id = 1000}), '7',
+	'a row inserted after the new column has its default');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM m.hot WHERE extra IS DISTINCT FROM 7}), '0',
+	'rows updated after it keep the value they had');
 
 done_testing();
