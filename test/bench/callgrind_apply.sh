@@ -30,14 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for node in source consumer; do
-	pg "$bin/initdb" -D "$dir/$node" -A trust >/dev/null
-	cat <<CONF | pg tee -a "$dir/$node/postgresql.conf" >/dev/null
-port = ${port[$node]}
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-wal_level = logical
-shared_buffers = 256MB
-CONF
+	init_server "$dir/$node" "${port[$node]}" 'shared_buffers = 256MB'
 done
 echo "shared_preload_libraries = 'laredo'" | pg tee -a "$dir/consumer/postgresql.conf" >/dev/null
 pg "$bin/pg_ctl" -D "$dir/source" -l "$dir/source.log" -w start >/dev/null

@@ -11,8 +11,9 @@
 #      while both consumers are paused; then each drains the backlog alone
 #      (done when pgbench_history, insert-only, matches the source's row
 #      count): the time and the apply rate in rows per second;
-#   3. lag at a steady rate: pgbench --rate plus a probe row every 20 ms,
-#      stamped on arrival by an ALWAYS trigger on both consumers; p50/p99;
+#   3. lag at a steady rate: pgbench --rate (3 s of warm-up first), plus a
+#      probe row every 20 ms (1,500 of them), stamped on arrival by an ALWAYS trigger on both
+#      consumers; p50/p99;
 #   4. ceiling: pg_recvlogical (pgoutput) draining the same backlog.
 # Timings are printed, never asserted.
 #   bash test/bench/compare.sh [scale] [transactions per client] [rate]
@@ -37,17 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 for node in source laredo builtin; do
-	pg "$bin/initdb" -D "$dir/$node" -A trust >/dev/null
-	cat <<CONF | pg tee -a "$dir/$node/postgresql.conf" >/dev/null
-port = ${port[$node]}
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-wal_level = logical
-max_wal_size = 8GB
-shared_buffers = 256MB
-max_replication_slots = 20
-max_wal_senders = 20
-CONF
+	init_server "$dir/$node" "${port[$node]}" 'max_wal_size = 8GB' 'shared_buffers = 256MB' \
+		'max_replication_slots = 20' 'max_wal_senders = 20'
 done
 echo "shared_preload_libraries = 'laredo'" | pg tee -a "$dir/laredo/postgresql.conf" >/dev/null
 for node in source laredo builtin; do
@@ -150,12 +142,12 @@ for node in laredo builtin; do
 		-c "CREATE TRIGGER stamp BEFORE INSERT ON probe FOR EACH ROW EXECUTE FUNCTION stamp()" \
 		-c "ALTER TABLE probe ENABLE ALWAYS TRIGGER stamp" >/dev/null
 done
-# laredo's worker must see the new column: a config change restarts it
-q laredo -c "SELECT laredo.alter_source('bench', enabled => true)" >/dev/null
 [ "$(q laredo -c "CALL laredo.wait_for_catchup('bench', '600s'); SELECT true")" = t ]
-pg "$bin/pgbench" -n -c 4 -j 2 -T 15 -R "$rate" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/rate.log" 2>&1 &
+pg "$bin/pgbench" -n -c 4 -j 2 -T 45 -R "$rate" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/rate.log" 2>&1 &
 loadpid=$!
-for _ in $(seq 1 600); do
+# both consumers warm up on the steady load first
+sleep 3
+for _ in $(seq 1 1500); do
 	q source -c "INSERT INTO probe (sent) VALUES (clock_timestamp())" >/dev/null
 	sleep 0.02
 done
@@ -169,11 +161,12 @@ for node in laredo builtin; do
 done
 lag() {
 	q "$1" -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms))::numeric, 1) || ' ' ||
+	                  round((percentile_cont(0.95) WITHIN GROUP (ORDER BY ms))::numeric, 1) || ' ' ||
 	                  round((percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))::numeric, 1) || ' ' || count(*)
 	           FROM (SELECT extract(epoch FROM arrived - sent) * 1000 AS ms FROM probe WHERE arrived IS NOT NULL) s"
 }
-read -r l50 l99 lcount <<<"$(lag laredo)"
-read -r b50 b99 bcount <<<"$(lag builtin)"
+read -r l50 l95 l99 lcount <<<"$(lag laredo)"
+read -r b50 b95 b99 bcount <<<"$(lag builtin)"
 laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
 rss=$(awk '/^VmHWM:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
 anon=$(awk '/^RssAnon:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
@@ -201,6 +194,7 @@ printf '%-42s %12.2f %12.2f %10s %10s\n' "catch-up on the backlog of $rows rows 
 printf '%-42s %12s %12s %10s %10s\n' "apply rate on the backlog (rows/s)" "$lr" "$br" "$(ratio "$lr" "$br")" "$(ratio "$lr" "$cr")"
 printf '%-42s %12s %12s %10s %10s\n' "pg_recvlogical ceiling (rows/s)" "-" "-" "-" "$cr"
 printf '%-42s %12s %12s %10s %10s\n' "lag p50 at $rate tps (ms)" "$l50" "$b50" "$(ratio "$l50" "$b50")" "-"
+printf '%-42s %12s %12s %10s %10s\n' "lag p95 at $rate tps (ms)" "$l95" "$b95" "$(ratio "$l95" "$b95")" "-"
 printf '%-42s %12s %12s %10s %10s\n' "lag p99 at $rate tps (ms)" "$l99" "$b99" "$(ratio "$l99" "$b99")" "-"
 printf '%-42s %12s %12s\n' "probe rows measured" "$lcount" "$bcount"
 printf '%-42s %12s\n' "laredo worker peak RSS (VmHWM, MiB)" "$rss"

@@ -22,23 +22,8 @@ cleanup() {
 	as_root rm -rf "$dir"
 }
 trap cleanup EXIT
-for node in source consumer; do
-	pg "$bin/initdb" -D "$dir/$node" -A trust >/dev/null
-done
-cat <<CONF | pg tee -a "$dir/source/postgresql.conf" >/dev/null
-port = $sport
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-wal_level = logical
-max_wal_size = 4GB
-CONF
-cat <<CONF | pg tee -a "$dir/consumer/postgresql.conf" >/dev/null
-port = $cport
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'laredo'
-max_wal_size = 4GB
-CONF
+init_server "$dir/source" "$sport" 'max_wal_size = 4GB'
+init_server "$dir/consumer" "$cport" "shared_preload_libraries = 'laredo'" 'max_wal_size = 4GB'
 pg "$bin/pg_ctl" -D "$dir/source" -l "$dir/source.log" -w start >/dev/null
 pg "$bin/pg_ctl" -D "$dir/consumer" -l "$dir/consumer.log" -w start >/dev/null
 src() { pg psql -h 127.0.0.1 -p "$sport" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
