@@ -53,7 +53,24 @@ static RepOriginId apply_origin = InvalidRepOriginId;
  */
 static XLogRecPtr applied_lsn = InvalidXLogRecPtr;
 static XLogRecPtr durable_lsn = InvalidXLogRecPtr;
-static XLogRecPtr unflushed_local_end = InvalidXLogRecPtr;
+
+/*
+ * Commits not yet known to be flushed: the end of each local commit record
+ * and the source position it carries, oldest first, as the built-in apply
+ * worker keeps them (lsn_mapping).  Under a steady stream the newest commit
+ * is almost never flushed yet when the worker looks, so each older one is
+ * acknowledged as soon as the WAL writer has passed it.
+ */
+typedef struct UnflushedCommit
+{
+	XLogRecPtr	local_end;
+	XLogRecPtr	remote_lsn;
+} UnflushedCommit;
+
+#define UNFLUSHED_MAX 1024
+static UnflushedCommit unflushed[UNFLUSHED_MAX];
+static int	unflushed_first = 0;	/* ring buffer: oldest entry */
+static int	unflushed_count = 0;
 
 static bool in_remote_xact = false;
 static bool skip_remote_xact = false;
@@ -248,7 +265,7 @@ laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos)
 	apply_origin = origin;
 	durable_lsn = startpos;
 	applied_lsn = startpos;
-	unflushed_local_end = InvalidXLogRecPtr;
+	unflushed_count = 0;
 }
 
 XLogRecPtr
@@ -264,31 +281,40 @@ apply_commit_batch(void)
 	laredo_apply_commit_local(batch_end_lsn, batch_commit_time, true);
 }
 
+/* Acknowledges the commits the WAL has been flushed past; with force, flushes all first. */
+static void
+unflushed_release(bool force)
+{
+	XLogRecPtr	flushed;
+
+	if (unflushed_count == 0)
+		return;
+	if (force)
+		XLogFlush(unflushed[(unflushed_first + unflushed_count - 1) % UNFLUSHED_MAX].local_end);
+	flushed = GetFlushRecPtr(NULL);
+	while (unflushed_count > 0 && unflushed[unflushed_first].local_end <= flushed)
+	{
+		if (unflushed[unflushed_first].remote_lsn > durable_lsn)
+			durable_lsn = unflushed[unflushed_first].remote_lsn;
+		unflushed_first = (unflushed_first + 1) % UNFLUSHED_MAX;
+		unflushed_count--;
+	}
+}
+
 /*
  * Commits the batch of remote transactions applied so far, unless one is
- * still open, and tells what is durable: everything up to the last applied
- * commit once local WAL is flushed that far.  The commits are asynchronous;
- * the WAL writer flushes them in the background, as it does for the
- * built-in apply worker, so a steady stream never waits on an fsync here.
- * With force (a wait_for_catchup caller, the end of a baseline) this
- * flushes it now.
+ * still open, and tells what is durable: each commit whose record local
+ * WAL has been flushed past.  The commits are asynchronous; the WAL writer
+ * flushes them in the background, as it does for the built-in apply
+ * worker, so a steady stream never waits on an fsync here.  With force (a
+ * wait_for_catchup caller, the end of a baseline) this flushes them now.
  */
 void
 laredo_apply_flush(bool force)
 {
 	if (batch_xacts > 0 && !in_remote_xact)
 		apply_commit_batch();
-	if (XLogRecPtrIsInvalid(unflushed_local_end))
-		return;
-	if (GetFlushRecPtr(NULL) < unflushed_local_end)
-	{
-		if (!force)
-			return;
-		XLogFlush(unflushed_local_end);
-	}
-	unflushed_local_end = InvalidXLogRecPtr;
-	if (applied_lsn > durable_lsn)
-		durable_lsn = applied_lsn;
+	unflushed_release(force);
 }
 
 bool
@@ -447,7 +473,12 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 	if (advance_origin && end_lsn > applied_lsn)
 	{
 		applied_lsn = end_lsn;
-		unflushed_local_end = XactLastCommitEnd;
+		/* a full list is emptied by flushing now: it only grows when the WAL writer lags */
+		if (unflushed_count == UNFLUSHED_MAX)
+			unflushed_release(true);
+		unflushed[(unflushed_first + unflushed_count) % UNFLUSHED_MAX].local_end = XactLastCommitEnd;
+		unflushed[(unflushed_first + unflushed_count) % UNFLUSHED_MAX].remote_lsn = end_lsn;
+		unflushed_count++;
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -475,7 +506,7 @@ laredo_apply_persist_idle(XLogRecPtr lsn)
 	XLogFlush(GetXLogInsertRecPtr());
 	MemoryContextSwitchTo(old);
 	applied_lsn = durable_lsn = lsn;
-	unflushed_local_end = InvalidXLogRecPtr;
+	unflushed_count = 0;
 }
 
 typedef enum ChangeKind

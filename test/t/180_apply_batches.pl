@@ -13,7 +13,9 @@
 #     the source updates it: the worker waits for the session, then writes
 #     the source's row;
 #   - the target altered here while streaming (a column added with a
-#     default, another widened to another type): mapped again, no restart.
+#     default, another widened to another type): mapped again, no restart;
+#   - under a steady stream, flushed commits are acknowledged while it goes
+#     on (the slot's confirmed_flush_lsn moves during the load).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -130,5 +132,31 @@ is($consumer->safe_psql('postgres', q{SELECT extra FROM m.hot WHERE id = 1000}),
 	'a row inserted after the new column has its default');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM m.hot WHERE extra IS DISTINCT FROM 7}), '0',
 	'rows updated after it keep the value they had');
+
+# Under a steady stream, what the WAL writer has flushed is acknowledged
+# while the stream goes on (not only once it pauses): the slot's
+# confirmed_flush_lsn moves during the load.
+my $script = $source->basedir . '/steady.sql';
+open my $fh, '>', $script or die;
+print $fh "UPDATE hot SET n = n + 1 WHERE id = 1 + (random() * 59)::int;\n";
+close $fh;
+my $slot_pos = sub {
+	return $source->safe_psql('postgres',
+		q{SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name LIKE 'laredo%'});
+};
+my $before = $slot_pos->();
+my ($out, $err) = ('', '');
+my $load = IPC::Run::start([ 'pgbench', '-n', '-c', '4', '-T', '8', '-f', $script,
+	'-h', $source->host, '-p', $source->port, 'postgres' ], '>', \$out, '2>', \$err);
+sleep 4;
+my $during = $slot_pos->();
+my $still_running = $load->pumpable;
+$load->finish;
+ok($still_running, 'the load was still running when the slot was read');
+is($source->safe_psql('postgres', "SELECT '$during'::pg_lsn > '$before'::pg_lsn"), 't',
+	"acknowledged while the stream goes on ($before -> $during)");
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); SELECT true}), 't', 'caught up after the load');
+is($consumer->safe_psql('postgres', "$cols FROM m.hot"), $source->safe_psql('postgres', "$cols FROM hot"),
+	'every row equal after the steady load');
 
 done_testing();
