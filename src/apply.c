@@ -80,9 +80,9 @@ static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
  * Remote transactions are applied in batches: one local transaction takes
  * the remote transactions of a batch of received messages and commits
  * when the socket has nothing more (laredo_apply_flush), with the end LSN
- * of the last one as the resume position.  The position is still atomic with the data; a
- * failure rolls the batch back and the source sends it again from the
- * position before it.  A remote transaction still open at the flush keeps
+ * of the last one as the resume position.  The position is still atomic
+ * with the data; a failure rolls the batch back and the source sends it
+ * again from the position before it.  A remote transaction still open at the flush keeps
  * the batch open until it commits.  A batch holds at most BATCH_MAX_XACTS
  * transactions: a row updated many times in one local transaction grows a
  * version chain that nothing can prune before the commit (a mirror merges
@@ -301,6 +301,21 @@ unflushed_release(bool force)
 	}
 }
 
+/* Remembers a local commit (or origin advance) ending at local_end that carries remote_lsn. */
+static void
+unflushed_push(XLogRecPtr local_end, XLogRecPtr remote_lsn)
+{
+	UnflushedCommit *slot;
+
+	/* a full ring is emptied by flushing now: it only fills when the WAL writer lags */
+	if (unflushed_count == UNFLUSHED_MAX)
+		unflushed_release(true);
+	slot = &unflushed[(unflushed_first + unflushed_count) % UNFLUSHED_MAX];
+	slot->local_end = local_end;
+	slot->remote_lsn = remote_lsn;
+	unflushed_count++;
+}
+
 /*
  * Commits the batch of remote transactions applied so far, unless one is
  * still open, and tells what is durable: each commit whose record local
@@ -473,25 +488,23 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 	if (advance_origin && end_lsn > applied_lsn)
 	{
 		applied_lsn = end_lsn;
-		/* a full list is emptied by flushing now: it only grows when the WAL writer lags */
-		if (unflushed_count == UNFLUSHED_MAX)
-			unflushed_release(true);
-		unflushed[(unflushed_first + unflushed_count) % UNFLUSHED_MAX].local_end = XactLastCommitEnd;
-		unflushed[(unflushed_first + unflushed_count) % UNFLUSHED_MAX].remote_lsn = end_lsn;
-		unflushed_count++;
+		unflushed_push(XactLastCommitEnd, end_lsn);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /*
- * Makes a position durable when no local change goes with it (idle
- * keepalives, transactions that touched no pipeline), so that it can be
- * acknowledged to the source: nothing is acknowledged before it is durable.
+ * Records a position when no local change goes with it (idle keepalives,
+ * transactions that touched no pipeline), so that it can be acknowledged to
+ * the source once durable: nothing is acknowledged before it is.  The origin
+ * record is flushed by the WAL writer like an asynchronous commit, and with
+ * force (a wait_for_catchup caller) now.
  */
 void
-laredo_apply_persist_idle(XLogRecPtr lsn)
+laredo_apply_persist_idle(XLogRecPtr lsn, bool force)
 {
 	MemoryContext old = CurrentMemoryContext;
+	XLogRecPtr	local_end;
 
 	if (lsn <= applied_lsn || in_remote_xact || IsTransactionState())
 		return;
@@ -502,11 +515,12 @@ laredo_apply_persist_idle(XLogRecPtr lsn)
 	replorigin_session_reset();
 	replorigin_advance(apply_origin, lsn, InvalidXLogRecPtr, false, true);
 	replorigin_session_setup(apply_origin);
+	local_end = XactLastRecEnd;
 	CommitTransactionCommand();
-	XLogFlush(GetXLogInsertRecPtr());
 	MemoryContextSwitchTo(old);
-	applied_lsn = durable_lsn = lsn;
-	unflushed_count = 0;
+	applied_lsn = lsn;
+	unflushed_push(local_end, lsn);
+	unflushed_release(force);
 }
 
 typedef enum ChangeKind

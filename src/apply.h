@@ -23,7 +23,7 @@ extern void laredo_apply_message(StringInfo s);
 extern bool laredo_apply_in_remote_xact(void);
 extern XLogRecPtr laredo_apply_durable_lsn(void);
 extern void laredo_apply_flush(bool force);
-extern void laredo_apply_persist_idle(XLogRecPtr lsn);
+extern void laredo_apply_persist_idle(XLogRecPtr lsn, bool force);
 extern void laredo_apply_flush_counters(void);
 extern const char *laredo_apply_failed_pipeline(void);
 extern void laredo_apply_maintain(void);

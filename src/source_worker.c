@@ -303,11 +303,19 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			len = walrcv_receive(conn, &buf, &fd);
 		}
 
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		waiter = MyLaredoSlot->catchup_waiter;
+		MyLaredoSlot->catchup_waiter = false;
+		LWLockRelease(laredo_shared->lock);
+
 		/*
-		 * Between transactions everything received is applied; make it
-		 * durable (a wait_for_catchup caller wants it now) so that it can be
-		 * acknowledged and the slot does not pin the source's WAL.
+		 * Nothing more to read for now: the batch commits.  Its WAL is
+		 * flushed here only when somebody waits for it; otherwise the WAL
+		 * writer flushes it within three wal_writer_delay, and what it has
+		 * flushed is acknowledged on a later turn (an fsync here would hold
+		 * up the stream behind it).
 		 */
+		laredo_apply_flush(waiter);
 		now = GetCurrentTimestamp();
 		if (heard)
 		{
@@ -337,23 +345,16 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 				ping_sent = true;
 			}
 		}
-		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-		waiter = MyLaredoSlot->catchup_waiter;
-		MyLaredoSlot->catchup_waiter = false;
-		LWLockRelease(laredo_shared->lock);
-
 		/*
-		 * Nothing more to read for now: the batch commits.  Its WAL is
-		 * flushed here only when somebody waits for it; otherwise the WAL
-		 * writer flushes it within three wal_writer_delay, and what it has
-		 * flushed is acknowledged on a later turn (an fsync here would hold
-		 * up the stream behind it).
+		 * Between transactions everything received is applied; a position
+		 * past it (keepalives, changes of tables nobody follows) is made
+		 * durable too, so that it can be acknowledged and the slot does not
+		 * pin the source's WAL.
 		 */
-		laredo_apply_flush(waiter);
 		if (!laredo_apply_in_remote_xact() && last_received > laredo_apply_durable_lsn() &&
 			(waiter || TimestampDifferenceExceeds(last_idle_persist, now, IDLE_PERSIST_MS)))
 		{
-			laredo_apply_persist_idle(last_received);
+			laredo_apply_persist_idle(last_received, waiter);
 			last_idle_persist = now;
 		}
 		laredo_apply_flush_counters();

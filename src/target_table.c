@@ -293,6 +293,16 @@ table_find_identity_index(TableTarget *t)
 	return idxoid;
 }
 
+/* The identity index among those the executor opened for this transaction, or NULL. */
+static Relation
+table_identity_index(TableTarget *t)
+{
+	for (int i = 0; i < t->x.rri->ri_NumIndices; i++)
+		if (RelationGetRelid(t->x.rri->ri_IndexRelationDescs[i]) == t->idxoid)
+			return t->x.rri->ri_IndexRelationDescs[i];
+	return NULL;
+}
+
 /*
  * Whether updates of this target may be held back and merged per key until
  * the local commit.  Only for a plain mirror keyed by an index, with no
@@ -302,56 +312,37 @@ table_find_identity_index(TableTarget *t)
  * read the table in between.
  */
 static bool
-table_may_defer(LaredoPipeline *p, TableTarget *t)
+table_may_defer(TableTarget *t)
 {
 	Relation	rel = t->x.rel;
-	List	   *indexes;
-	ListCell   *lc;
-	bool		ok;
+	Relation	idxrel = table_identity_index(t);
+	Bitmapset  *mapped = NULL;
 
-	ok = laredo_apply_may_defer() && !t->soft_delete && !t->metadata_columns &&
-		rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == NULL &&
-		OidIsValid(t->idxoid) && t->remoterel->replident != REPLICA_IDENTITY_FULL;
-	if (!ok)
+	if (!laredo_apply_may_defer() || t->soft_delete || t->metadata_columns ||
+		rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		idxrel == NULL || t->remoterel->replident == REPLICA_IDENTITY_FULL)
 		return false;
 
 	/* the remote key must be exactly the local index's key: one row per key */
+	for (int k = 0; k < IndexRelationGetNumberOfKeyAttributes(idxrel); k++)
 	{
-		Relation	idxrel = index_open(t->idxoid, AccessShareLock);
-		Bitmapset  *mapped = NULL;
+		AttrNumber	attno = idxrel->rd_index->indkey.values[k];
 
-		for (int k = 0; k < IndexRelationGetNumberOfKeyAttributes(idxrel); k++)
-		{
-			AttrNumber	attno = idxrel->rd_index->indkey.values[k];
+		if (attno <= 0 || t->attmap[attno - 1] < 0)
+			return false;
+		mapped = bms_add_member(mapped, t->attmap[attno - 1]);
+	}
+	if (!bms_equal(mapped, t->remoterel->attkeys))
+		return false;
 
-			if (attno <= 0 || t->attmap[attno - 1] < 0)
-				ok = false;
-			else
-				mapped = bms_add_member(mapped, t->attmap[attno - 1]);
-		}
-		index_close(idxrel, AccessShareLock);
-		if (!ok || !bms_equal(mapped, t->remoterel->attkeys))
+	for (int i = 0; i < t->x.rri->ri_NumIndices; i++)
+	{
+		Form_pg_index index = t->x.rri->ri_IndexRelationDescs[i]->rd_index;
+
+		if (index->indexrelid != t->idxoid && (index->indisunique || index->indisexclusion))
 			return false;
 	}
-	indexes = RelationGetIndexList(rel);
-	foreach(lc, indexes)
-	{
-		Oid			indexoid = lfirst_oid(lc);
-		HeapTuple	tup;
-		Form_pg_index index;
-
-		if (indexoid == t->idxoid)
-			continue;
-		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for index %u", indexoid);
-		index = (Form_pg_index) GETSTRUCT(tup);
-		if (index->indisunique || index->indisexclusion)
-			ok = false;
-		ReleaseSysCache(tup);
-	}
-	list_free(indexes);
-	return ok;
+	return true;
 }
 
 /*
@@ -364,17 +355,12 @@ static void
 table_begin_keyscan(TableTarget *t)
 {
 	Relation	rel = t->x.rel;
-	Relation	idxrel = NULL;
+	Relation	idxrel = table_identity_index(t);
 	oidvector  *opclass;
 	bool		isnull;
 
 	t->keyscan = NULL;
-	if (!OidIsValid(t->idxoid) || rel->trigdesc != NULL || rel->rd_rel->relkind != RELKIND_RELATION)
-		return;
-	for (int i = 0; i < t->x.rri->ri_NumIndices; i++)
-		if (RelationGetRelid(t->x.rri->ri_IndexRelationDescs[i]) == t->idxoid)
-			idxrel = t->x.rri->ri_IndexRelationDescs[i];
-	if (idxrel == NULL)
+	if (idxrel == NULL || rel->trigdesc != NULL || rel->rd_rel->relkind != RELKIND_RELATION)
 		return;
 	opclass = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, idxrel->rd_indextuple,
 															Anum_pg_index_indclass, &isnull));
@@ -417,7 +403,7 @@ laredo_table_open_xact(LaredoPipeline *p)
 	t->searchslot = ExecInitExtraTupleSlot(t->x.estate, desc, &TTSOpsVirtual);
 	t->localslot = table_slot_create(t->x.rel, &t->x.estate->es_tupleTable);
 	t->idxoid = table_find_identity_index(t);
-	t->may_defer = table_may_defer(p, t);
+	t->may_defer = table_may_defer(t);
 	table_begin_keyscan(t);
 
 	t->defaults = palloc0(sizeof(ExprState *) * t->natts);
@@ -545,7 +531,8 @@ table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
  * written without that lock (found_unlocked).  A row another transaction
  * holds (its xmax set) is looked up the built-in way, waiting for it and
  * locking it; one that another transaction changes in between makes the
- * write report it (table_write), and the row is looked up again that way.
+ * write report it (table_write_unlocked), and the row is looked up again
+ * that way.
  */
 static bool
 table_find(TableTarget *t, LogicalRepTupleData *key, bool lock)

@@ -104,7 +104,9 @@ laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTu
 	ListCell   *lc;
 
 	laredo_table_open_xact(p);
-	if (oldtup != NULL || !t->may_defer)
+	/* the key is built where the message is decoded; only a new entry keeps a copy */
+	initStringInfo(&key);
+	if (oldtup != NULL || !t->may_defer || !pending_key(t, newtup, &key))
 	{
 		laredo_table_flush_merged(p);
 		laredo_table_update_row(p, oldtup, newtup);
@@ -123,14 +125,6 @@ laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTu
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	old = MemoryContextSwitchTo(t->pendcxt);
-	initStringInfo(&key);
-	if (!pending_key(t, newtup, &key))
-	{
-		MemoryContextSwitchTo(old);
-		laredo_table_flush_merged(p);
-		laredo_table_update_row(p, oldtup, newtup);
-		return;
-	}
 	hash = hash_bytes_extended((unsigned char *) key.data, key.len, 0);
 	chain = hash_search(t->pending, &hash, HASH_ENTER, &found);
 	if (!found)
@@ -145,7 +139,8 @@ laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTu
 	if (u == NULL)
 	{
 		u = palloc(sizeof(PendingUpdate));
-		u->key = key.data;
+		u->key = palloc(key.len);
+		memcpy(u->key, key.data, key.len);
 		u->keylen = key.len;
 		u->tup.ncols = newtup->ncols;
 		u->tup.colvalues = palloc0(sizeof(StringInfoData) * newtup->ncols);

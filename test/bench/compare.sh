@@ -11,9 +11,13 @@
 #      while both consumers are paused; then each drains the backlog alone
 #      (done when pgbench_history, insert-only, matches the source's row
 #      count): the time and the apply rate in rows per second;
-#   3. lag at a steady rate: pgbench --rate (3 s of warm-up first), plus a
-#      probe row every 20 ms (1,500 of them), stamped on arrival by an ALWAYS trigger on both
-#      consumers; p50/p99;
+#   3. lag at a steady rate: pgbench --rate (3 s of warm-up first), plus
+#      probe rows inserted by a second pgbench at 100 per second (Poisson
+#      arrivals, 3,000 of them) and stamped on arrival by an ALWAYS trigger
+#      on both consumers; p50/p95/p99 of each, and per probe the difference
+#      between the two (both see the same source, so a stall of the source
+#      or of the machine delays both: the paired difference shows what is
+#      the consumer's own);
 #   4. ceiling: pg_recvlogical (pgoutput) draining the same backlog.
 # Timings are printed, never asserted.
 #   bash test/bench/compare.sh [scale] [transactions per client] [rate]
@@ -143,14 +147,13 @@ for node in laredo builtin; do
 		-c "ALTER TABLE probe ENABLE ALWAYS TRIGGER stamp" >/dev/null
 done
 [ "$(q laredo -c "CALL laredo.wait_for_catchup('bench', '600s'); SELECT true")" = t ]
-pg "$bin/pgbench" -n -c 4 -j 2 -T 45 -R "$rate" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/rate.log" 2>&1 &
+pg "$bin/pgbench" -n -c 4 -j 2 -T 34 -R "$rate" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/rate.log" 2>&1 &
 loadpid=$!
 # both consumers warm up on the steady load first
 sleep 3
-for _ in $(seq 1 1500); do
-	q source -c "INSERT INTO probe (sent) VALUES (clock_timestamp())" >/dev/null
-	sleep 0.02
-done
+echo "INSERT INTO probe (sent) VALUES (clock_timestamp());" | pg tee "$dir/probe.sql" >/dev/null
+pg "$bin/pgbench" -n -c 1 -t 3000 -R 100 -f "$dir/probe.sql" -h 127.0.0.1 -p "${port[source]}" postgres \
+	>"$dir/probe.log" 2>&1
 wait $loadpid || true
 want=$(history_of source)
 for node in laredo builtin; do
@@ -167,6 +170,14 @@ lag() {
 }
 read -r l50 l95 l99 lcount <<<"$(lag laredo)"
 read -r b50 b95 b99 bcount <<<"$(lag builtin)"
+# per probe: laredo's lag minus the built-in's
+paired() {
+	q "$1" -c "COPY (SELECT id, extract(epoch FROM arrived - sent) * 1000 FROM probe WHERE arrived IS NOT NULL) TO STDOUT"
+}
+paired laredo | sort >"$dir/probe.laredo"
+paired builtin | sort >"$dir/probe.builtin"
+read -r d50 d99 dfaster <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
+	awk '{d[NR] = $1; if ($1 < 0) f++} END {printf "%.2f %.2f %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], 100 * f / NR}')"
 laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
 rss=$(awk '/^VmHWM:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
 anon=$(awk '/^RssAnon:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
@@ -197,5 +208,8 @@ printf '%-42s %12s %12s %10s %10s\n' "lag p50 at $rate tps (ms)" "$l50" "$b50" "
 printf '%-42s %12s %12s %10s %10s\n' "lag p95 at $rate tps (ms)" "$l95" "$b95" "$(ratio "$l95" "$b95")" "-"
 printf '%-42s %12s %12s %10s %10s\n' "lag p99 at $rate tps (ms)" "$l99" "$b99" "$(ratio "$l99" "$b99")" "-"
 printf '%-42s %12s %12s\n' "probe rows measured" "$lcount" "$bcount"
+printf '%-42s %12s\n' "per probe, laredo - built-in: p50 (ms)" "$d50"
+printf '%-42s %12s\n' "per probe, laredo - built-in: p99 (ms)" "$d99"
+printf '%-42s %11s%%\n' "probes laredo applied first" "$dfaster"
 printf '%-42s %12s\n' "laredo worker peak RSS (VmHWM, MiB)" "$rss"
 printf '%-42s %12s\n' "laredo worker private RSS at the end (MiB)" "$anon"
