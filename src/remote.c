@@ -17,6 +17,7 @@
 #include "lib/stringinfo.h"
 #include "postmaster/postmaster.h"
 #include "commands/dbcommands.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/wait_event.h"
@@ -299,17 +300,16 @@ load_walreceiver(void)
 }
 
 /*
- * dblink's rule: a role that is not superuser may only use a connection that
- * authenticates with the password it gives, so that nobody borrows this
- * server's trust or peer login.  libpq tells whether the server asked for the
- * password; the connection is made without blocking, waiting on the latch.
+ * Starts a plain (not replication) libpq connection and completes it
+ * without blocking, waiting on the latch: SIGTERM and the deadline end it.
  */
-static void
-check_password_used(const char *conninfo, const char *source_id)
+static PGconn *
+remote_pq_connect(const char *conninfo, const char *appname, const char *source_id)
 {
-	PGconn	   *conn = PQconnectStart(conninfo);
+	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
+	const char *vals[] = {conninfo, appname, GetDatabaseEncodingName(), NULL};
+	PGconn	   *conn = PQconnectStartParams(keys, vals, true);
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
-	bool		used;
 
 	if (conn == NULL)
 		ereport(ERROR,
@@ -333,20 +333,59 @@ check_password_used(const char *conninfo, const char *source_id)
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("could not connect to %s: %s", source_label(source_id),
 							pchomp(PQerrorMessage(conn)))));
-		used = PQconnectionUsedPassword(conn);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		PQfinish(conn);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (!used)
+	return conn;
+}
+
+/*
+ * dblink's rule: a role that is not superuser may only use a connection that
+ * authenticates with the password it gives, so that nobody borrows this
+ * server's trust or peer login.  libpq tells whether the server asked for the
+ * password.
+ */
+static void
+check_password_used(PGconn *conn, const char *source_id)
+{
+	if (!PQconnectionUsedPassword(conn))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("password is required"),
 				 errdetail("Source \"%s\" belongs to a role that is not superuser, and the source server did not ask for the password.",
 						   source_id),
 				 errhint("Make the source server authenticate this connection with a password, or have a superuser create the source.")));
+}
+
+/*
+ * Whether role may use conninfo without giving a password of its own; a
+ * role that is not superuser may not use this server's own socket at all.
+ */
+static bool
+remote_role_privileged(const char *conninfo, Oid role, const char *source_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		privileged;
+
+	if (IsTransactionState())
+		privileged = superuser_arg(role);
+	else
+	{
+		StartTransactionCommand();
+		privileged = superuser_arg(role);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
+	if (!privileged && conninfo[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may use source \"%s\", whose connection is this server", source_id),
+				 errhint("Have a superuser create the source, or give a connection string with a password.")));
+	return privileged;
 }
 
 /*
@@ -364,25 +403,26 @@ laredo_connect(const char *conninfo, Oid role, const char *appname, const char *
 	MemoryContext cxt = CurrentMemoryContext;
 
 	load_walreceiver();
-	if (IsTransactionState())
-		privileged = superuser_arg(role);
-	else
-	{
-		StartTransactionCommand();
-		privileged = superuser_arg(role);
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-	}
-	if (!privileged && conninfo[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only superusers may use source \"%s\", whose connection is this server", source_id),
-				 errhint("Have a superuser create the source, or give a connection string with a password.")));
+	privileged = remote_role_privileged(conninfo, role, source_id);
 	remote_deadline_start();
 	PG_TRY();
 	{
 		if (!privileged)
-			check_password_used(laredo_conninfo_effective(conninfo, role), source_id);
+		{
+			/* libpqwalreceiver does not tell: a plain connection asks first */
+			PGconn	   *probe = remote_pq_connect(laredo_conninfo_effective(conninfo, role),
+												  appname, source_id);
+
+			PG_TRY();
+			{
+				check_password_used(probe, source_id);
+			}
+			PG_FINALLY();
+			{
+				PQfinish(probe);
+			}
+			PG_END_TRY();
+		}
 		conn = walrcv_connect(laredo_conninfo_effective(conninfo, role), true, appname, &err);
 	}
 	PG_CATCH();
@@ -486,4 +526,114 @@ laredo_remote_command(WalReceiverConn *conn, const char *command, const char *so
 				 errmsg("command on %s failed: %s", source_label(source_id),
 						res->err ? pchomp(res->err) : "unexpected result")));
 	walrcv_clear_result(res);
+}
+
+/*
+ * A plain SQL connection to the source, for the worker's periodic reads of
+ * its slot while the replication connection streams.  An idle replication
+ * connection would be a walsender, which the source wakes on every WAL
+ * flush; an idle backend sleeps.  Same rules as laredo_connect.
+ */
+PGconn *
+laredo_connect_sql(const char *conninfo, Oid role, const char *appname, const char *source_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		privileged = remote_role_privileged(conninfo, role, source_id);
+	PGconn	   *conn;
+
+	remote_deadline_start();
+	PG_TRY();
+	{
+		conn = remote_pq_connect(laredo_conninfo_effective(conninfo, role), appname, source_id);
+	}
+	PG_CATCH();
+	{
+		remote_deadline_failed(cxt, source_id, "connecting");
+	}
+	PG_END_TRY();
+	remote_deadline_stop();
+	if (!privileged)
+	{
+		PG_TRY();
+		{
+			check_password_used(conn, source_id);
+		}
+		PG_CATCH();
+		{
+			PQfinish(conn);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return conn;
+}
+
+/* Waits on the latch until libpq has the whole of the next result; NULL after the last. */
+static PGresult *
+remote_pq_result(PGconn *conn)
+{
+	while (PQisBusy(conn))
+	{
+		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+								 PQsocket(conn), -1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (PQconsumeInput(conn) == 0)
+			return NULL;		/* the connection failed: PQerrorMessage says why */
+	}
+	return PQgetResult(conn);
+}
+
+/*
+ * laredo_remote_query on a plain connection: a List of char *[ncols] rows,
+ * NULL for SQL NULL.  The wait is on the latch and ends with the deadline.
+ */
+List *
+laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *rows = NIL;
+	char	   *failure = NULL;
+	PGresult   *res;
+
+	remote_deadline_start();
+	PG_TRY();
+	{
+		if (PQsendQuery(conn, query) == 0)
+			failure = pchomp(PQerrorMessage(conn));
+		while ((res = remote_pq_result(conn)) != NULL)
+		{
+			if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != ncols)
+			{
+				if (failure == NULL)
+					failure = pchomp(PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+									 : "unexpected result");
+			}
+			else
+				for (int r = 0; r < PQntuples(res); r++)
+				{
+					char	  **row = palloc0(sizeof(char *) * ncols);
+
+					for (int i = 0; i < ncols; i++)
+						row[i] = PQgetisnull(res, r, i) ? NULL : pstrdup(PQgetvalue(res, r, i));
+					rows = lappend(rows, row);
+				}
+			PQclear(res);
+			if (PQstatus(conn) == CONNECTION_BAD)
+				break;
+		}
+	}
+	PG_CATCH();
+	{
+		remote_deadline_failed(cxt, source_id, "running a query");
+	}
+	PG_END_TRY();
+	remote_deadline_stop();
+	if (failure == NULL && PQstatus(conn) == CONNECTION_BAD)
+		failure = pchomp(PQerrorMessage(conn));
+	if (failure != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("query on %s failed: %s", source_label(source_id), failure)));
+	return rows;
 }

@@ -6,6 +6,7 @@
 #ifndef LAREDO_REMOTE_H
 #define LAREDO_REMOTE_H
 
+#include "libpq-fe.h"
 #include "replication/walreceiver.h"
 
 extern char *laredo_conninfo_effective(const char *conninfo, Oid role);
@@ -17,5 +18,9 @@ extern List *laredo_remote_query(WalReceiverConn *conn, const char *query, int n
 								 const char *source_id);
 extern void laredo_remote_command(WalReceiverConn *conn, const char *command,
 								  const char *source_id);
+extern PGconn *laredo_connect_sql(const char *conninfo, Oid role,
+								  const char *appname, const char *source_id);
+extern List *laredo_sql_query(PGconn *conn, const char *query, int ncols,
+							  const char *source_id);
 
 #endif

@@ -27,24 +27,27 @@ lsn_from_text(const char *text)
 	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
 }
 
-LaredoSlotInfo *
-laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_name)
+/* What the source says of the slot: one row of eight text columns, or none. */
+static char *
+slot_info_query(const char *slot_name)
+{
+	return psprintf("SELECT s.confirmed_flush_lsn::text, s.restart_lsn::text, s.plugin::text, "
+					"s.database::text, s.wal_status, s.active_pid::text, r.application_name, "
+					"CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL "
+					"     ELSE (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint::text END "
+					"FROM pg_catalog.pg_replication_slots s "
+					"LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
+					"WHERE s.slot_name = %s",
+					quote_literal_cstr(slot_name));
+}
+
+static LaredoSlotInfo *
+slot_info_from_rows(List *rows)
 {
 	LaredoSlotInfo *info = palloc0(sizeof(LaredoSlotInfo));
-	List	   *rows;
 	char	  **row;
 
 	info->retained_wal_bytes = -1;
-	rows = laredo_remote_query(conn,
-							   psprintf("SELECT s.confirmed_flush_lsn::text, s.restart_lsn::text, s.plugin::text, "
-										"s.database::text, s.wal_status, s.active_pid::text, r.application_name, "
-										"CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL "
-										"     ELSE (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint::text END "
-										"FROM pg_catalog.pg_replication_slots s "
-										"LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
-										"WHERE s.slot_name = %s",
-										quote_literal_cstr(slot_name)),
-							   8, source_id);
 	if (rows == NIL)
 		return info;
 	row = linitial(rows);
@@ -58,6 +61,20 @@ laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_
 	info->active_appname = row[6];
 	info->retained_wal_bytes = row[7] ? strtoll(row[7], NULL, 10) : -1;
 	return info;
+}
+
+/* The slot as the source sees it, read on the replication connection. */
+LaredoSlotInfo *
+laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_name)
+{
+	return slot_info_from_rows(laredo_remote_query(conn, slot_info_query(slot_name), 8, source_id));
+}
+
+/* The same, on the plain connection the worker polls while it streams. */
+LaredoSlotInfo *
+laredo_slot_info_sql(PGconn *conn, const char *source_id, const char *slot_name)
+{
+	return slot_info_from_rows(laredo_sql_query(conn, slot_info_query(slot_name), 8, source_id));
 }
 
 /*

@@ -6,6 +6,7 @@
 #ifndef LAREDO_REPLICATION_H
 #define LAREDO_REPLICATION_H
 
+#include "libpq-fe.h"
 #include "replication/walreceiver.h"
 
 typedef struct LaredoSlotInfo
@@ -23,6 +24,8 @@ typedef struct LaredoSlotInfo
 
 extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,
 										const char *slot_name);
+extern LaredoSlotInfo *laredo_slot_info_sql(PGconn *conn, const char *source_id,
+											const char *slot_name);
 extern char *laredo_slot_create(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, bool temporary,
 								XLogRecPtr *consistent_lsn);

@@ -212,8 +212,12 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 static void
 worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 {
-	/* a second connection reads the slot's state; the first one is streaming */
-	WalReceiverConn *status_conn = NULL;
+	/*
+	 * A second connection reads the slot's state while the first one
+	 * streams: a plain one, as an idle walsender would be woken by every WAL
+	 * flush on the source.
+	 */
+	PGconn	   *status_conn = NULL;
 	TimestampTz last_slot_status = 0;
 	TimestampTz last_maintain = 0;
 	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
@@ -368,11 +372,11 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 			if (status_conn == NULL)
-				status_conn = laredo_connect(source->connection, owner,
-											 psprintf("laredo status %s", worker_source_id),
-											 worker_source_id);
+				status_conn = laredo_connect_sql(source->connection, owner,
+												 psprintf("laredo status %s", worker_source_id),
+												 worker_source_id);
 			MemoryContextSwitchTo(msgcxt);
-			worker_publish_slot_info(laredo_slot_info(status_conn, worker_source_id, source->slot_name));
+			worker_publish_slot_info(laredo_slot_info_sql(status_conn, worker_source_id, source->slot_name));
 			MemoryContextSwitchTo(old);
 			last_slot_status = now;
 		}

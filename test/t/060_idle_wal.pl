@@ -3,7 +3,7 @@
 # slot's confirmed_flush_lsn and restart_lsn keep advancing on the source, and
 # the stored position never falls behind what was acknowledged.  laredo.sources
 # shows the slot as the source sees it (restart_lsn, confirmed_flush_lsn,
-# wal_status, retained_wal_bytes).
+# wal_status, retained_wal_bytes), read on a plain connection.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -66,6 +66,13 @@ my ($status, $retained) = split /\|/, $consumer->safe_psql('postgres',
 	q{SELECT wal_status || '|' || retained_wal_bytes FROM laredo.sources WHERE source_id = 'idle'});
 like($status, qr/^(reserved|extended)$/, "laredo.sources shows wal_status ($status)");
 ok($retained >= 0 && $retained < 64 * 1024 * 1024, "laredo.sources shows retained WAL ($retained bytes)");
+# Those fields are read on a plain connection: an idle walsender would be
+# woken by every WAL flush on the source.
+is($source->safe_psql('postgres', q{
+	SELECT string_agg(backend_type || ': ' || application_name, ', ' ORDER BY application_name)
+	FROM pg_stat_activity WHERE application_name LIKE 'laredo %'}),
+	'walsender: laredo source idle, client backend: laredo status idle',
+	'the source sees one walsender (the stream) and a plain connection for the slot state');
 
 # An idle source's data still flows.
 $source->safe_psql('postgres', q{INSERT INTO published VALUES (2)});
