@@ -14,6 +14,7 @@ OBJS = \
 	src/target_table_load.o \
 	src/target_table_merge.o \
 	src/target_table.o \
+	src/bpchar_input.o \
 	src/target_changelog.o \
 	src/target_function.o \
 	src/row_json.o \

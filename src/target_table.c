@@ -59,6 +59,7 @@
 
 #include "target.h"
 #include "target_exec.h"
+#include "bpchar_input.h"
 #include "target_table.h"
 
 
@@ -222,6 +223,7 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 			}
 		getTypeInputInfo(att->atttypid, &t->typinput[i], &t->typioparam[i]);
 		fmgr_info_cxt(t->typinput[i], &t->typinfmgr[i], cxt);
+		laredo_bpchar_input_install(&t->typinfmgr[i]);
 	}
 	t->deleted_attno = t->lsn_attno = t->commit_time_attno = 0;
 	for (int i = 0; i < desc->natts; i++)

@@ -15,6 +15,7 @@
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
@@ -26,6 +27,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "bpchar_input.h"
 #include "target_table.h"
 
 /*
@@ -197,6 +199,9 @@ laredo_table_copy(LaredoPipeline *p, LogicalRepRelation *remoterel, LaredoCopyFo
 	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, read, attnames,
 						   format == LAREDO_COPY_BINARY ?
 						   list_make1(makeDefElem("format", (Node *) makeString("binary"), -1)) : NIL);
+	/* character(n) columns read without counting characters (bpchar_input.c) */
+	for (int i = 0; i < RelationGetDescr(rel)->natts; i++)
+		laredo_bpchar_input_install(&cstate->in_functions[i]);
 	rows = bulk ? table_bulk_load(t, cstate) : CopyFrom(cstate);
 	EndCopyFrom(cstate);
 	table_close(rel, NoLock);

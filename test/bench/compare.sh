@@ -18,7 +18,12 @@
 #      between the two (both see the same source, so a stall of the source
 #      or of the machine delays both: the paired difference shows what is
 #      the consumer's own);
-#   4. ceiling: pg_recvlogical (pgoutput) draining the same backlog.
+#   4. ceiling: pg_recvlogical (pgoutput) draining the same backlog, and
+#      the source's decoding alone (pg_logical_slot_peek_binary_changes with
+#      pgoutput, no network, no client): pg_recvlogical writes every
+#      message and a newline to its file, two write() calls per change, and
+#      on 2 cores that client is its own bottleneck; the decoding alone is
+#      the bound no consumer of this source can pass.
 # Timings are printed, never asserted.
 #   bash test/bench/compare.sh [scale] [transactions per client] [rate]
 set -euo pipefail
@@ -91,8 +96,9 @@ builtin_baseline=$(secs "$t0" "$t1")
 [ "$(q laredo -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
 [ "$(q builtin -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
 
-# 4 (prepared now). the ceiling's slot sees exactly the load below
-q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgoutput')" >/dev/null
+# 4 (prepared now). the ceiling's slots see exactly the load below
+q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgoutput')" \
+	-c "SELECT 'ok' FROM pg_create_logical_replication_slot('decode', 'pgoutput')" >/dev/null
 
 # 2. catch-up on a backlog: both consumers are paused during the load, then
 # each drains it alone
@@ -137,7 +143,12 @@ pg pg_recvlogical -h 127.0.0.1 -p "${port[source]}" -d postgres -S ceiling --sta
 	-o proto_version=1 -o publication_names=bench_pub -E "$target_lsn" -f /dev/null >/dev/null 2>&1 || true
 t1=$(now)
 ceiling_secs=$(secs "$t0" "$t1")
-q source -c "SELECT pg_drop_replication_slot('ceiling')" >/dev/null
+t0=$(now)
+q source -c "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('decode', '$target_lsn', NULL,
+	'proto_version', '1', 'publication_names', 'bench_pub')" >/dev/null
+t1=$(now)
+decode_secs=$(secs "$t0" "$t1")
+q source -c "SELECT pg_drop_replication_slot('ceiling')" -c "SELECT pg_drop_replication_slot('decode')" >/dev/null
 
 # 3. lag at a steady rate, with probe rows stamped on arrival
 for node in laredo builtin; do
@@ -176,8 +187,13 @@ paired() {
 }
 paired laredo | sort >"$dir/probe.laredo"
 paired builtin | sort >"$dir/probe.builtin"
-read -r d50 d99 dfaster <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
-	awk '{d[NR] = $1; if ($1 < 0) f++} END {printf "%.2f %.2f %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], 100 * f / NR}')"
+# LAREDO_PROBES=dir: keep each probe's lag (id, ms) of both consumers there
+if [ -n "${LAREDO_PROBES:-}" ]; then cp "$dir/probe.laredo" "$dir/probe.builtin" "$LAREDO_PROBES/"; fi
+# the difference's p99 is how much later laredo was on its worst 1 % of
+# probes; minus its p01 is the same for the built-in: equal when neither has
+# a tail of its own
+read -r d50 d99 d01 dfaster <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
+	awk '{d[NR] = $1; if ($1 < 0) f++} END {printf "%.2f %.2f %.2f %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], -d[int(NR * 0.01) + 1], 100 * f / NR}')"
 laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
 rss=$(awk '/^VmHWM:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
 anon=$(awk '/^RssAnon:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
@@ -195,6 +211,7 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 apply_rate() { echo "scale=0; $rows / $1" | bc; }
 lr=$(apply_rate "${caught[laredo]}"); br=$(apply_rate "${caught[builtin]}")
 cr=$(echo "scale=0; $rows / $ceiling_secs" | bc)
+dr=$(echo "scale=0; $rows / $decode_secs" | bc)
 printf '\nlaredo vs built-in subscription: pgbench scale %s, %s x 4 transactions, %s (%s cores)\n' \
 	"$scale" "$txns" "$(uname -r)" "$(nproc)"
 printf '%-42s %12s %12s %10s %10s\n' "figure" "laredo" "built-in" "l / b" "l / ceil"
@@ -204,12 +221,14 @@ printf '%-42s %12.2f %12.2f %10s %10s\n' "catch-up on the backlog of $rows rows 
 	"$(ratio "${caught[laredo]}" "${caught[builtin]}")" "$(ratio "${caught[laredo]}" "$ceiling_secs")"
 printf '%-42s %12s %12s %10s %10s\n' "apply rate on the backlog (rows/s)" "$lr" "$br" "$(ratio "$lr" "$br")" "$(ratio "$lr" "$cr")"
 printf '%-42s %12s %12s %10s %10s\n' "pg_recvlogical ceiling (rows/s)" "-" "-" "-" "$cr"
+printf '%-42s %12s %12s %10s %10s\n' "decoding alone, no client (rows/s)" "-" "-" "-" "$dr"
+printf '%-42s %12s %12s %10s %10s\n' "apply rate / decoding alone" "$(ratio "$lr" "$dr")" "$(ratio "$br" "$dr")" "-" "-"
 printf '%-42s %12s %12s %10s %10s\n' "lag p50 at $rate tps (ms)" "$l50" "$b50" "$(ratio "$l50" "$b50")" "-"
 printf '%-42s %12s %12s %10s %10s\n' "lag p95 at $rate tps (ms)" "$l95" "$b95" "$(ratio "$l95" "$b95")" "-"
 printf '%-42s %12s %12s %10s %10s\n' "lag p99 at $rate tps (ms)" "$l99" "$b99" "$(ratio "$l99" "$b99")" "-"
 printf '%-42s %12s %12s\n' "probe rows measured" "$lcount" "$bcount"
 printf '%-42s %12s\n' "per probe, laredo - built-in: p50 (ms)" "$d50"
-printf '%-42s %12s\n' "per probe, laredo - built-in: p99 (ms)" "$d99"
+printf '%-42s %12s %12s\n' "per probe, later than the other: p99 (ms)" "$d99" "$d01"
 printf '%-42s %11s%%\n' "probes laredo applied first" "$dfaster"
 printf '%-42s %12s\n' "laredo worker peak RSS (VmHWM, MiB)" "$rss"
 printf '%-42s %12s\n' "laredo worker private RSS at the end (MiB)" "$anon"

@@ -3,6 +3,10 @@
 # TimeZone, IntervalStyle, extra_float_digits, bytea_output and lc_monetary.
 # Includes edge values (NaN, infinities, -0, BC dates, zero bytes, quotes,
 # backslashes, multibyte text, NULLs inside arrays) and unchanged TOAST.
+# character(n) is read by laredo's own input function when a value is ASCII
+# and fits (bpchar_input.c): padded, clipped and multibyte values, an
+# unconstrained bpchar, a wider and a narrower target column, binary and
+# text COPY and the stream all end as the core's casts make them.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -110,5 +114,72 @@ check('stream');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM copy.alltypes WHERE big IS NOT NULL}),
 	$source->safe_psql('postgres', q{SELECT count(*) FROM alltypes WHERE big IS NOT NULL}),
 	'unchanged TOASTed values kept their value');
+
+# character(n): the same rows in a table copied in binary and in one copied
+# as text (a domain column makes it so); the targets exist here, one column
+# wider than the source's and one narrower (whose values fit once their
+# trailing spaces are clipped)
+my $chars = q{id int PRIMARY KEY, c char(6), u bpchar, w char(6), n char(6), ca char(3)[]};
+$source->safe_psql('postgres', qq{
+	CREATE DOMAIN tag AS text CHECK (VALUE <> '');
+	CREATE TABLE chars_bin ($chars);
+	CREATE TABLE chars_txt ($chars, d tag);
+});
+$consumer->safe_psql('postgres', qq{
+	CREATE DOMAIN tag AS text CHECK (VALUE <> '');
+	CREATE TABLE copy.chars_bin (id int PRIMARY KEY, c char(6), u bpchar, w char(9), n char(3), ca char(3)[]);
+	CREATE TABLE copy.chars_txt (id int PRIMARY KEY, c char(6), u bpchar, w char(9), n char(3), ca char(3)[], d tag);
+});
+my $char_rows = sub {
+	my ($from, $table) = @_;
+	my @v = ("'abcdef'", "'ab'", "''", "'äö✓'", "'日本語日本'", "'ab    '", "' x'", "NULL");
+	my @n = ("'abc   '", "'ab'", "''", "'äö✓   '", "'日本語'", "'ab    '", "' x'", "NULL");
+	my @rows;
+	for my $i (0 .. $#v)
+	{
+		my $id = $from + $i;
+		push @rows, "($id, $v[$i], $v[$i] || '  end  ', $v[$i], $n[$i], ARRAY[$n[$i], 'a']::char(3)[]"
+		  . ($table eq 'chars_txt' ? ", 'd$id')" : ")");
+	}
+	return "INSERT INTO $table VALUES " . join(', ', @rows);
+};
+for my $table (qw(chars_bin chars_txt))
+{
+	$source->safe_psql('postgres', $char_rows->(1, $table));
+}
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.create_source('chars', connection => $c$} . $source->connstr('postgres') . q{$c$);
+	SELECT laredo.add_table('chars', 'public.' || t) FROM unnest(ARRAY['chars_bin', 'chars_txt']) t;
+	SELECT laredo.create_pipeline(t, 'chars', 'public.' || t, target => 'copy.' || t)
+	FROM unnest(ARRAY['chars_bin', 'chars_txt']) t;
+	COMMIT;
+});
+# rows as their output functions print them: padding included
+sub char_content
+{
+	my ($node, $table, $casts) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT count(*) || ':' || string_agg(ROW(id, c, u, $casts, ca)::text, '|' ORDER BY id) FROM $table");
+}
+sub char_check
+{
+	my ($what) = @_;
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('chars', '120s'); SELECT true}), 't', "$what: caught up");
+	for my $table (qw(chars_bin chars_txt))
+	{
+		is(char_content($consumer, "copy.$table", 'w, n'), char_content($source, $table, 'w::char(9), n::char(3)'),
+			"$what: $table: character(n) values padded and clipped as the core's casts do");
+	}
+}
+char_check('character(n) baseline');
+for my $table (qw(chars_bin chars_txt))
+{
+	$source->safe_psql('postgres', $char_rows->(101, $table));
+	$source->safe_psql('postgres', "UPDATE $table SET c = CASE WHEN id % 4 = 0 THEN 'é' ELSE 'up' END, n = 'zz' WHERE id % 2 = 0");
+}
+char_check('character(n) stream');
+is($consumer->safe_psql('postgres', q{SELECT octet_length(w) || ',' || octet_length(n) FROM copy.chars_bin WHERE id = 2}), '9,3',
+	'the target keeps its own lengths');
 
 done_testing();
