@@ -332,6 +332,23 @@ laredo_apply_flush(bool force)
 	unflushed_release(force);
 }
 
+/* Whether a commit waits for the WAL writer before it can be acknowledged. */
+bool
+laredo_apply_unflushed_pending(void)
+{
+	return unflushed_count > 0;
+}
+
+/*
+ * Whether a position received past the last transaction committed here
+ * (a keepalive's) could be recorded now by laredo_apply_persist_idle.
+ */
+bool
+laredo_apply_idle_position_pending(XLogRecPtr lsn)
+{
+	return lsn > applied_lsn && !in_remote_xact;
+}
+
 bool
 laredo_apply_in_remote_xact(void)
 {

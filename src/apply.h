@@ -22,6 +22,8 @@ extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_tim
 extern void laredo_apply_message(StringInfo s);
 extern bool laredo_apply_in_remote_xact(void);
 extern XLogRecPtr laredo_apply_durable_lsn(void);
+extern bool laredo_apply_unflushed_pending(void);
+extern bool laredo_apply_idle_position_pending(XLogRecPtr lsn);
 extern void laredo_apply_flush(bool force);
 extern void laredo_apply_persist_idle(XLogRecPtr lsn, bool force);
 extern void laredo_apply_flush_counters(void);

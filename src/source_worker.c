@@ -18,6 +18,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "postmaster/walwriter.h"
 #include "replication/origin.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
@@ -355,7 +356,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		 * durable too, so that it can be acknowledged and the slot does not
 		 * pin the source's WAL.
 		 */
-		if (!laredo_apply_in_remote_xact() && last_received > laredo_apply_durable_lsn() &&
+		if (laredo_apply_idle_position_pending(last_received) &&
 			(waiter || TimestampDifferenceExceeds(last_idle_persist, now, IDLE_PERSIST_MS)))
 		{
 			laredo_apply_persist_idle(last_received, waiter);
@@ -394,9 +395,29 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		/* data may wait in libpq's buffer, where the socket does not show it */
 		if (!more_buffered)
 		{
+			long		timeout = IDLE_PERSIST_MS;
+
+			/*
+			 * When the stream pauses, what it brought is acknowledged as soon
+			 * as it is durable, not a second later: a commit the WAL writer
+			 * has still to flush is looked at again after wal_writer_delay,
+			 * and a position past the last commit is recorded when its turn
+			 * comes.
+			 */
+			if (laredo_apply_unflushed_pending())
+				timeout = Min(timeout, WalWriterDelay);
+			if (laredo_apply_idle_position_pending(last_received))
+			{
+				long		secs;
+				int			usecs;
+
+				TimestampDifference(now, TimestampTzPlusMilliseconds(last_idle_persist, IDLE_PERSIST_MS),
+									&secs, &usecs);
+				timeout = Min(timeout, Max(1, secs * 1000 + usecs / 1000));
+			}
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									 fd, IDLE_PERSIST_MS, PG_WAIT_EXTENSION);
+									 fd, timeout, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
 		if (ConfigReloadPending)

@@ -9,8 +9,11 @@
 #      laredo's pipelines are STREAMING / the subscription's tables ready;
 #   2. catch-up: pgbench runs a fixed number of transactions with 4 clients
 #      while both consumers are paused; then each drains the backlog alone
-#      (done when pgbench_history, insert-only, matches the source's row
-#      count): the time and the apply rate in rows per second;
+#      (done when pgbench_history, insert-only and applied in commit
+#      order, matches the source's row count): the time and the apply rate
+#      in rows per second; then the time until the source's slot confirms
+#      the load's end LSN (the consumer's acknowledgement, by its own
+#      feedback schedule);
 #   3. lag at a steady rate: pgbench --rate (3 s of warm-up first), plus
 #      probe rows inserted by a second pgbench at 100 per second (Poisson
 #      arrivals, 3,000 of them) and stamped on arrival by an ALWAYS trigger
@@ -110,7 +113,8 @@ pg "$bin/pgbench" -n -c 4 -j 2 -t "$txns" -h 127.0.0.1 -p "${port[source]}" post
 target_lsn=$(q source -c "SELECT pg_current_wal_lsn()")
 want=$(history_of source)
 rows=$(( (want) * 4 ))   # each pgbench transaction changes four rows
-declare -A caught
+declare -A caught acked
+declare -A slot=([laredo]=laredo_bench [builtin]=bench_sub)
 # timed from the moment the consumer's apply process is up (the built-in
 # launcher looks for enabled subscriptions only every few seconds)
 drain() {
@@ -132,6 +136,14 @@ drain() {
 	t0=$(now)
 	until [ "$(history_of "$node")" = "$want" ]; do sleep 0.05; done
 	caught[$node]=$(secs "$t0" "$(now)")
+	# and the source's slot confirms the load's end LSN: the position is
+	# acknowledged, not only the rows applied
+	local waited=0
+	until [ "$(q source -c "SELECT confirmed_flush_lsn >= '$target_lsn' FROM pg_replication_slots WHERE slot_name = '${slot[$node]}'")" = t ]; do
+		sleep 0.05
+		if [ $((++waited)) -gt 1200 ]; then echo "WARNING: $node did not acknowledge $target_lsn within 60 s" >&2; break; fi
+	done
+	acked[$node]=$(secs "$t0" "$(now)")
 	if [ -n "${perfpid:-}" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; perfpid=""; fi
 }
 drain laredo
@@ -219,6 +231,8 @@ printf '%-42s %12.2f %12.2f %10s %10s\n' "baseline, $accounts accounts (s)" "$la
 	"$(ratio "$laredo_baseline" "$builtin_baseline")" "-"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "catch-up on the backlog of $rows rows (s)" "${caught[laredo]}" "${caught[builtin]}" \
 	"$(ratio "${caught[laredo]}" "${caught[builtin]}")" "$(ratio "${caught[laredo]}" "$ceiling_secs")"
+printf '%-42s %12.2f %12.2f %10s %10s\n' "  its end LSN confirmed by the slot (s)" "${acked[laredo]}" "${acked[builtin]}" \
+	"$(ratio "${acked[laredo]}" "${acked[builtin]}")" "-"
 printf '%-42s %12s %12s %10s %10s\n' "apply rate on the backlog (rows/s)" "$lr" "$br" "$(ratio "$lr" "$br")" "$(ratio "$lr" "$cr")"
 printf '%-42s %12s %12s %10s %10s\n' "pg_recvlogical ceiling (rows/s)" "-" "-" "-" "$cr"
 printf '%-42s %12s %12s %10s %10s\n' "decoding alone, no client (rows/s)" "-" "-" "-" "$dr"
