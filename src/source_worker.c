@@ -363,6 +363,15 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			last_idle_persist = now;
 		}
 		laredo_apply_flush_counters();
+
+		/*
+		 * What the targets took reaches the cumulative statistics, as any
+		 * session's writes do: autovacuum decides from them when to vacuum
+		 * and analyze a mirror.  At most once a second (pgstat's own pace);
+		 * what waits is sent on a later turn, and at exit.
+		 */
+		if (!IsTransactionState())
+			(void) pgstat_report_stat(false);
 		if (TimestampDifferenceExceeds(last_maintain, now, laredo_prune_interval_ms))
 		{
 			laredo_apply_maintain();

@@ -6,7 +6,8 @@
 # pgbench tables), consumer B a CREATE SUBSCRIPTION on an identical
 # publication.  In the same run and on the same data it measures:
 #   1. baseline: time to copy a pgbench database of the given scale until
-#      laredo's pipelines are STREAMING / the subscription's tables ready;
+#      laredo's pipelines are STREAMING / the subscription's tables ready
+#      (the median of LAREDO_BASELINE_ROUNDS rounds, 3 unless set);
 #   2. catch-up: pgbench runs a fixed number of transactions with 4 clients
 #      while both consumers are paused; then each drains the backlog alone
 #      (done when pgbench_history, insert-only and applied in commit
@@ -30,6 +31,7 @@
 # Timings are printed, never asserted.
 #   bash test/bench/compare.sh [scale] [transactions per client] [rate]
 set -euo pipefail
+shopt -s inherit_errexit
 scale=${1:-20}
 txns=${2:-5000}
 rate=${3:-500}
@@ -73,31 +75,62 @@ for node in laredo builtin; do
 	q "$node" -c "CREATE SCHEMA IF NOT EXISTS public"
 done
 
-# 1. baselines, one after the other, each on a quiet machine (the load's
-# dirty pages written out first, so neither pays for the other's writes)
-settle() { q source -c "CHECKPOINT"; sync; }
-settle
-t0=$(now)
-q laredo -c "CREATE EXTENSION laredo" -c "BEGIN" \
-	-c "SELECT laredo.create_source('bench', connection => '$conn', slot_name => 'laredo_bench')" \
-	-c "SELECT laredo.add_table('bench', 'public.' || t) FROM unnest(ARRAY['pgbench_accounts','pgbench_branches','pgbench_tellers','pgbench_history','probe']) t" \
-	-c "SELECT laredo.create_pipeline(t, 'bench', 'public.' || t) FROM unnest(ARRAY['pgbench_accounts','pgbench_branches','pgbench_tellers','pgbench_history','probe']) t" \
-	-c "COMMIT" >/dev/null
-[ "$(q laredo -c "CALL laredo.wait_for_catchup('bench', '3600s'); SELECT true")" = t ]
-t1=$(now)
-laredo_baseline=$(secs "$t0" "$t1")
-laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
-
-settle
-t0=$(now)
-q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
-until [ "$(q builtin -c "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND count(*) = 5 FROM pg_subscription_rel")" = t ]; do
-	sleep 0.1
+# 1. baselines, one after the other, each on a quiet machine (every
+# server's dirty pages written out first, so neither pays for the other's
+# writes).
+# The machine is shared and noisy: each consumer takes the baseline in
+# several rounds, taking turns at going first, and the median counts; all
+# but the last round are then undone (laredo's source and targets dropped,
+# the subscription dropped and its tables emptied).
+rounds=${LAREDO_BASELINE_ROUNDS:-3}
+tables="pgbench_accounts,pgbench_branches,pgbench_tellers,pgbench_history,probe"
+settle() { for node in source laredo builtin; do q "$node" -c "CHECKPOINT"; done; sync; }
+q laredo -c "CREATE EXTENSION laredo"
+baseline_laredo() {
+	local t0
+	settle
+	t0=$(now)
+	q laredo -c "BEGIN" \
+		-c "SELECT laredo.create_source('bench', connection => '$conn', slot_name => 'laredo_bench')" \
+		-c "SELECT laredo.add_table('bench', 'public.' || t) FROM unnest(string_to_array('$tables', ',')) t" \
+		-c "SELECT laredo.create_pipeline(t, 'bench', 'public.' || t) FROM unnest(string_to_array('$tables', ',')) t" \
+		-c "COMMIT" >/dev/null
+	[ "$(q laredo -c "CALL laredo.wait_for_catchup('bench', '3600s'); SELECT true")" = t ]
+	secs "$t0" "$(now)"
+	[ "$(q laredo -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
+}
+undo_laredo() {
+	q laredo -c "SELECT laredo.drop_source('bench')" -c "DROP TABLE $tables" >/dev/null
+}
+baseline_builtin() {
+	local t0
+	settle
+	t0=$(now)
+	q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
+	until [ "$(q builtin -c "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND count(*) = 5 FROM pg_subscription_rel")" = t ]; do
+		sleep 0.1
+	done
+	secs "$t0" "$(now)"
+	[ "$(q builtin -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
+}
+undo_builtin() {
+	q builtin -c "DROP SUBSCRIPTION bench_sub" -c "TRUNCATE $tables" >/dev/null
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+laredo_rounds=(); builtin_rounds=()
+for ((r = 1; r <= rounds; r++)); do
+	if ((r % 2)); then
+		laredo_rounds+=("$(baseline_laredo)"); builtin_rounds+=("$(baseline_builtin)")
+	else
+		builtin_rounds+=("$(baseline_builtin)"); laredo_rounds+=("$(baseline_laredo)")
+	fi
+	# the built-in launcher starts no apply worker within
+	# wal_retrieve_retry_interval (5 s) of its last start
+	if ((r < rounds)); then undo_laredo; undo_builtin; sleep 5; fi
 done
-t1=$(now)
-builtin_baseline=$(secs "$t0" "$t1")
-[ "$(q laredo -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
-[ "$(q builtin -c "SELECT count(*) FROM pgbench_accounts")" = "$accounts" ]
+laredo_baseline=$(median "${laredo_rounds[@]}")
+builtin_baseline=$(median "${builtin_rounds[@]}")
+laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
 
 # 4 (prepared now). the ceiling's slots see exactly the load below
 q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgoutput')" \
@@ -229,6 +262,8 @@ printf '\nlaredo vs built-in subscription: pgbench scale %s, %s x 4 transactions
 printf '%-42s %12s %12s %10s %10s\n' "figure" "laredo" "built-in" "l / b" "l / ceil"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "baseline, $accounts accounts (s)" "$laredo_baseline" "$builtin_baseline" \
 	"$(ratio "$laredo_baseline" "$builtin_baseline")" "-"
+printf '%-42s %12s %12s\n' "  median of $rounds rounds; each round" "$(printf '%.2f ' "${laredo_rounds[@]}")" \
+	"$(printf '%.2f ' "${builtin_rounds[@]}")"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "catch-up on the backlog of $rows rows (s)" "${caught[laredo]}" "${caught[builtin]}" \
 	"$(ratio "${caught[laredo]}" "${caught[builtin]}")" "$(ratio "${caught[laredo]}" "$ceiling_secs")"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "  its end LSN confirmed by the slot (s)" "${acked[laredo]}" "${acked[builtin]}" \
