@@ -56,14 +56,13 @@ typedef struct TableTarget
 
 	/*
 	 * Updates held back until the local commit, one per key, the latest
-	 * image (see laredo_table_update).  In pendcxt, a child of the transaction's
-	 * context; in arrival order for the flush.
+	 * image (see laredo_table_update).  In pendcxt, reset by every flush; in
+	 * arrival order for the flush.
 	 */
 	bool		may_defer;
 	MemoryContext pendcxt;
 	HTAB	   *pending;		/* key hash -> PendingChain */
 	List	   *pending_order;	/* of PendingUpdate * */
-	Size		pending_bytes;
 } TableTarget;
 
 /* target_table.c */

@@ -29,7 +29,7 @@ typedef struct PendingChain
 	List	   *updates;		/* of PendingUpdate * sharing the hash */
 } PendingChain;
 
-/* Held-back updates per pipeline before they are written anyway. */
+/* Held-back updates per pipeline (and the memory they take) before they are written anyway. */
 #define PENDING_MAX_ROWS 2048
 #define PENDING_MAX_BYTES (4 * 1024 * 1024)
 
@@ -73,11 +73,29 @@ laredo_table_flush_merged(LaredoPipeline *p)
 	}
 	/* the change that made the flush may be about one of these rows */
 	CommandCounterIncrement();
-	MemoryContextDelete(t->pendcxt);
-	t->pendcxt = NULL;
+	/* kept for the next batch: its first block is not given back to malloc */
+	MemoryContextReset(t->pendcxt);
 	t->pending = NULL;
 	t->pending_order = NIL;
-	t->pending_bytes = 0;
+}
+
+/* A column's latest value, copied into the held-back image at its own size. */
+static void
+pending_set_value(StringInfo dst, StringInfo src)
+{
+	if (dst->data == NULL)
+	{
+		dst->maxlen = src->len + 1;
+		dst->data = palloc(dst->maxlen);
+	}
+	else if (src->len + 1 > dst->maxlen)
+	{
+		dst->maxlen = src->len + 1;
+		dst->data = repalloc(dst->data, dst->maxlen);
+	}
+	memcpy(dst->data, src->data, src->len);
+	dst->data[src->len] = '\0';
+	dst->len = src->len;
 }
 
 /*
@@ -112,12 +130,18 @@ laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTu
 		laredo_table_update_row(p, oldtup, newtup);
 		return;
 	}
+	/*
+	 * The context lives as long as the pipeline and is reset by each flush
+	 * (a worker leaves after an error, so no aborted transaction leaves
+	 * updates in it).
+	 */
 	if (t->pendcxt == NULL)
+		t->pendcxt = AllocSetContextCreate(GetMemoryChunkContext(t), "laredo held-back updates",
+										   ALLOCSET_DEFAULT_SIZES);
+	if (t->pending == NULL)
 	{
 		HASHCTL		ctl;
 
-		t->pendcxt = AllocSetContextCreate(TopTransactionContext, "laredo held-back updates",
-										   ALLOCSET_DEFAULT_SIZES);
 		ctl.keysize = sizeof(uint64);
 		ctl.entrysize = sizeof(PendingChain);
 		ctl.hcxt = t->pendcxt;
@@ -138,18 +162,24 @@ laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTu
 	}
 	if (u == NULL)
 	{
-		u = palloc(sizeof(PendingUpdate));
-		u->key = palloc(key.len);
-		memcpy(u->key, key.data, key.len);
-		u->keylen = key.len;
+		/*
+		 * One allocation for the entry, its key and its columns; each value
+		 * at its own size when it comes (a StringInfo's 1 kB per column made
+		 * a batch of pgbench updates 4 kB a row, 8 MB given back to malloc
+		 * and faulted in again by every batch)
+		 */
+		Size		colsoff = MAXALIGN(sizeof(PendingUpdate));
+		Size		keyoff = colsoff + MAXALIGN(sizeof(StringInfoData) * newtup->ncols);
+		char	   *mem = palloc0(keyoff + key.len + newtup->ncols);
+
+		u = (PendingUpdate *) mem;
 		u->tup.ncols = newtup->ncols;
-		u->tup.colvalues = palloc0(sizeof(StringInfoData) * newtup->ncols);
-		u->tup.colstatus = palloc(newtup->ncols);
-		for (int i = 0; i < newtup->ncols; i++)
-		{
-			initStringInfo(&u->tup.colvalues[i]);
-			u->tup.colstatus[i] = LOGICALREP_COLUMN_UNCHANGED;
-		}
+		u->tup.colvalues = (StringInfoData *) (mem + colsoff);
+		u->key = mem + keyoff;
+		u->keylen = key.len;
+		memcpy(u->key, key.data, key.len);
+		u->tup.colstatus = u->key + key.len;
+		memset(u->tup.colstatus, LOGICALREP_COLUMN_UNCHANGED, newtup->ncols);
 		chain->updates = lappend(chain->updates, u);
 		t->pending_order = lappend(t->pending_order, u);
 	}
@@ -158,12 +188,11 @@ laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTu
 		if (newtup->colstatus[i] == LOGICALREP_COLUMN_UNCHANGED)
 			continue;
 		u->tup.colstatus[i] = newtup->colstatus[i];
-		resetStringInfo(&u->tup.colvalues[i]);
-		appendBinaryStringInfo(&u->tup.colvalues[i], newtup->colvalues[i].data, newtup->colvalues[i].len);
-		t->pending_bytes += newtup->colvalues[i].len;
+		pending_set_value(&u->tup.colvalues[i], &newtup->colvalues[i]);
 	}
 	MemoryContextSwitchTo(old);
-	if (list_length(t->pending_order) >= PENDING_MAX_ROWS || t->pending_bytes >= PENDING_MAX_BYTES)
+	if (list_length(t->pending_order) >= PENDING_MAX_ROWS ||
+		MemoryContextMemAllocated(t->pendcxt, false) >= PENDING_MAX_BYTES)
 		laredo_table_flush_merged(p);
 }
 

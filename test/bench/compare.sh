@@ -14,7 +14,11 @@
 #      order, matches the source's row count): the time and the apply rate
 #      in rows per second; then the time until the source's slot confirms
 #      the load's end LSN (the consumer's acknowledgement, by its own
-#      feedback schedule);
+#      feedback schedule); and what the drain cost in CPU: the apply
+#      process (and its kernel time: reading pages from the page cache,
+#      first touches of shared memory), the source's walsender feeding it,
+#      the machine as a whole (when both are near a core each on 2 cores,
+#      anything else running slows the drain);
 #   3. lag at a steady rate: pgbench --rate (3 s of warm-up first), plus
 #      probe rows inserted by a second pgbench at 100 per second (Poisson
 #      arrivals, 3,000 of them) and stamped on arrival by an ALWAYS trigger
@@ -146,8 +150,14 @@ pg "$bin/pgbench" -n -c 4 -j 2 -t "$txns" -h 127.0.0.1 -p "${port[source]}" post
 target_lsn=$(q source -c "SELECT pg_current_wal_lsn()")
 want=$(history_of source)
 rows=$(( (want) * 4 ))   # each pgbench transaction changes four rows
-declare -A caught acked
+declare -A caught acked worker_cpu worker_sys sender_cpu host_busy
 declare -A slot=([laredo]=laredo_bench [builtin]=bench_sub)
+# CPU seconds a process has used, in all and in the kernel (all three
+# servers run on this host)
+ticks=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$ticks" '{sub(/^.*\) /, ""); printf "%.2f %.2f", ($12 + $13) / t, $13 / t}' "/proc/$1/stat" 2>/dev/null || echo "? ?"; }
+# busy and total jiffies of the whole machine
+host_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 # timed from the moment the consumer's apply process is up (the built-in
 # launcher looks for enabled subscriptions only every few seconds)
 drain() {
@@ -166,9 +176,13 @@ drain() {
 		q builtin -c "ALTER SUBSCRIPTION bench_sub ENABLE" >/dev/null
 		until [ -n "$(q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL")" ]; do sleep 0.01; done
 	fi
+	local busy0 total0 busy1 total1 wpid spid
+	read -r busy0 total0 <<<"$(host_jiffies)"
 	t0=$(now)
 	until [ "$(history_of "$node")" = "$want" ]; do sleep 0.05; done
 	caught[$node]=$(secs "$t0" "$(now)")
+	read -r busy1 total1 <<<"$(host_jiffies)"
+	host_busy[$node]=$(( 100 * (busy1 - busy0) / (total1 - total0) ))
 	# and the source's slot confirms the load's end LSN: the position is
 	# acknowledged, not only the rows applied
 	local waited=0
@@ -177,6 +191,17 @@ drain() {
 		if [ $((++waited)) -gt 1200 ]; then echo "WARNING: $node did not acknowledge $target_lsn within 60 s" >&2; break; fi
 	done
 	acked[$node]=$(secs "$t0" "$(now)")
+	# what the drain cost in CPU: the apply process and the source's
+	# walsender that fed it (both started with the drain, and idle while the
+	# acknowledgement was awaited); the machine's busy share is the drain's
+	if [ "$node" = laredo ]; then
+		wpid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
+	else
+		wpid=$(q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL")
+	fi
+	spid=$(q source -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot[$node]}'")
+	read -r "worker_cpu[$node]" "worker_sys[$node]" <<<"$(cpu_of "$wpid")"
+	read -r "sender_cpu[$node]" _ <<<"$(cpu_of "$spid")"
 	if [ -n "${perfpid:-}" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; perfpid=""; fi
 }
 drain laredo
@@ -268,6 +293,11 @@ printf '%-42s %12.2f %12.2f %10s %10s\n' "catch-up on the backlog of $rows rows 
 	"$(ratio "${caught[laredo]}" "${caught[builtin]}")" "$(ratio "${caught[laredo]}" "$ceiling_secs")"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "  its end LSN confirmed by the slot (s)" "${acked[laredo]}" "${acked[builtin]}" \
 	"$(ratio "${acked[laredo]}" "${acked[builtin]}")" "-"
+printf '%-42s %12s %12s %10s %10s\n' "  CPU of the apply process (s)" "${worker_cpu[laredo]}" "${worker_cpu[builtin]}" \
+	"$(ratio "${worker_cpu[laredo]}" "${worker_cpu[builtin]}")" "-"
+printf '%-42s %12s %12s\n' "    of which in the kernel (s)" "${worker_sys[laredo]}" "${worker_sys[builtin]}"
+printf '%-42s %12s %12s\n' "  CPU of the source's walsender (s)" "${sender_cpu[laredo]}" "${sender_cpu[builtin]}"
+printf '%-42s %11s%% %11s%%\n' "  the machine busy ($(nproc) cores)" "${host_busy[laredo]}" "${host_busy[builtin]}"
 printf '%-42s %12s %12s %10s %10s\n' "apply rate on the backlog (rows/s)" "$lr" "$br" "$(ratio "$lr" "$br")" "$(ratio "$lr" "$cr")"
 printf '%-42s %12s %12s %10s %10s\n' "pg_recvlogical ceiling (rows/s)" "-" "-" "-" "$cr"
 printf '%-42s %12s %12s %10s %10s\n' "decoding alone, no client (rows/s)" "-" "-" "-" "$dr"
