@@ -15,7 +15,11 @@
 #   - the target altered here while streaming (a column added with a
 #     default, another widened to another type): mapped again, no restart;
 #   - under a steady stream, flushed commits are acknowledged while it goes
-#     on (the slot's confirmed_flush_lsn moves during the load).
+#     on (the slot's confirmed_flush_lsn moves during the load);
+#   - one transaction updating every row of a 200-column table: the updates
+#     held back for the merge stay within their memory bound (the worker's
+#     peak RSS grows by less than 40 MB; it took 1 kB a column, 400 MB for
+#     the 2,048 rows held back before a flush).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -38,6 +42,12 @@ $source->safe_psql('postgres', q{
 	CREATE TABLE swap (id int PRIMARY KEY, code text NOT NULL UNIQUE, n int);
 	INSERT INTO swap SELECT i, 'c' || i, 0 FROM generate_series(1, 20) i;
 });
+# 200 short text columns
+my $widecols = join(', ', map { "c$_ text DEFAULT 'v'" } 1 .. 200);
+$source->safe_psql('postgres', qq{
+	CREATE TABLE wide (id int PRIMARY KEY, $widecols);
+	INSERT INTO wide (id) SELECT generate_series(1, 4000);
+});
 my $connstr = $source->connstr('postgres');
 $consumer->safe_psql('postgres', qq{
 	CREATE EXTENSION laredo;
@@ -47,7 +57,9 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.create_source('b', connection => \$c\$$connstr\$c\$);
 	SELECT laredo.add_table('b', 'public.hot');
 	SELECT laredo.add_table('b', 'public.swap');
+	SELECT laredo.add_table('b', 'public.wide');
 	SELECT laredo.create_pipeline('hot', 'b', 'public.hot', target => 'm.hot');
+	SELECT laredo.create_pipeline('wide', 'b', 'public.wide', target => 'm.wide');
 	SELECT laredo.create_pipeline('swap', 'b', 'public.swap', target => 'm.swap');
 	COMMIT;
 });
@@ -158,5 +170,26 @@ is($source->safe_psql('postgres', "SELECT '$during'::pg_lsn > '$before'::pg_lsn"
 is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); SELECT true}), 't', 'caught up after the load');
 is($consumer->safe_psql('postgres', "$cols FROM m.hot"), $source->safe_psql('postgres', "$cols FROM hot"),
 	'every row equal after the steady load');
+
+# Every row of a 200-column table updated in one transaction: the updates
+# are held back for the merge until 2,048 rows or 4 MB, whichever comes
+# first; the worker's peak RSS (shared buffers touched included: this
+# table is 3 MB) must not grow by more than 40 MB.
+my $worker_hwm = sub {
+	my $pid = $consumer->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'});
+	my $status = slurp_file("/proc/$pid/status");
+	$status =~ /^VmHWM:\s+(\d+) kB/m or die "no VmHWM for $pid";
+	return ($pid, $1);
+};
+my ($pid_before, $hwm_before) = $worker_hwm->();
+$source->safe_psql('postgres', q{UPDATE wide SET c1 = 'u' || id, c200 = 'w'});
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '120s'); SELECT true}), 't',
+	'caught up after the wide update');
+is(content($consumer, 'm.wide'), content($source, 'wide'), 'wide table: every row equal');
+my ($pid_after, $hwm_after) = $worker_hwm->();
+is($pid_after, $pid_before, 'the same worker applied it');
+cmp_ok($hwm_after - $hwm_before, '<', 40 * 1024,
+	"held-back updates within their bound (peak RSS $hwm_before kB -> $hwm_after kB)");
 
 done_testing();
