@@ -523,7 +523,7 @@ laredo_apply_persist_idle(XLogRecPtr lsn, bool force)
 	MemoryContext old = CurrentMemoryContext;
 	XLogRecPtr	local_end;
 
-	if (lsn <= applied_lsn || in_remote_xact || IsTransactionState())
+	if (!laredo_apply_idle_position_pending(lsn) || IsTransactionState())
 		return;
 
 	StartTransactionCommand();

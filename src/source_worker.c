@@ -416,14 +416,9 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			if (laredo_apply_unflushed_pending())
 				timeout = Min(timeout, WalWriterDelay);
 			if (laredo_apply_idle_position_pending(last_received))
-			{
-				long		secs;
-				int			usecs;
-
-				TimestampDifference(now, TimestampTzPlusMilliseconds(last_idle_persist, IDLE_PERSIST_MS),
-									&secs, &usecs);
-				timeout = Min(timeout, Max(1, secs * 1000 + usecs / 1000));
-			}
+				timeout = Min(timeout,
+							  Max(1, TimestampDifferenceMilliseconds(now,
+																	 TimestampTzPlusMilliseconds(last_idle_persist, IDLE_PERSIST_MS))));
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 									 fd, timeout, PG_WAIT_EXTENSION);

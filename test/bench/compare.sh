@@ -134,7 +134,6 @@ for ((r = 1; r <= rounds; r++)); do
 done
 laredo_baseline=$(median "${laredo_rounds[@]}")
 builtin_baseline=$(median "${builtin_rounds[@]}")
-laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
 
 # 4 (prepared now). the ceiling's slots see exactly the load below
 q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgoutput')" \
@@ -158,25 +157,30 @@ ticks=$(getconf CLK_TCK)
 cpu_of() { awk -v t="$ticks" '{sub(/^.*\) /, ""); printf "%.2f %.2f", ($12 + $13) / t, $13 / t}' "/proc/$1/stat" 2>/dev/null || echo "? ?"; }
 # busy and total jiffies of the whole machine
 host_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+# the pid of a consumer's apply process (empty while there is none)
+apply_pid() {
+	if [ "$1" = laredo ]; then
+		q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'"
+	else
+		q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL"
+	fi
+}
 # timed from the moment the consumer's apply process is up (the built-in
 # launcher looks for enabled subscriptions only every few seconds)
 drain() {
 	local node=$1 t0
 	if [ "$node" = laredo ]; then
 		q laredo -c "SELECT laredo.alter_source('bench', enabled => true)" >/dev/null
-		until [ -n "$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")" ]; do sleep 0.01; done
-		# LAREDO_PROFILE=file: a perf profile (cpu-clock, call graphs) of the worker draining the backlog
-		if [ -n "${LAREDO_PROFILE:-}" ]; then
-			perf record -q -e cpu-clock -g -o "$LAREDO_PROFILE" \
-				-p "$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")" \
-				>/dev/null 2>&1 &
-			perfpid=$!
-		fi
 	else
 		q builtin -c "ALTER SUBSCRIPTION bench_sub ENABLE" >/dev/null
-		until [ -n "$(q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL")" ]; do sleep 0.01; done
 	fi
 	local busy0 total0 busy1 total1 wpid spid
+	until wpid=$(apply_pid "$node"); [ -n "$wpid" ]; do sleep 0.01; done
+	# LAREDO_PROFILE=file: a perf profile (cpu-clock, call graphs) of laredo's worker draining the backlog
+	if [ "$node" = laredo ] && [ -n "${LAREDO_PROFILE:-}" ]; then
+		perf record -q -e cpu-clock -g -o "$LAREDO_PROFILE" -p "$wpid" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	read -r busy0 total0 <<<"$(host_jiffies)"
 	t0=$(now)
 	until [ "$(history_of "$node")" = "$want" ]; do sleep 0.05; done
@@ -194,11 +198,6 @@ drain() {
 	# what the drain cost in CPU: the apply process and the source's
 	# walsender that fed it (both started with the drain, and idle while the
 	# acknowledgement was awaited); the machine's busy share is the drain's
-	if [ "$node" = laredo ]; then
-		wpid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
-	else
-		wpid=$(q builtin -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'bench_sub' AND relid IS NULL")
-	fi
 	spid=$(q source -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot[$node]}'")
 	read -r "worker_cpu[$node]" "worker_sys[$node]" <<<"$(cpu_of "$wpid")"
 	read -r "sender_cpu[$node]" _ <<<"$(cpu_of "$spid")"
@@ -264,7 +263,7 @@ if [ -n "${LAREDO_PROBES:-}" ]; then cp "$dir/probe.laredo" "$dir/probe.builtin"
 # a tail of its own
 read -r d50 d99 d01 dfaster <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
 	awk '{d[NR] = $1; if ($1 < 0) f++} END {printf "%.2f %.2f %.2f %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], -d[int(NR * 0.01) + 1], 100 * f / NR}')"
-laredo_pid=$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")
+laredo_pid=$(apply_pid laredo)
 rss=$(awk '/^VmHWM:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
 anon=$(awk '/^RssAnon:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
 

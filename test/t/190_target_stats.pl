@@ -57,37 +57,22 @@ is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('st', '120s')
 is($consumer->safe_psql('postgres', q{SELECT count(*) || '/' || sum(n) FROM items_copy}),
 	$source->safe_psql('postgres', q{SELECT count(*) || '/' || sum(n) FROM items}), 'mirror equals the source');
 
-# The worker keeps running: its counts must reach the statistics anyway.
-my $stats = '';
-for my $i (1 .. 240)
-{
-	$stats = $consumer->safe_psql('postgres', q{
-		SELECT pg_stat_clear_snapshot();
-		SELECT n_tup_ins || ' ' || n_tup_upd || ' ' || n_tup_del
-		FROM pg_stat_user_tables WHERE relname = 'items_copy'});
-	$stats =~ s/^\s+//;
-	my ($ins, $upd, $del) = split / /, $stats;
-	last if $ins == 1500 && $del == 100 && $upd > 0;
-	$consumer->safe_psql('postgres', q{SELECT pg_sleep(0.25)});
-}
-my ($ins, $upd, $del) = split / /, $stats;
+# The worker keeps running: its counts must reach the statistics anyway
+# (each poll is a new session, with a fresh statistics snapshot).
+$consumer->poll_query_until('postgres', q{
+	SELECT n_tup_ins = 1500 AND n_tup_del = 100 AND n_tup_upd > 0
+	FROM pg_stat_user_tables WHERE relname = 'items_copy'});
+my ($ins, $upd, $del) = split /\|/, $consumer->safe_psql('postgres', q{
+	SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE relname = 'items_copy'});
 is($ins, 1500, 'pg_stat_user_tables counts the baseline rows and the streamed inserts');
 is($del, 100, 'and the deletes');
 cmp_ok($upd, '>=', 200, 'and the updates (at least one per updated row; merged updates count once per batch)');
 cmp_ok($upd, '<=', 4000, 'never more than the source made');
 
-my $vacuumed = '';
-for my $i (1 .. 240)
-{
-	$vacuumed = $consumer->safe_psql('postgres', q{
-		SELECT pg_stat_clear_snapshot();
-		SELECT last_autovacuum IS NOT NULL AND last_autoanalyze IS NOT NULL
-		FROM pg_stat_user_tables WHERE relname = 'items_copy'});
-	$vacuumed =~ s/^\s+//;
-	last if $vacuumed eq 't';
-	$consumer->safe_psql('postgres', q{SELECT pg_sleep(0.25)});
-}
-is($vacuumed, 't', 'autovacuum vacuumed and analyzed the mirror that only laredo writes');
+ok($consumer->poll_query_until('postgres', q{
+	SELECT last_autovacuum IS NOT NULL AND last_autoanalyze IS NOT NULL
+	FROM pg_stat_user_tables WHERE relname = 'items_copy'}),
+	'autovacuum vacuumed and analyzed the mirror that only laredo writes');
 is($consumer->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_stats WHERE tablename = 'items_copy'}), 't',
 	'the planner has statistics for it');
 is($consumer->safe_psql('postgres',
