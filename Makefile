@@ -37,3 +37,7 @@ EXTRA_CLEAN = tmp_check_regress results regression.diffs regression.out
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every TAP test starts with `use LaredoTest;` (test/perl/LaredoTest.pm);
+# set after PGXS, which sets PG_PROVE_FLAGS itself
+PG_PROVE_FLAGS += -I $(CURDIR)/test/perl

@@ -109,28 +109,41 @@ laredo_origin_lsn(PG_FUNCTION_ARGS)
 	PG_RETURN_LSN(lsn);
 }
 
+/*
+ * Transaction callbacks stay registered for the backend's life, with a flag
+ * saying whether they have work: one that unregisters itself while the
+ * server walks the callback list frees the item the walk reads next.
+ */
 static bool wake_registered = false;
+static bool wake_pending = false;
 
 static void
 wake_on_commit(XactEvent event, void *arg)
 {
+	if (!wake_pending)
+		return;
 	if (event == XACT_EVENT_COMMIT)
 		laredo_wake_database(MyDatabaseId);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-	{
-		UnregisterXactCallback(wake_on_commit, NULL);
-		wake_registered = false;
-	}
+		wake_pending = false;
 }
 
-Datum
-laredo_notify_config_change(PG_FUNCTION_ARGS)
+/* Wakes the launcher and this database's manager when this transaction commits. */
+void
+laredo_wake_at_commit(void)
 {
 	if (!wake_registered)
 	{
 		RegisterXactCallback(wake_on_commit, NULL);
 		wake_registered = true;
 	}
+	wake_pending = true;
+}
+
+Datum
+laredo_notify_config_change(PG_FUNCTION_ARGS)
+{
+	laredo_wake_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -476,13 +489,14 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 
 /* Sources whose workers this transaction stopped (in TopMemoryContext). */
 static List *held_sources = NIL;
+static bool holds_registered = false;
 
 static void
 release_holds(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT)
+	if ((event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT) || held_sources == NIL)
 		return;
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 	foreach(lc, held_sources)
@@ -493,7 +507,6 @@ release_holds(XactEvent event, void *arg)
 			slot->hold = false;
 	}
 	LWLockRelease(laredo_shared->lock);
-	UnregisterXactCallback(release_holds, NULL);
 	list_free_deep(held_sources);
 	held_sources = NIL;
 	laredo_wake_database(MyDatabaseId);
@@ -527,8 +540,11 @@ laredo_stop_worker(PG_FUNCTION_ARGS)
 	LWLockRelease(laredo_shared->lock);
 	if (!found)
 		PG_RETURN_VOID();
-	if (held_sources == NIL)
+	if (!holds_registered)
+	{
 		RegisterXactCallback(release_holds, NULL);
+		holds_registered = true;
+	}
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 

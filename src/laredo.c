@@ -116,6 +116,8 @@ laredo_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 				if (SPI_execute("SELECT laredo._drop_all_sources()", false, 0) != SPI_OK_SELECT)
 					elog(ERROR, "could not drop laredo's sources");
 				SPI_finish();
+				/* the manager of this database leaves once the drop commits */
+				laredo_wake_at_commit();
 			}
 		}
 	}

@@ -59,21 +59,32 @@ typedef struct LaredoWorkerSlot
 	bool		hold;			/* a transaction stopped it: do not restart */
 } LaredoWorkerSlot;
 
+/*
+ * A running manager's place in shared memory.  The launcher claims a slot
+ * before it starts the manager and frees it once it has seen the manager
+ * exit, so that it can read what the manager found.
+ */
 typedef struct LaredoManagerSlot
 {
 	Oid			dboid;			/* InvalidOid when free */
-	pid_t		pid;
+	pid_t		pid;			/* 0 until the manager runs, and after it exits */
 	Latch	   *latch;
-	bool		no_extension;	/* probed: laredo is not installed there */
+	bool		extension_found;	/* laredo is installed there: the manager stays */
+	bool		no_extension;	/* it is not: the manager left */
 	bool		wake_pending;	/* configuration changed since the last pass */
 } LaredoManagerSlot;
+
+/* Databases whose configuration changed, for the launcher to look at. */
+#define LAREDO_MAX_WAKE			32
 
 typedef struct LaredoShared
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
-	bool		rescan;			/* a CREATE EXTENSION may have happened */
+	int			nwake;
+	Oid			wake_dbs[LAREDO_MAX_WAKE];
+	bool		wake_all;		/* more than LAREDO_MAX_WAKE: every database */
 	LaredoManagerSlot managers[LAREDO_MAX_DATABASES];
 	LaredoWorkerSlot workers[LAREDO_MAX_WORKERS];
 } LaredoShared;
@@ -91,6 +102,9 @@ PGDLLEXPORT void laredo_launcher_main(Datum arg);
 PGDLLEXPORT void laredo_manager_main(Datum arg);
 extern void laredo_register_launcher(void);
 extern void laredo_wake_database(Oid dboid);
+
+/* functions.c */
+extern void laredo_wake_at_commit(void);
 
 /* source_worker.c */
 PGDLLEXPORT void laredo_source_worker_main(Datum arg);

@@ -70,7 +70,9 @@ laredo_register_launcher(void)
 
 /*
  * Wake the launcher and the manager of a database; called after a commit
- * that changed laredo's configuration (or installed the extension).
+ * that changed laredo's configuration (or installed the extension).  The
+ * launcher is told which database, so that it probes that one again (its
+ * manager may have left just before the extension was created), not all.
  */
 void
 laredo_wake_database(Oid dboid)
@@ -79,15 +81,17 @@ laredo_wake_database(Oid dboid)
 	Latch	   *manager = NULL;
 
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-	laredo_shared->rescan = true;
+	if (laredo_shared->nwake < LAREDO_MAX_WAKE)
+		laredo_shared->wake_dbs[laredo_shared->nwake++] = dboid;
+	else
+		laredo_shared->wake_all = true;
 	launcher = laredo_shared->launcher_latch;
 	for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
 	{
 		LaredoManagerSlot *m = &laredo_shared->managers[i];
 
-		if (m->dboid == dboid)
+		if (m->dboid == dboid && m->latch != NULL)
 		{
-			m->no_extension = false;
 			/* a flag as well as the latch: waits inside a pass consume the latch */
 			m->wake_pending = true;
 			manager = m->latch;
@@ -102,42 +106,47 @@ laredo_wake_database(Oid dboid)
 
 /* -------------------------------------------------------------------------
  * launcher
+ *
+ * The launcher knows every connectable database (its own table, unbounded)
+ * and starts a manager in each one that may have laredo: those not probed
+ * yet, a few at a time (a probe is a background worker slot for a moment),
+ * and those where laredo was found.  A database whose manager found no
+ * extension is left alone until a commit there wakes the launcher (CREATE
+ * EXTENSION does) or the server restarts.
  * -------------------------------------------------------------------------
  */
 
+/* How many managers may be probing databases at once. */
+#define LAUNCHER_MAX_PROBES		2
+
+typedef enum LauncherDbState
+{
+	LAUNCHER_DB_UNKNOWN,		/* to be probed by a manager */
+	LAUNCHER_DB_NO_EXTENSION	/* its manager found no laredo there */
+} LauncherDbState;
+
 typedef struct LauncherDb
 {
-	Oid			dboid;
-	BackgroundWorkerHandle *handle;
+	Oid			dboid;			/* hash key */
+	LauncherDbState state;
+	int			slot;			/* its manager's slot, or -1 when none runs */
+	BackgroundWorkerHandle *handle; /* NULL for a manager adopted after a restart */
 	TimestampTz last_start;
+	uint64		wakes;			/* commits there that woke the launcher */
+	uint64		wakes_at_start; /* ... counted when its manager started */
+	bool		listed;			/* in pg_database at the last look */
 } LauncherDb;
 
-static LauncherDb launcher_dbs[LAREDO_MAX_DATABASES];
+static HTAB *launcher_dbs = NULL;
 
-static LaredoManagerSlot *
-manager_slot_for(Oid dboid, bool create)
-{
-	LaredoManagerSlot *free_slot = NULL;
-
-	for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
-	{
-		LaredoManagerSlot *m = &laredo_shared->managers[i];
-
-		if (m->dboid == dboid)
-			return m;
-		if (m->dboid == InvalidOid && free_slot == NULL)
-			free_slot = m;
-	}
-	if (create && free_slot)
-	{
-		memset(free_slot, 0, sizeof(*free_slot));
-		free_slot->dboid = dboid;
-	}
-	return create ? free_slot : NULL;
-}
-
+/*
+ * The databases a manager may connect to: not templates (a connection would
+ * make CREATE DATABASE from them fail), connections allowed, not half
+ * dropped.  The list is built in resultcxt: the transaction's own memory
+ * goes with its commit.
+ */
 static List *
-launcher_list_databases(void)
+launcher_list_databases(MemoryContext resultcxt)
 {
 	List	   *result = NIL;
 	Relation	rel;
@@ -151,10 +160,13 @@ launcher_list_databases(void)
 	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
 
 		if (db->datistemplate || !db->datallowconn || db->datconnlimit == -2)
 			continue;
+		old = MemoryContextSwitchTo(resultcxt);
 		result = lappend_oid(result, db->oid);
+		MemoryContextSwitchTo(old);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -162,47 +174,287 @@ launcher_list_databases(void)
 	return result;
 }
 
+/* Whether the manager of entry still runs. */
+static bool
+launcher_manager_running(LauncherDb *entry)
+{
+	pid_t		pid;
+	bool		running;
+
+	if (entry->slot < 0)
+		return false;
+	if (entry->handle)
+		return GetBackgroundWorkerPid(entry->handle, &pid) != BGWH_STOPPED;
+	/* adopted: the manager clears its pid when it exits */
+	LWLockAcquire(laredo_shared->lock, LW_SHARED);
+	running = laredo_shared->managers[entry->slot].pid != 0;
+	LWLockRelease(laredo_shared->lock);
+	return running;
+}
+
+/* The manager of entry has exited: what it found decides what comes next. */
 static void
+launcher_reap_manager(LauncherDb *entry)
+{
+	LaredoManagerSlot *m = &laredo_shared->managers[entry->slot];
+	bool		no_extension;
+
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	no_extension = m->no_extension;
+	memset(m, 0, sizeof(*m));
+	LWLockRelease(laredo_shared->lock);
+	entry->slot = -1;
+	if (entry->handle)
+		pfree(entry->handle);
+	entry->handle = NULL;
+	/* a commit there since it started may have created the extension */
+	if (no_extension && entry->wakes == entry->wakes_at_start)
+		entry->state = LAUNCHER_DB_NO_EXTENSION;
+	else
+		entry->state = LAUNCHER_DB_UNKNOWN;
+	/* found nothing to do: a new probe need not wait */
+	if (no_extension)
+		entry->last_start = 0;
+}
+
+/* Starts a manager for entry's database; false when no slot or worker is free. */
+static bool
 launcher_start_manager(LauncherDb *entry)
 {
 	BackgroundWorker bgw;
+	int			slot = -1;
+
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < LAREDO_MAX_DATABASES && slot < 0; i++)
+		if (!OidIsValid(laredo_shared->managers[i].dboid))
+		{
+			slot = i;
+			memset(&laredo_shared->managers[i], 0, sizeof(LaredoManagerSlot));
+			laredo_shared->managers[i].dboid = entry->dboid;
+		}
+	LWLockRelease(laredo_shared->lock);
+	if (slot < 0)
+		return false;
 
 	bgworker_init(&bgw, "laredo_manager_main", "laredo manager");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "laredo manager for database %u", entry->dboid);
 	bgw.bgw_main_arg = ObjectIdGetDatum(entry->dboid);
+	memcpy(bgw.bgw_extra, &slot, sizeof(int));
 
 	entry->last_start = GetCurrentTimestamp();
+	entry->wakes_at_start = entry->wakes;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &entry->handle))
 	{
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		memset(&laredo_shared->managers[slot], 0, sizeof(LaredoManagerSlot));
+		LWLockRelease(laredo_shared->lock);
 		entry->handle = NULL;
+		return false;
+	}
+	entry->slot = slot;
+	return true;
+}
+
+static LauncherDb *
+launcher_db(Oid dboid)
+{
+	bool		found;
+	LauncherDb *entry = hash_search(launcher_dbs, &dboid, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		entry->state = LAUNCHER_DB_UNKNOWN;
+		entry->slot = -1;
+		entry->handle = NULL;
+		entry->last_start = 0;
+		entry->wakes = entry->wakes_at_start = 0;
+		entry->listed = true;
+	}
+	return entry;
+}
+
+/*
+ * Managers left running by a previous launcher (one that exited with an
+ * error; the server restarts it) are adopted, so that no database gets two.
+ */
+static void
+launcher_adopt_managers(void)
+{
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
+	{
+		LaredoManagerSlot *m = &laredo_shared->managers[i];
+
+		if (!OidIsValid(m->dboid))
+			continue;
+		if (m->pid == 0)
+			memset(m, 0, sizeof(*m));
+		else
+		{
+			bool		found;
+			LauncherDb *entry = hash_search(launcher_dbs, &m->dboid, HASH_ENTER, &found);
+
+			entry->state = LAUNCHER_DB_UNKNOWN;
+			entry->slot = i;
+			entry->handle = NULL;
+			entry->last_start = GetCurrentTimestamp();
+			entry->wakes = entry->wakes_at_start = 0;
+			entry->listed = true;
+		}
+	}
+	LWLockRelease(laredo_shared->lock);
+}
+
+/* Takes the databases whose commits woke the launcher since the last pass. */
+static void
+launcher_take_wakes(void)
+{
+	Oid			wake[LAREDO_MAX_WAKE];
+	int			nwake;
+	bool		all;
+
+	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	nwake = laredo_shared->nwake;
+	memcpy(wake, laredo_shared->wake_dbs, sizeof(Oid) * nwake);
+	all = laredo_shared->wake_all;
+	laredo_shared->nwake = 0;
+	laredo_shared->wake_all = false;
+	LWLockRelease(laredo_shared->lock);
+
+	if (all)
+	{
+		HASH_SEQ_STATUS seq;
+		LauncherDb *entry;
+
+		hash_seq_init(&seq, launcher_dbs);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+		{
+			entry->wakes++;
+			entry->state = LAUNCHER_DB_UNKNOWN;
+		}
+	}
+	for (int i = 0; i < nwake; i++)
+	{
+		LauncherDb *entry = launcher_db(wake[i]);
+
+		entry->wakes++;
+		entry->state = LAUNCHER_DB_UNKNOWN;
+		/* a CREATE EXTENSION deserves an answer now, not after a delay */
+		if (entry->slot < 0)
+			entry->last_start = 0;
+	}
+}
+
+/*
+ * One pass over the databases; returns the time until the next one is due.
+ * pass_cxt holds what the pass allocates and is reset by the caller.
+ */
+static long
+launcher_pass(MemoryContext pass_cxt)
+{
+	long		timeout = LAUNCHER_NAPTIME_MS;
+	List	   *dbs;
+	ListCell   *lc;
+	HASH_SEQ_STATUS seq;
+	LauncherDb *entry;
+	TimestampTz now;
+	int			probing = 0;
+	bool		out_of_slots = false;
+
+	launcher_take_wakes();
+
+	/* which databases exist now; entries of dropped ones go */
+	dbs = launcher_list_databases(pass_cxt);
+	hash_seq_init(&seq, launcher_dbs);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		entry->listed = false;
+	foreach(lc, dbs)
+		launcher_db(lfirst_oid(lc))->listed = true;
+
+	/* managers that exited */
+	hash_seq_init(&seq, launcher_dbs);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		if (entry->slot >= 0 && !launcher_manager_running(entry))
+			launcher_reap_manager(entry);
+		if (!entry->listed && entry->slot < 0)
+			(void) hash_search(launcher_dbs, &entry->dboid, HASH_REMOVE, NULL);
+		else if (entry->slot >= 0)
+		{
+			bool		found;
+
+			LWLockAcquire(laredo_shared->lock, LW_SHARED);
+			found = laredo_shared->managers[entry->slot].extension_found;
+			LWLockRelease(laredo_shared->lock);
+			if (!found)
+				probing++;
+		}
+	}
+
+	/* managers to start: databases with laredo, and probes, a few at a time */
+	now = GetCurrentTimestamp();
+	foreach(lc, dbs)
+	{
+		entry = launcher_db(lfirst_oid(lc));
+		if (entry->slot >= 0 || entry->state == LAUNCHER_DB_NO_EXTENSION)
+			continue;
+		/* a manager that keeps failing is started at most once per delay */
+		if (entry->last_start != 0 &&
+			!TimestampDifferenceExceeds(entry->last_start, now, laredo_restart_delay_ms))
+		{
+			timeout = Min(timeout, laredo_restart_delay_ms);
+			continue;
+		}
+		/* the next probe starts when one ends (its exit sets the latch) */
+		if (probing >= LAUNCHER_MAX_PROBES)
+			continue;
+		if (!launcher_start_manager(entry))
+		{
+			out_of_slots = true;
+			timeout = Min(timeout, laredo_restart_delay_ms);
+			break;
+		}
+		probing++;
+	}
+	if (out_of_slots)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("laredo could not start a manager for database %u", entry->dboid),
+				 errmsg("laredo could not start a manager for every database"),
+				 errdetail("laredo runs at most %d managers at once, each a background worker.",
+						   LAREDO_MAX_DATABASES),
 				 errhint("Raise max_worker_processes.")));
-	}
+	return timeout;
 }
 
 void
 laredo_launcher_main(Datum arg)
 {
+	HASHCTL		ctl;
+	MemoryContext pass_cxt;
+
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("laredo launcher");
 
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(LauncherDb);
+	ctl.hcxt = TopMemoryContext;
+	launcher_dbs = hash_create("laredo launcher databases", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "laredo launcher pass",
+									 ALLOCSET_DEFAULT_SIZES);
+
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 	laredo_shared->launcher_pid = MyProcPid;
 	laredo_shared->launcher_latch = MyLatch;
-	laredo_shared->rescan = true;
 	LWLockRelease(laredo_shared->lock);
+	launcher_adopt_managers();
 
 	for (;;)
 	{
-		List	   *dbs;
-		ListCell   *lc;
-		long		timeout = LAUNCHER_NAPTIME_MS;
-		TimestampTz now;
+		long		timeout;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -211,69 +463,8 @@ laredo_launcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-		if (laredo_shared->rescan)
-		{
-			/* a commit asked for it (CREATE EXTENSION, say): probe again at once */
-			for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
-			{
-				laredo_shared->managers[i].no_extension = false;
-				launcher_dbs[i].last_start = 0;
-			}
-			laredo_shared->rescan = false;
-		}
-		LWLockRelease(laredo_shared->lock);
-
-		dbs = launcher_list_databases();
-		now = GetCurrentTimestamp();
-		foreach(lc, dbs)
-		{
-			Oid			dboid = lfirst_oid(lc);
-			LauncherDb *entry = NULL;
-			LauncherDb *free_entry = NULL;
-			bool		no_extension;
-			pid_t		pid;
-
-			for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
-			{
-				if (launcher_dbs[i].dboid == dboid)
-					entry = &launcher_dbs[i];
-				else if (launcher_dbs[i].dboid == InvalidOid && free_entry == NULL)
-					free_entry = &launcher_dbs[i];
-			}
-			if (entry == NULL)
-			{
-				if (free_entry == NULL)
-					continue;
-				entry = free_entry;
-				memset(entry, 0, sizeof(*entry));
-				entry->dboid = dboid;
-			}
-			if (entry->handle &&
-				GetBackgroundWorkerPid(entry->handle, &pid) != BGWH_STOPPED)
-				continue;
-			entry->handle = NULL;
-
-			LWLockAcquire(laredo_shared->lock, LW_SHARED);
-			{
-				LaredoManagerSlot *m = manager_slot_for(dboid, false);
-
-				no_extension = m && m->no_extension;
-			}
-			LWLockRelease(laredo_shared->lock);
-			if (no_extension)
-				continue;
-
-			/* A manager that keeps failing is started at most once per delay. */
-			if (entry->last_start != 0 &&
-				!TimestampDifferenceExceeds(entry->last_start, now, laredo_restart_delay_ms))
-			{
-				timeout = Min(timeout, laredo_restart_delay_ms);
-				continue;
-			}
-			launcher_start_manager(entry);
-		}
-		list_free(dbs);
+		timeout = launcher_pass(pass_cxt);
+		MemoryContextReset(pass_cxt);
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -303,6 +494,8 @@ typedef struct ManagedSource
 } ManagedSource;
 
 static ManagedSource managed[LAREDO_MAX_WORKERS];
+static int	manager_slot_index = -1;
+static LaredoManagerSlot *MyManagerSlot = NULL;
 
 static int
 worker_slot_acquire(const char *source_id)
@@ -385,6 +578,18 @@ manager_start_worker(ManagedSource *ms)
 	}
 }
 
+/* The pid of the source's worker as it published it, or 0. */
+static pid_t
+manager_worker_pid(ManagedSource *ms)
+{
+	pid_t		pid;
+
+	LWLockAcquire(laredo_shared->lock, LW_SHARED);
+	pid = laredo_shared->workers[ms->slot_index].pid;
+	LWLockRelease(laredo_shared->lock);
+	return pid;
+}
+
 static void
 manager_stop_worker(ManagedSource *ms)
 {
@@ -395,21 +600,32 @@ manager_stop_worker(ManagedSource *ms)
 		pfree(ms->handle);
 		ms->handle = NULL;
 	}
+	else
+	{
+		/* a worker started by a previous manager of this database */
+		pid_t		pid = manager_worker_pid(ms);
+
+		if (pid != 0)
+			kill(pid, SIGTERM);
+		while (manager_worker_pid(ms) != 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
 }
 
+/* The launcher frees the slot once it has read what this manager found. */
 static void
 manager_shutdown(int code, Datum arg)
 {
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
+	if (MyManagerSlot->pid == MyProcPid)
 	{
-		LaredoManagerSlot *m = &laredo_shared->managers[i];
-
-		if (m->dboid == MyDatabaseId && m->pid == MyProcPid)
-		{
-			m->pid = 0;
-			m->latch = NULL;
-		}
+		MyManagerSlot->pid = 0;
+		MyManagerSlot->latch = NULL;
 	}
 	LWLockRelease(laredo_shared->lock);
 }
@@ -536,6 +752,9 @@ manager_reconcile(bool *extension_present)
 		}
 		if (ms->handle && GetBackgroundWorkerPid(ms->handle, &pid) != BGWH_STOPPED)
 			continue;
+		/* one a previous manager of this database started runs on */
+		if (ms->handle == NULL && manager_worker_pid(ms) != 0)
+			continue;
 		if (laredo_shared->workers[ms->slot_index].hold)
 			continue;
 		if (ms->handle)
@@ -573,6 +792,10 @@ void
 laredo_manager_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
+	bool		duplicate = false;
+
+	memcpy(&manager_slot_index, MyBgworkerEntry->bgw_extra, sizeof(int));
+	MyManagerSlot = &laredo_shared->managers[manager_slot_index];
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -581,21 +804,21 @@ laredo_manager_main(Datum arg)
 	pgstat_report_appname("laredo manager");
 
 	LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+	/* one manager per database, even across a restart of the launcher */
+	for (int i = 0; i < LAREDO_MAX_DATABASES; i++)
+		if (i != manager_slot_index && laredo_shared->managers[i].dboid == dboid &&
+			laredo_shared->managers[i].pid != 0)
+			duplicate = true;
+	if (!duplicate && MyManagerSlot->dboid == dboid)
 	{
-		LaredoManagerSlot *m = manager_slot_for(dboid, true);
-
-		if (m == NULL)
-		{
-			LWLockRelease(laredo_shared->lock);
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("laredo serves at most %d databases", LAREDO_MAX_DATABASES)));
-		}
-		m->pid = MyProcPid;
-		m->latch = MyLatch;
-		m->no_extension = false;
+		MyManagerSlot->pid = MyProcPid;
+		MyManagerSlot->latch = MyLatch;
 	}
+	else
+		duplicate = true;
 	LWLockRelease(laredo_shared->lock);
+	if (duplicate)
+		proc_exit(0);
 	before_shmem_exit(manager_shutdown, (Datum) 0);
 
 	for (;;)
@@ -611,37 +834,21 @@ laredo_manager_main(Datum arg)
 		}
 
 		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-		{
-			LaredoManagerSlot *m = manager_slot_for(dboid, false);
-
-			if (m)
-				m->wake_pending = false;
-		}
+		MyManagerSlot->wake_pending = false;
 		LWLockRelease(laredo_shared->lock);
 		timeout = manager_reconcile(&extension_present);
-		if (!extension_present)
-		{
-			/* Nothing to manage here: let the launcher forget this database. */
-			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-			{
-				LaredoManagerSlot *m = manager_slot_for(dboid, false);
 
-				if (m)
-					m->no_extension = true;
-			}
-			LWLockRelease(laredo_shared->lock);
-			proc_exit(0);
-		}
-
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		MyManagerSlot->extension_found = extension_present;
+		/* nothing to manage here: the launcher leaves this database alone */
+		MyManagerSlot->no_extension = !extension_present;
 		/* a change that came in during this pass gets another pass at once */
-		LWLockAcquire(laredo_shared->lock, LW_SHARED);
-		{
-			LaredoManagerSlot *m = manager_slot_for(dboid, false);
-
-			if (m && m->wake_pending)
-				timeout = 0;
-		}
+		if (MyManagerSlot->wake_pending)
+			timeout = 0;
 		LWLockRelease(laredo_shared->lock);
+		if (!extension_present)
+			proc_exit(0);
+
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);

@@ -14,9 +14,22 @@ as_root chown -R postgres "$work"
 chmod 755 "$work"
 cd "$work"
 status=0
-as_root runuser -u postgres -- make -s installcheck || status=$?
+# pg_regress first, on its own temporary server
+as_root runuser -u postgres -- make -s installcheck TAP_TESTS= || status=$?
+# laredo must never take its server down: pg_regress's server must not have
+# logged a crash (the TAP tests check their own servers in LaredoTest.pm)
+if grep -E "terminated by signal|was terminated by exception|PANIC|TRAP:" log/postmaster.log; then
+	echo "pg_regress's server logged a crash (above)"
+	status=1
+fi
 if [ "$status" -ne 0 ]; then
 	[ -f regression.diffs ] && cat regression.diffs
+	echo "pg_regress failed: the TAP tests were not run"
+	exit "$status"
+fi
+# then the TAP suite (several servers each)
+as_root runuser -u postgres -- make -s installcheck REGRESS= || status=$?
+if [ "$status" -ne 0 ]; then
 	for f in tmp_check/log/*; do [ -f "$f" ] && { echo "=== $f"; tail -n 60 "$f"; }; done
 fi
 exit "$status"

@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LaredoTest;
 use IPC::Run;
 
 my $source = PostgreSQL::Test::Cluster->new('source');
@@ -135,7 +136,7 @@ $consumer->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'laredo source main' AND backend_type = 'laredo source worker'})
   or die 'worker did not start';
 $load = start_load();
-kill 'KILL', worker_pid();
+kill_process($consumer, worker_pid());
 $consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
 $load->finish;
 catch_up('after kill -9 of the worker under load');

@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LaredoTest;
 
 my $source = PostgreSQL::Test::Cluster->new('source');
 $source->init(allows_streaming => 'logical');

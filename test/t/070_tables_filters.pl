@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LaredoTest;
 use IPC::Run;
 
 my $source = PostgreSQL::Test::Cluster->new('source');

@@ -17,6 +17,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LaredoTest;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -115,7 +116,7 @@ for my $cycle (1 .. $cycles)
 		}
 		else
 		{
-			kill 'KILL', $pid;
+			kill_process($consumer, $pid);
 			# the postmaster restarts every backend; wait until it accepts again
 			$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
 		}

@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LaredoTest;
 use IPC::Run;
 use IO::Select;
 use IO::Socket::INET;

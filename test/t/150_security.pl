@@ -16,6 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use LaredoTest;
 
 my $pw = 'Sup3r-Secret-pw';
 my $wrong = 'Wr0ng-Secret-pw';

@@ -1,0 +1,113 @@
+# LaredoTest: the prologue of every laredo TAP test.
+#
+# laredo must never take its server down: a crash of any laredo process
+# restarts every backend of the server.  So every test fails when a server it
+# started logged a crash (a process terminated by a signal or an exception,
+# a PANIC, a failed assertion), whatever the test itself checked.  At the end
+# of the test each server still running is stopped cleanly (a crash on the way
+# down counts too) and its whole log is read.  A test that kills a process on
+# purpose does it with kill_process, and exactly those kills are excused.
+package LaredoTest;
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Exporter 'import';
+
+our @EXPORT = qw(kill_process crash_lines source_server consumer_server table_digest);
+
+# node name => { pid => 1 } of processes killed on purpose
+my %excused;
+
+# kill_process($node, $pid[, $signal]): kills a process of $node's server on
+# purpose (SIGKILL unless told), so that its termination is not a crash.
+sub kill_process
+{
+	my ($node, $pid, $signal) = @_;
+	$signal //= 'KILL';
+	$excused{ $node->name }{$pid} = 1;
+	return kill $signal, $pid;
+}
+
+# source_server($name[, $conf]): a started server with wal_level logical.
+sub source_server
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	$node->append_conf('postgresql.conf',
+		"max_replication_slots = 20\nmax_wal_senders = 20\n" . ($conf // ''));
+	$node->start;
+	return $node;
+}
+
+# consumer_server($name[, $conf]): a started server that loads laredo.
+sub consumer_server
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'laredo'
+max_worker_processes = 32
+max_replication_slots = 20
+max_wal_senders = 20
+laredo.restart_delay = 300
+restart_after_crash = on
+} . ($conf // ''));
+	$node->start;
+	return $node;
+}
+
+# table_digest($node, $db, $table[, $order]): row count and a hash of every
+# row as text, in $order (default: the whole row), for comparing two tables.
+sub table_digest
+{
+	my ($node, $db, $table, $order) = @_;
+	$order //= 't::text';
+	return $node->safe_psql($db,
+		"SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY $order), '')) FROM $table t");
+}
+
+# The lines of $node's log that show a crash not excused by kill_process.
+sub crash_lines
+{
+	my ($node) = @_;
+	my $log = -f $node->logfile ? slurp_file($node->logfile) : '';
+	my @crashes;
+	for my $line (split /\n/, $log)
+	{
+		next
+		  unless $line =~ /terminated by signal|was terminated by exception|PANIC|TRAP:/;
+		if ($line =~ /\(PID (\d+)\) was terminated by signal/
+			&& $excused{ $node->name }{$1})
+		{
+			next;
+		}
+		push @crashes, $line;
+	}
+	return @crashes;
+}
+
+# Runs before PostgreSQL::Test::Cluster's END (which removes the servers'
+# directories when the test passed): Perl runs END blocks last-defined first.
+END
+{
+	my $exit_code = $?;
+	my @found;
+	for my $node (@PostgreSQL::Test::Cluster::all_nodes)
+	{
+		$node->stop('fast', fail_ok => 1) if defined $node->{_pid};
+		push @found, map { $node->name . ': ' . $_ } crash_lines($node);
+	}
+	if (@found)
+	{
+		diag("a server of this test logged a crash:\n" . join("\n", @found));
+		$exit_code ||= 1;
+	}
+	$? = $exit_code;
+}
+
+1;
