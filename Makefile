@@ -13,6 +13,7 @@ OBJS = \
 	src/target_exec.o \
 	src/target_table_load.o \
 	src/target_table_merge.o \
+	src/target_table_route.o \
 	src/target_table.o \
 	src/bpchar_input.o \
 	src/target_changelog.o \

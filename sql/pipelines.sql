@@ -27,8 +27,11 @@ SELECT laredo.create_pipeline('orders2', 'p', 'public.orders', target => 'mirror
 -- targets that do not fit
 CREATE TABLE mirror.bad1 (id bigint PRIMARY KEY, customer text);
 SELECT laredo.create_pipeline('bad', 'p', 'public.orders', target => 'mirror.bad1');
+-- other types are accepted, as the built-in subscriber accepts them: each
+-- value is read with the target column's own input function
 CREATE TABLE mirror.bad2 (id int PRIMARY KEY, customer text, total text, placed timestamptz, tags text[], doc jsonb);
 SELECT laredo.create_pipeline('bad', 'p', 'public.orders', target => 'mirror.bad2');
+SELECT laredo.drop_pipeline('bad');
 CREATE TABLE mirror.bad3 (id bigint, customer text, total numeric, placed timestamptz, tags text[], doc jsonb);
 SELECT laredo.create_pipeline('bad', 'p', 'public.orders', target => 'mirror.bad3');
 CREATE TABLE mirror.bad4 (id bigint PRIMARY KEY, customer text, total numeric, placed timestamptz,

@@ -34,7 +34,11 @@ typedef struct RemoteRelEntry
 	LogicalRepRelId remoteid;
 	LogicalRepRelation *rel;
 	List	   *pipelines;		/* of LaredoPipeline * */
+	int64		unmapped;		/* changes no pipeline took, not yet recorded */
 } RemoteRelEntry;
+
+/* Finds the configured table a published relation's changes belong to. */
+static laredo_apply_resolver apply_resolver = NULL;
 
 static MemoryContext ApplyCacheContext = NULL;
 static LaredoSourceConfig *apply_source;
@@ -92,6 +96,10 @@ static XLogRecPtr remote_final_lsn = InvalidXLogRecPtr;
 static int	batch_xacts = 0;		/* committed remotely, not yet here */
 static XLogRecPtr batch_end_lsn = InvalidXLogRecPtr;
 static TimestampTz batch_commit_time = 0;
+
+/* the tables one Truncate message truncates, and the first pipeline that named one */
+static LaredoTruncate apply_truncate;
+static LaredoPipeline *apply_truncate_pipeline = NULL;
 
 /* the change being applied, for targets that record where it came from */
 static LaredoChangeMeta change_meta;
@@ -355,12 +363,57 @@ laredo_apply_in_remote_xact(void)
 	return in_remote_xact;
 }
 
+/* The configured table of that name, or NULL. */
+static LaredoTableConfig *
+apply_table_named(const char *nspname, const char *relname)
+{
+	ListCell   *lc;
+
+	foreach(lc, apply_source->tables)
+	{
+		LaredoTableConfig *t = lfirst(lc);
+
+		if (strcmp(t->schema_name, nspname) == 0 && strcmp(t->table_name, relname) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+void
+laredo_apply_set_resolver(laredo_apply_resolver resolver)
+{
+	apply_resolver = resolver;
+}
+
+static laredo_apply_leaf_counter apply_leaf_counter = NULL;
+
+void
+laredo_apply_set_leaf_counter(laredo_apply_leaf_counter counter)
+{
+	apply_leaf_counter = counter;
+}
+
+int
+laredo_apply_source_leaf_count(LaredoPipeline *p)
+{
+	LaredoTableConfig *t = apply_table_named(p->config->source_schema, p->config->source_table);
+
+	if (t == NULL || apply_leaf_counter == NULL)
+		return -1;
+	return apply_leaf_counter(t);
+}
+
 /*
- * Registers (or re-registers) the shape of a source table and binds it to its
- * pipelines.  Returns those pipelines.
+ * Registers (or re-registers) the shape of a published relation and binds it
+ * to the pipelines of the configured table its changes belong to: `as`
+ * when given (a baseline knows), else the table of its name, else the
+ * configured partitioned table it is a partition of (a source that
+ * publishes partitions leaf by leaf sends their changes under their own
+ * names).  Returns those pipelines; a relation with none has its changes
+ * counted and reported by health(), never dropped silently.
  */
 List *
-laredo_apply_relation(LogicalRepRelation *remoterel)
+laredo_apply_relation(LogicalRepRelation *remoterel, LaredoTableConfig *as)
 {
 	MemoryContext old = MemoryContextSwitchTo(ApplyCacheContext);
 	RemoteRelEntry *entry = NULL;
@@ -379,6 +432,10 @@ laredo_apply_relation(LogicalRepRelation *remoterel)
 		entry->remoteid = remoterel->remoteid;
 		remote_rels = lappend(remote_rels, entry);
 	}
+	if (as == NULL)
+		as = apply_table_named(remoterel->nspname, remoterel->relname);
+	if (as == NULL && apply_resolver != NULL)
+		as = apply_resolver(remoterel);
 	entry->rel = remoterel;
 	list_free(entry->pipelines);
 	entry->pipelines = NIL;
@@ -386,11 +443,12 @@ laredo_apply_relation(LogicalRepRelation *remoterel)
 	{
 		LaredoPipeline *p = lfirst(lc);
 
-		if (strcmp(p->config->source_schema, remoterel->nspname) == 0 &&
-			strcmp(p->config->source_table, remoterel->relname) == 0)
+		if (as != NULL && strcmp(p->config->source_schema, as->schema_name) == 0 &&
+			strcmp(p->config->source_table, as->table_name) == 0)
 		{
 			entry->pipelines = lappend(entry->pipelines, p);
 			p->routine->relation(p, remoterel);
+			p->rel = remoterel;
 		}
 	}
 	MemoryContextSwitchTo(old);
@@ -572,6 +630,8 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 	change_meta.seq++;
 	change_meta.relation = entry->rel;
 
+	if (pipelines == NIL)
+		entry->unmapped++;
 	foreach(lc, pipelines)
 	{
 		LaredoPipeline *p = lfirst(lc);
@@ -580,6 +640,12 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 		if (remote_final_lsn < p->config->baseline_lsn)
 			continue;
 		laredo_apply_begin_local();
+		/* several partitions of a table, each in its own shape, feed one pipeline */
+		if (p->rel != entry->rel)
+		{
+			p->routine->relation(p, entry->rel);
+			p->rel = entry->rel;
+		}
 		applying_pipeline = p;
 		switch (kind)
 		{
@@ -609,7 +675,9 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 				p->counters.deletes++;
 				break;
 			case CHANGE_TRUNCATE:
-				p->routine->truncate(p);
+				p->routine->truncate(p, &apply_truncate);
+				if (apply_truncate_pipeline == NULL && apply_truncate.pending != NIL)
+					apply_truncate_pipeline = p;
 				p->counters.truncates++;
 				break;
 		}
@@ -703,7 +771,7 @@ laredo_apply_message(StringInfo s)
 				LogicalRepRelation *rel = logicalrep_read_rel(s);
 
 				MemoryContextSwitchTo(old);
-				laredo_apply_relation(rel);
+				laredo_apply_relation(rel, NULL);
 				break;
 			}
 		case LOGICAL_REP_MSG_TYPE:
@@ -759,8 +827,24 @@ laredo_apply_message(StringInfo s)
 
 				if (skip_remote_xact)
 					break;
+				memset(&apply_truncate, 0, sizeof(apply_truncate));
+				apply_truncate.restart_seqs = restart_seqs;
+				apply_truncate_pipeline = NULL;
 				foreach(lc, relids)
 					apply_change(remote_rel_lookup(lfirst_oid(lc)), CHANGE_TRUNCATE, NULL, NULL);
+				/* the table targets' tables, all at once (a failure is the first one's) */
+				laredo_apply_begin_local();
+				foreach(lc, apply_truncate.pending)
+				{
+					LaredoPipeline *p = lfirst(lc);
+
+					applying_pipeline = p;
+					p->routine->truncate_finish(p, &apply_truncate);
+				}
+				applying_pipeline = apply_truncate_pipeline;
+				laredo_truncate_execute(&apply_truncate);
+				applying_pipeline = NULL;
+				apply_end_step();
 				break;
 			}
 		case LOGICAL_REP_MSG_MESSAGE:
@@ -815,11 +899,26 @@ laredo_apply_flush_counters(void)
 	if (in_remote_xact || IsTransactionState() ||
 		!TimestampDifferenceExceeds(last_counters_write, now, 1000))
 		return;
+	foreach(lc, remote_rels)
+	{
+		RemoteRelEntry *e = lfirst(lc);
+
+		if (e->unmapped > 0)
+		{
+			laredo_source_record_unmapped(apply_source->source_id,
+										  quote_qualified_identifier(e->rel->nspname, e->rel->relname),
+										  e->unmapped);
+			MemoryContextSwitchTo(old);
+			e->unmapped = 0;
+			last_counters_write = now;
+		}
+	}
 	foreach(lc, apply_pipelines)
 	{
 		LaredoPipelineCounters *c = &((LaredoPipeline *) lfirst(lc))->counters;
 
-		if (c->inserts || c->updates || c->deletes || c->truncates || c->transactions)
+		if (c->inserts || c->updates || c->deletes || c->truncates || c->transactions ||
+			c->update_missing || c->delete_missing)
 			pending = true;
 	}
 	if (!pending)

@@ -15,7 +15,12 @@
 
 extern void laredo_apply_init(LaredoSourceConfig *source);
 extern void laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos);
-extern List *laredo_apply_relation(LogicalRepRelation *remoterel);
+/* finds the configured table a published relation belongs to (a partition's root), or NULL */
+typedef LaredoTableConfig *(*laredo_apply_resolver) (LogicalRepRelation *remoterel);
+extern void laredo_apply_set_resolver(laredo_apply_resolver resolver);
+typedef int (*laredo_apply_leaf_counter) (LaredoTableConfig *table);
+extern void laredo_apply_set_leaf_counter(laredo_apply_leaf_counter counter);
+extern List *laredo_apply_relation(LogicalRepRelation *remoterel, LaredoTableConfig *as);
 extern void laredo_apply_begin_local(void);
 extern void laredo_apply_count_baseline(List *pipelines);
 extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool advance_origin);

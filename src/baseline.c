@@ -86,67 +86,104 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 	}
 }
 
-/* Describes a table as pgoutput would: published columns, identity, keys. */
-static LogicalRepRelation *
-baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
-				  char **rowfilter)
+/* One published relation a table's copy reads: the table, or one of its partitions. */
+typedef struct BaselineRelation
+{
+	LogicalRepRelation *rel;	/* described as pgoutput would describe it */
+	char	   *rowfilter;		/* the publication's, for this relation */
+	bool		only;			/* not a partitioned table read whole */
+} BaselineRelation;
+
+/*
+ * What the copy of a configured table reads, as the built-in table
+ * synchronisation reads it, from pg_publication_tables: the table itself
+ * (a partitioned one whole, when its publication publishes it as the
+ * root), or each of its leaf partitions (a partitioned table published
+ * leaf by leaf, each with its own row filter), each described with the
+ * published columns, the replica identity and key columns.
+ */
+static List *
+baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
 {
 	StringInfoData pubs;
-	List	   *rows;
+	List	   *rels;
+	List	   *result = NIL;
 	ListCell   *lc;
-	LogicalRepRelation *rel;
-	int			i = 0;
+	char	   *qualified = quote_qualified_identifier(t->schema_name, t->table_name);
 
 	initStringInfo(&pubs);
 	foreach(lc, laredo_publication_names(source))
 		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
 
-	rows = laredo_remote_query(conn, psprintf(
-		"WITH pt AS (SELECT attnames, rowfilter FROM pg_catalog.pg_publication_tables "
-		"            WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1) "
-		"SELECT c.oid::text, c.relreplident::text, a.attname::text, a.atttypid::text, "
-		"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text, "
-		"       (SELECT rowfilter FROM pt) "
-		"FROM pg_catalog.pg_class c "
+	rels = laredo_remote_query(conn, psprintf(
+		"WITH pt AS (SELECT DISTINCT ON (schemaname, tablename) schemaname, tablename, rowfilter "
+		"            FROM pg_catalog.pg_publication_tables WHERE pubname IN (%s)) "
+		"SELECT c.oid::text, n.nspname::text, c.relname::text, c.relkind::text, c.relreplident::text, "
+		"       pt.rowfilter "
+		"FROM (SELECT pg_catalog.to_regclass(%s) AS oid) t, "
+		"     LATERAL (SELECT t.oid AS relid, 0 AS level "
+		"              UNION SELECT relid, level FROM pg_catalog.pg_partition_tree(t.oid)) tree "
+		"JOIN pg_catalog.pg_class c ON c.oid = tree.relid "
 		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
-		"     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
-		"WHERE n.nspname = %s AND c.relname = %s AND a.attgenerated = '' "
-		"  AND a.attname = ANY (coalesce((SELECT attnames FROM pt), '{}'::name[])) "
-		"ORDER BY a.attnum",
-		pubs.data, quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name),
-		quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name)),
+		"JOIN pt ON pt.schemaname = n.nspname AND pt.tablename = c.relname "
+		"ORDER BY tree.level, 2, 3",
+		pubs.data, quote_literal_cstr(qualified)),
 		6, source->source_id);
-	if (rows == NIL)
+	if (rels == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table %s of source \"%s\" is missing or not published",
-						quote_qualified_identifier(t->schema_name, t->table_name), source->source_id),
+				 errmsg("table %s of source \"%s\" is missing or not published", qualified, source->source_id),
 				 errhint("Check that the table exists on the source and is in publication \"%s\".",
 						 source->publication)));
 
-	rel = palloc0(sizeof(LogicalRepRelation));
-	rel->nspname = pstrdup(t->schema_name);
-	rel->relname = pstrdup(t->table_name);
-	rel->natts = list_length(rows);
-	rel->attnames = palloc(sizeof(char *) * rel->natts);
-	rel->atttyps = palloc(sizeof(Oid) * rel->natts);
-	rel->relkind = RELKIND_RELATION;
-	foreach(lc, rows)
+	foreach(lc, rels)
 	{
-		char	  **row = lfirst(lc);
+		char	  **r = lfirst(lc);
+		BaselineRelation *br = palloc0(sizeof(BaselineRelation));
+		LogicalRepRelation *rel = palloc0(sizeof(LogicalRepRelation));
+		List	   *cols;
+		ListCell   *c;
+		int			i = 0;
 
-		rel->remoteid = (LogicalRepRelId) strtoul(row[0], NULL, 10);
-		rel->replident = row[1][0];
-		rel->attnames[i] = row[2];
-		rel->atttyps[i] = (Oid) strtoul(row[3], NULL, 10);
-		if (strcmp(row[4], "true") == 0 || rel->replident == REPLICA_IDENTITY_FULL)
-			rel->attkeys = bms_add_member(rel->attkeys, i);
-		*rowfilter = row[5];
-		i++;
+		rel->remoteid = (LogicalRepRelId) strtoul(r[0], NULL, 10);
+		rel->nspname = r[1];
+		rel->relname = r[2];
+		rel->replident = r[4][0];
+		rel->relkind = RELKIND_RELATION;
+		br->rel = rel;
+		br->rowfilter = r[5];
+		br->only = r[3][0] != RELKIND_PARTITIONED_TABLE;
+
+		cols = laredo_remote_query(conn, psprintf(
+			"WITH pt AS (SELECT attnames FROM pg_catalog.pg_publication_tables "
+			"            WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1) "
+			"SELECT a.attname::text, a.atttypid::text, "
+			"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text "
+			"FROM pg_catalog.pg_class c "
+			"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+			"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
+			"     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
+			"WHERE c.oid = %s AND a.attgenerated = '' "
+			"  AND a.attname = ANY (coalesce((SELECT attnames FROM pt), '{}'::name[])) "
+			"ORDER BY a.attnum",
+			pubs.data, quote_literal_cstr(r[1]), quote_literal_cstr(r[2]), r[0]),
+			3, source->source_id);
+		rel->natts = list_length(cols);
+		rel->attnames = palloc(sizeof(char *) * Max(rel->natts, 1));
+		rel->atttyps = palloc(sizeof(Oid) * Max(rel->natts, 1));
+		foreach(c, cols)
+		{
+			char	  **col = lfirst(c);
+
+			rel->attnames[i] = col[0];
+			rel->atttyps[i] = (Oid) strtoul(col[1], NULL, 10);
+			if (strcmp(col[2], "true") == 0 || rel->replident == REPLICA_IDENTITY_FULL)
+				rel->attkeys = bms_add_member(rel->attkeys, i);
+			i++;
+		}
+		result = lappend(result, br);
 	}
-	return rel;
+	return result;
 }
 
 /* Decodes one line of COPY text format into a tuple of text values. */
@@ -159,6 +196,15 @@ baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *t
 
 	if (len > 0 && end[-1] == '\n')
 		end--;
+	/* a table without columns: every row is an empty line */
+	if (tup->ncols == 0)
+	{
+		if (end != p)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("baseline of %s: a row has more columns than described", table)));
+		return;
+	}
 	for (int i = 0; i < tup->ncols; i++)
 		resetStringInfo(&tup->colvalues[i]);
 	while (p <= end)
@@ -249,45 +295,23 @@ baseline_pipelines_of(LaredoSourceConfig *source, LaredoTableConfig *t, bool onl
 	return result;
 }
 
-static void
-baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
-					bool only_pending, XLogRecPtr copy_lsn)
+/* Copies one published relation into the pipelines of its table; returns the rows read. */
+static int64
+baseline_copy_relation(WalReceiverConn *conn, LaredoSourceConfig *source, BaselineRelation *br,
+					   List *pipelines, XLogRecPtr copy_lsn, int64 row)
 {
-	int64		row = 0;
-	char	   *rowfilter = NULL;
-	LogicalRepRelation *rel;
-	List	   *pipelines = NIL;
-	List	   *wanted = baseline_pipelines_of(source, t, only_pending);
+	LogicalRepRelation *rel = br->rel;
 	StringInfoData query;
 	WalRcvExecResult *res;
 	LogicalRepTupleData tup;
 	MemoryContext rowcxt;
 	MemoryContext old;
 	ListCell   *lc;
-	char	   *qualified = quote_qualified_identifier(t->schema_name, t->table_name);
+	char	   *qualified = quote_qualified_identifier(rel->nspname, rel->relname);
 	LaredoCopyFormat format = LAREDO_COPY_NONE;
 
-	if (wanted == NIL)
-		return;
-	rel = baseline_describe(conn, source, t, &rowfilter);
-	foreach(lc, laredo_apply_relation(rel))
-	{
-		LaredoPipeline *p = lfirst(lc);
-
-		if (list_member_ptr(wanted, p->config))
-		{
-			pipelines = lappend(pipelines, p);
-			p->in_baseline = true;
-			p->counters.baseline_started = GetCurrentTimestamp();
-		}
-	}
-
-	laredo_apply_begin_local();
-	foreach(lc, pipelines)
-		((LaredoPipeline *) lfirst(lc))->routine->baseline_begin(lfirst(lc));
-
 	/* one plain mirror of the table: it loads the COPY stream as it comes */
-	if (list_length(pipelines) == 1)
+	if (list_length(pipelines) == 1 && rel->natts > 0)
 	{
 		LaredoPipeline *p = linitial(pipelines);
 
@@ -299,9 +323,9 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	appendStringInfoString(&query, "COPY (SELECT ");
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&query, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(&query, " FROM ONLY %s", qualified);
-	if (rowfilter)
-		appendStringInfo(&query, " WHERE (%s)", rowfilter);
+	appendStringInfo(&query, " FROM %s%s", br->only ? "ONLY " : "", qualified);
+	if (br->rowfilter)
+		appendStringInfo(&query, " WHERE (%s)", br->rowfilter);
 	appendStringInfo(&query, ") TO STDOUT%s", format == LAREDO_COPY_BINARY ? " (FORMAT binary)" : "");
 
 	res = walrcv_exec(conn, query.data, 0, NULL);
@@ -315,22 +339,21 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 	if (format != LAREDO_COPY_NONE)
 	{
 		LaredoPipeline *p = linitial(pipelines);
+		uint64		rows;
 
 		copy_conn = conn;
 		copy_leftover.data = NULL;
 		copy_leftover.len = copy_leftover.cursor = 0;
-		p->counters.baseline_rows += p->routine->copy(p, rel, format, baseline_copy_read);
+		rows = p->routine->copy(p, rel, format, baseline_copy_read);
+		p->counters.baseline_rows += rows;
 		p->touched = true;
 		copy_conn = NULL;
-		p->routine->baseline_end(p);
-		PopActiveSnapshot();
-		CommandCounterIncrement();
-		return;
+		return row + rows;
 	}
 
 	tup.ncols = rel->natts;
-	tup.colvalues = palloc0(sizeof(StringInfoData) * rel->natts);
-	tup.colstatus = palloc0(rel->natts);
+	tup.colvalues = palloc0(sizeof(StringInfoData) * Max(rel->natts, 1));
+	tup.colstatus = palloc0(Max(rel->natts, 1));
 	for (int i = 0; i < rel->natts; i++)
 		initStringInfo(&tup.colvalues[i]);
 
@@ -359,11 +382,57 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
+	return row;
+}
+
+/*
+ * Copies a configured table into its pipelines (all, or those not yet
+ * copied): the table, or each of its partitions, in the caller's local
+ * transaction.
+ */
+static void
+baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
+					bool only_pending, XLogRecPtr copy_lsn)
+{
+	int64		row = 0;
+	List	   *pipelines = NIL;
+	List	   *wanted = baseline_pipelines_of(source, t, only_pending);
+	List	   *relations;
+	ListCell   *lc;
+	ListCell   *r;
+
+	if (wanted == NIL)
+		return;
+	relations = baseline_describe(conn, source, t);
+	foreach(r, relations)
+	{
+		BaselineRelation *br = lfirst(r);
+		List	   *bound = laredo_apply_relation(br->rel, t);
+
+		if (r == list_head(relations))
+		{
+			foreach(lc, bound)
+			{
+				LaredoPipeline *p = lfirst(lc);
+
+				if (list_member_ptr(wanted, p->config))
+				{
+					pipelines = lappend(pipelines, p);
+					p->in_baseline = true;
+					p->counters.baseline_started = GetCurrentTimestamp();
+				}
+			}
+			laredo_apply_begin_local();
+			foreach(lc, pipelines)
+				((LaredoPipeline *) lfirst(lc))->routine->baseline_begin(lfirst(lc));
+		}
+		row = baseline_copy_relation(conn, source, br, pipelines, copy_lsn, row);
+	}
 	foreach(lc, pipelines)
 		((LaredoPipeline *) lfirst(lc))->routine->baseline_end(lfirst(lc));
 	PopActiveSnapshot();
 	CommandCounterIncrement();
-	MemoryContextDelete(rowcxt);
 }
 
 /*

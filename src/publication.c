@@ -77,7 +77,12 @@ table_list(LaredoSourceConfig *source, bool insert_only)
 			continue;
 		if (buf.len > 0)
 			appendStringInfoString(&buf, ", ");
-		appendStringInfo(&buf, "TABLE %s", quote_qualified_identifier(t->schema_name, t->table_name));
+		/*
+		 * ONLY: an inheritance child is a table of laredo's own, in the
+		 * publication that suits its replica identity; a partitioned
+		 * table's partitions are published with it all the same.
+		 */
+		appendStringInfo(&buf, "TABLE ONLY %s", quote_qualified_identifier(t->schema_name, t->table_name));
 		if (t->columns != NIL)
 		{
 			ListCell   *c;
@@ -123,9 +128,10 @@ sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
 	if (rows == NIL)
 	{
 		laredo_remote_command(conn,
-							  psprintf("CREATE PUBLICATION %s %s%s WITH (publish = %s)",
+							  psprintf("CREATE PUBLICATION %s %s%s WITH (publish = %s, publish_via_partition_root = %s)",
 									   quote_identifier(pubname), tables[0] ? "FOR " : "", tables,
-									   quote_literal_cstr(publish)),
+									   quote_literal_cstr(publish),
+									   source->publish_via_partition_root ? "true" : "false"),
 							  id);
 		laredo_remote_command(conn,
 							  psprintf("COMMENT ON PUBLICATION %s IS %s", quote_identifier(pubname),
@@ -143,8 +149,9 @@ sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
 				 errhint("Drop and create the source with create_publication => false to use it as it is, or with another publication name.")));
 
 	laredo_remote_command(conn,
-						  psprintf("ALTER PUBLICATION %s SET (publish = %s)", quote_identifier(pubname),
-								   quote_literal_cstr(publish)),
+						  psprintf("ALTER PUBLICATION %s SET (publish = %s, publish_via_partition_root = %s)",
+								   quote_identifier(pubname), quote_literal_cstr(publish),
+								   source->publish_via_partition_root ? "true" : "false"),
 						  id);
 	if (tables[0])
 		laredo_remote_command(conn,

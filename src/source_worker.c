@@ -12,6 +12,9 @@
 #include "laredo.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "access/xlog.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
@@ -44,11 +47,200 @@
 #define MESSAGES_PER_BATCH		1000
 /* How often the slot's state is read from the source for laredo.sources. */
 #define SLOT_STATUS_MS			5000
+/* How often the replica identities of the source's tables are looked at. */
+#define IDENTITY_CHECK_MS		1000
 
 LaredoWorkerSlot *MyLaredoSlot = NULL;
 
 static char worker_source_id[LAREDO_ID_LEN];
 static int	worker_max_attempts = -1;	/* reconnect_max_attempts, once loaded */
+static LaredoSourceConfig *worker_source = NULL;
+static Oid	worker_owner = InvalidOid;
+
+/*
+ * A plain connection to the source, beside the replication one, for reads
+ * while it streams (the slot's state, a partition's ancestors): an idle
+ * replication connection would be a walsender, which the source wakes on
+ * every WAL flush; an idle backend sleeps.
+ */
+static PGconn *worker_status = NULL;
+
+static PGconn *
+worker_status_conn(void)
+{
+	if (worker_status == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		worker_status = laredo_connect_sql(worker_source->connection, worker_owner,
+										   psprintf("laredo status %s", worker_source_id),
+										   worker_source_id);
+		MemoryContextSwitchTo(old);
+	}
+	return worker_status;
+}
+
+/*
+ * The configured table whose changes a published relation carries, when
+ * it is not a configured table itself: its nearest partitioned ancestor
+ * among them (a source that publishes partitions leaf by leaf sends each
+ * one's changes under its own name).  NULL when there is none.
+ */
+static LaredoTableConfig *
+worker_resolve_relation(LogicalRepRelation *rel)
+{
+	List	   *rows;
+	ListCell   *lc;
+
+	rows = laredo_sql_query(worker_status_conn(),
+							psprintf("SELECT n.nspname::text, c.relname::text "
+									 "FROM pg_catalog.pg_partition_ancestors(%u) WITH ORDINALITY a(relid, o) "
+									 "JOIN pg_catalog.pg_class c ON c.oid = a.relid "
+									 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+									 "ORDER BY a.o", rel->remoteid),
+							2, worker_source_id);
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+		ListCell   *t;
+
+		foreach(t, worker_source->tables)
+		{
+			LaredoTableConfig *table = lfirst(t);
+
+			if (strcmp(table->schema_name, row[0]) == 0 && strcmp(table->table_name, row[1]) == 0)
+			{
+				ereport(LOG,
+						(errmsg("laredo source \"%s\": changes of %s.%s go to the pipelines of its partitioned table %s.%s",
+								worker_source_id, rel->nspname, rel->relname, row[0], row[1])));
+				return table;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The replica identity of a table decides the publication laredo puts it in
+ * (publication.c): without a usable one, insert and truncate only, since
+ * PostgreSQL refuses UPDATE and DELETE on a table published for them without
+ * one.  When the source gives a table one, its updates and deletes have to
+ * be published from then on; when it takes it away, the source's own
+ * UPDATE and DELETE fail until the table leaves the publication for them.
+ * Either way laredo moves it (laredo._replica_identity_changed) and copies
+ * it again alone, so nothing is lost; the manager then restarts this worker
+ * with the new configuration.  Only for publications laredo manages.
+ */
+static void
+worker_check_identities(LaredoSourceConfig *source)
+{
+	static List *reported = NIL;	/* moves that cannot be made, said once */
+	StringInfoData query;
+	List	   *rows;
+	ListCell   *lc;
+
+	if (!source->create_publication || source->tables == NIL)
+		return;
+	initStringInfo(&query);
+	appendStringInfoString(&query,
+						   "SELECT n.nspname::text, c.relname::text, c.relreplident::text, "
+						   "  (SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum)::text "
+						   "   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+						   "     ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) "
+						   "   WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) "
+						   "         OR (c.relreplident = 'i' AND i.indisreplident))) "
+						   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+						   "WHERE (n.nspname, c.relname) IN (");
+	foreach(lc, source->tables)
+	{
+		LaredoTableConfig *t = lfirst(lc);
+
+		appendStringInfo(&query, "%s(%s, %s)", lc == list_head(source->tables) ? "" : ", ",
+						 quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name));
+	}
+	appendStringInfoChar(&query, ')');
+	rows = laredo_sql_query(worker_status_conn(), query.data, 4, worker_source_id);
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+		LaredoTableConfig *t = NULL;
+		bool		usable;
+		ListCell   *c;
+
+		foreach(c, source->tables)
+			if (strcmp(((LaredoTableConfig *) lfirst(c))->schema_name, row[0]) == 0 &&
+				strcmp(((LaredoTableConfig *) lfirst(c))->table_name, row[1]) == 0)
+				t = lfirst(c);
+		usable = row[2][0] == REPLICA_IDENTITY_FULL ||
+			((row[2][0] == REPLICA_IDENTITY_DEFAULT || row[2][0] == REPLICA_IDENTITY_INDEX) && row[3] != NULL);
+		if (t == NULL || usable != t->insert_only)
+			continue;
+		{
+			Oid			types[5] = {TEXTOID, NAMEOID, NAMEOID, CHAROID, TEXTOID};
+			Datum		values[5];
+			char		nulls[5] = {' ', ' ', ' ', ' ', row[3] ? ' ' : 'n'};
+			char	   *done = NULL;
+			char	   *key = psprintf("%s.%s/%s", row[0], row[1], row[2]);
+			MemoryContext cxt = CurrentMemoryContext;
+
+			if (list_member(reported, makeString(key)))
+				continue;
+			values[0] = CStringGetTextDatum(worker_source_id);
+			values[1] = DirectFunctionCall1(namein, CStringGetDatum(row[0]));
+			values[2] = DirectFunctionCall1(namein, CStringGetDatum(row[1]));
+			values[3] = CharGetDatum(row[2][0]);
+			values[4] = row[3] ? CStringGetTextDatum(row[3]) : (Datum) 0;
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			SPI_connect();
+			if (SPI_execute_with_args("SELECT laredo._replica_identity_changed($1, $2, $3, $4, $5::name[])",
+									  5, types, values, nulls, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not record the replica identity of %s.%s", row[0], row[1]);
+			if (SPI_processed == 1)
+			{
+				char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+				done = v ? MemoryContextStrdup(cxt, v) : NULL;
+			}
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+			if (done == NULL)
+				continue;
+			if (strncmp(done, "cannot", 6) == 0)
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				reported = lappend(reported, makeString(pstrdup(key)));
+				MemoryContextSwitchTo(old);
+				ereport(WARNING,
+						(errmsg("laredo source \"%s\": %s", worker_source_id, done),
+						 errhint("Its updates and deletes stay unpublished; remove_table and add_table it again with a column list and row filter that fit.")));
+				continue;
+			}
+			ereport(LOG, (errmsg("laredo source \"%s\": %s", worker_source_id, done)));
+			/* what happens next is the new configuration's: the manager restarts this worker */
+			t->insert_only = !usable;
+		}
+	}
+}
+
+/* The leaf partitions a configured table has on the source now (1 for a plain table). */
+static int
+worker_count_leaves(LaredoTableConfig *table)
+{
+	List	   *rows;
+
+	rows = laredo_sql_query(worker_status_conn(),
+							psprintf("SELECT count(*)::text FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(%s)) "
+									 "WHERE isleaf",
+									 quote_literal_cstr(quote_qualified_identifier(table->schema_name,
+																				   table->table_name))),
+							1, worker_source_id);
+	return rows ? atoi(((char **) linitial(rows))[0]) : -1;
+}
 
 void
 laredo_worker_set_state(LaredoSourceState state)
@@ -213,13 +405,8 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 static void
 worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 {
-	/*
-	 * A second connection reads the slot's state while the first one
-	 * streams: a plain one, as an idle walsender would be woken by every WAL
-	 * flush on the source.
-	 */
-	PGconn	   *status_conn = NULL;
 	TimestampTz last_slot_status = 0;
+	TimestampTz last_identity_check = 0;
 	TimestampTz last_maintain = 0;
 	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
 												 ALLOCSET_DEFAULT_SIZES);
@@ -379,16 +566,21 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		}
 		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS))
 		{
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContext old = MemoryContextSwitchTo(msgcxt);
 
-			if (status_conn == NULL)
-				status_conn = laredo_connect_sql(source->connection, owner,
-												 psprintf("laredo status %s", worker_source_id),
-												 worker_source_id);
-			MemoryContextSwitchTo(msgcxt);
-			worker_publish_slot_info(laredo_slot_info_sql(status_conn, worker_source_id, source->slot_name));
+			worker_publish_slot_info(laredo_slot_info_sql(worker_status_conn(), worker_source_id,
+														  source->slot_name));
 			MemoryContextSwitchTo(old);
 			last_slot_status = now;
+		}
+		if (TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS) &&
+			!IsTransactionState())
+		{
+			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+
+			worker_check_identities(source);
+			MemoryContextSwitchTo(old);
+			last_identity_check = now;
 		}
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);
@@ -468,18 +660,31 @@ worker_run(Oid owner)
 	 */
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Targets are written as the built-in apply worker writes its tables:
+	 * ENABLE REPLICA and ENABLE ALWAYS triggers fire, ordinary ones and
+	 * foreign-key checks do not (the source checked them); TRUNCATE still
+	 * refuses a table another one references.  A function target's calls
+	 * run as an ordinary session (target_function.c).
+	 */
+	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	source = laredo_source_config_load(id, true);
 	worker_max_attempts = source->reconnect_max_attempts;
+	worker_source = source;
+	worker_owner = owner;
 	MemoryContextSwitchTo(old);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
 	startpos = worker_setup_origin(&origin);
 	laredo_apply_init(source);
+	laredo_apply_set_resolver(worker_resolve_relation);
+	laredo_apply_set_leaf_counter(worker_count_leaves);
 	/*
 	 * An ephemeral source has no resume point: a full baseline on every
 	 * start; so has a stateful one without a position.  Otherwise only the

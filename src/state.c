@@ -61,7 +61,8 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT source_id, connection, slot_mode, slot_name, publication, "
-							  "publish, create_publication, enabled, slot_pending, owner::int8, reconnect_max_attempts "
+							  "publish, create_publication, enabled, slot_pending, owner::int8, reconnect_max_attempts, "
+							  "publish_via_partition_root "
 							  "FROM laredo.source_config WHERE source_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
@@ -84,6 +85,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->slot_pending = spi_bool(tup, desc, 9);
 		source->owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
 		source->reconnect_max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
+		source->publish_via_partition_root = spi_bool(tup, desc, 12);
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)
@@ -253,12 +255,13 @@ void
 laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
 					   XLogRecPtr last_lsn, bool baseline_done)
 {
-	Oid			types[10] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, BOOLOID,
-	INT8OID, INT8OID};
-	Datum		values[10] = {CStringGetTextDatum(pipeline_id), Int64GetDatum(c->baseline_rows),
+	Oid			types[12] = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, BOOLOID,
+	INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[12] = {CStringGetTextDatum(pipeline_id), Int64GetDatum(c->baseline_rows),
 		Int64GetDatum(c->inserts), Int64GetDatum(c->updates), Int64GetDatum(c->deletes),
 		Int64GetDatum(c->truncates), LSNGetDatum(last_lsn), BoolGetDatum(baseline_done),
-	Int64GetDatum(c->transactions), Int64GetDatum(c->bytes)};
+		Int64GetDatum(c->transactions), Int64GetDatum(c->bytes), Int64GetDatum(c->update_missing),
+	Int64GetDatum(c->delete_missing)};
 	char	   *duration = NULL;
 
 	if (baseline_done && c->baseline_started != 0)
@@ -269,10 +272,30 @@ laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
 									"inserts = inserts + $3, updates = updates + $4, "
 									"deletes = deletes + $5, truncates = truncates + $6, "
 									"transactions = transactions + $9, bytes = bytes + $10, "
+									/* a new copy: what the old one lacked is past */
+									"update_missing = CASE WHEN $8 THEN $11 ELSE update_missing + $11 END, "
+									"delete_missing = CASE WHEN $8 THEN $12 ELSE delete_missing + $12 END, "
 									"last_lsn = $7, last_applied_at = now(), "
 									"baseline_lsn = CASE WHEN $8 THEN $7 ELSE baseline_lsn END, "
 									"error = NULL, error_time = NULL "
 									"WHERE pipeline_id = $1",
 									duration ? psprintf("make_interval(secs => %s)", duration) : "baseline_duration"),
-						   10, types, values, NULL);
+						   12, types, values, NULL);
+}
+
+/*
+ * Counts changes of a published table that no pipeline takes (health()
+ * reports them), in a transaction of its own.
+ */
+void
+laredo_source_record_unmapped(const char *source_id, const char *relation, int64 changes)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3] = {CStringGetTextDatum(source_id), CStringGetTextDatum(relation),
+	Int64GetDatum(changes)};
+
+	run_in_own_transaction("INSERT INTO laredo.source_unmapped AS u (source_id, relation, changes) "
+						   "VALUES ($1, $2, $3) ON CONFLICT (source_id, relation) DO UPDATE "
+						   "SET changes = u.changes + EXCLUDED.changes, last_seen = now()",
+						   3, types, values, NULL);
 }

@@ -43,6 +43,7 @@ typedef struct LaredoSourceConfig
 	char	   *publication;
 	char	   *publish;
 	bool		create_publication;
+	bool		publish_via_partition_root;
 	bool		enabled;
 	bool		slot_pending;
 	int			reconnect_max_attempts;
@@ -61,6 +62,8 @@ typedef struct LaredoPipelineCounters
 	int64		truncates;
 	int64		transactions;	/* remote transactions that changed the target */
 	int64		bytes;			/* bytes of column data applied */
+	int64		update_missing; /* updates whose row the target lacked: skipped */
+	int64		delete_missing; /* deletes whose row the target lacked: skipped */
 	TimestampTz baseline_started;	/* while a copy runs, else 0 */
 } LaredoPipelineCounters;
 
@@ -70,6 +73,7 @@ extern int64 laredo_source_pipelines_pending(const char *source_id);
 extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);
 extern void laredo_pipeline_set_error(const char *pipeline_id, const char *message);
 extern void laredo_source_set_slot_pending(const char *source_id, bool pending);
+extern void laredo_source_record_unmapped(const char *source_id, const char *relation, int64 changes);
 extern void laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *counters,
 								   XLogRecPtr last_lsn, bool baseline_done);
 

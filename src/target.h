@@ -24,6 +24,23 @@ typedef enum LaredoCopyFormat
 	LAREDO_COPY_BINARY			/* every column of the same built-in type on both sides */
 } LaredoCopyFormat;
 
+/*
+ * One Truncate message: the tables of the table targets it reaches are
+ * truncated together, in one ExecuteTruncateGuts, as the built-in
+ * subscriber does (a foreign key between two of them is then no obstacle).
+ */
+typedef struct LaredoTruncate
+{
+	bool		restart_seqs;	/* TRUNCATE ... RESTART IDENTITY on the source */
+	List	   *rels;			/* Relation, locked AccessExclusiveLock */
+	List	   *relids;
+	List	   *relids_logged;
+	List	   *pending;		/* LaredoPipeline * to ask, once all are named */
+} LaredoTruncate;
+
+extern void laredo_truncate_add(LaredoTruncate *truncate, Oid relid);
+extern void laredo_truncate_execute(LaredoTruncate *truncate);
+
 typedef struct LaredoTargetRoutine
 {
 	/* validate the target; called once per worker, in a transaction */
@@ -39,7 +56,13 @@ typedef struct LaredoTargetRoutine
 	void		(*update) (LaredoPipeline *pipeline, LogicalRepTupleData *oldtup,
 						   LogicalRepTupleData *newtup);
 	void		(*delete) (LaredoPipeline *pipeline, LogicalRepTupleData *oldtup);
-	void		(*truncate) (LaredoPipeline *pipeline);
+	/*
+	 * a table target joins truncate (it may add itself to truncate->pending,
+	 * and say in truncate_finish which tables, once the message's every
+	 * relation was named); other kinds act on their own
+	 */
+	void		(*truncate) (LaredoPipeline *pipeline, LaredoTruncate *truncate);
+	void		(*truncate_finish) (LaredoPipeline *pipeline, LaredoTruncate *truncate);
 	/* the local transaction is about to commit: release per-transaction state */
 	void		(*xact_end) (LaredoPipeline *pipeline);
 
@@ -61,6 +84,7 @@ struct LaredoPipeline
 	const LaredoTargetRoutine *routine;
 	void	   *private;		/* the target's own state */
 	LaredoPipelineCounters counters;	/* since last written */
+	LogicalRepRelation *rel;	/* the published relation the target is mapped to now */
 	bool		touched;		/* changed in this local transaction */
 	bool		xact_touched;	/* changed by the remote transaction being applied */
 	bool		in_baseline;	/* copied in this local transaction */
@@ -82,6 +106,8 @@ typedef struct LaredoChangeMeta
 } LaredoChangeMeta;
 
 extern const LaredoChangeMeta *laredo_apply_meta(void);
+/* the leaf partitions the source's table of a pipeline has now, or -1 */
+extern int	laredo_apply_source_leaf_count(LaredoPipeline *pipeline);
 /* false when a target of the source runs user code that could read a target mid-transaction */
 extern bool laredo_apply_may_defer(void);
 

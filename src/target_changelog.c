@@ -200,7 +200,7 @@ changelog_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 }
 
 static void
-changelog_truncate(LaredoPipeline *p)
+changelog_truncate(LaredoPipeline *p, LaredoTruncate *truncate)
 {
 	changelog_write(p, 'T', NULL, NULL);
 }

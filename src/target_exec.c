@@ -10,12 +10,17 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "target.h"
 #include "target_exec.h"
 
 /* Opens relid for writing in this local transaction (in TopTransactionContext). */
@@ -55,4 +60,59 @@ laredo_target_exec_close(LaredoTargetExec *x)
 	x->rel = NULL;
 	x->estate = NULL;
 	x->rri = NULL;
+}
+
+/*
+ * Adds a table (and, if partitioned, each of its partitions) to the tables
+ * one Truncate message truncates.
+ */
+void
+laredo_truncate_add(LaredoTruncate *truncate, Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	List	   *all = find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	ListCell   *lc;
+
+	/* find_all_inheritors gives the table itself too, and the descendants of a plain one */
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		all = list_make1_oid(relid);
+	foreach(lc, all)
+	{
+		Oid			oid = lfirst_oid(lc);
+		Relation	rel;
+
+		if (list_member_oid(truncate->relids, oid))
+			continue;
+		rel = table_open(oid, AccessExclusiveLock);
+		if (RELATION_IS_OTHER_TEMP(rel))
+		{
+			table_close(rel, AccessExclusiveLock);
+			continue;
+		}
+		truncate->rels = lappend(truncate->rels, rel);
+		truncate->relids = lappend_oid(truncate->relids, oid);
+		if (RelationIsLogicallyLogged(rel))
+			truncate->relids_logged = lappend_oid(truncate->relids_logged, oid);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Truncates the tables of one Truncate message at once, as
+ * apply_handle_truncate does: never a local CASCADE (a table referencing
+ * one of them and not truncated with it is an error), sequences restarted
+ * when the source restarted its own.
+ */
+void
+laredo_truncate_execute(LaredoTruncate *truncate)
+{
+	ListCell   *lc;
+
+	if (truncate->rels == NIL)
+		return;
+	ExecuteTruncateGuts(truncate->rels, truncate->relids, truncate->relids_logged,
+						DROP_RESTRICT, truncate->restart_seqs);
+	foreach(lc, truncate->rels)
+		table_close(lfirst(lc), NoLock);
+	truncate->rels = truncate->relids = truncate->relids_logged = NIL;
 }

@@ -18,6 +18,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -107,6 +108,8 @@ function_invoke(LaredoPipeline *p, FunctionTarget *t, Datum *args, bool *nulls)
 	Oid			save_userid;
 	int			save_sec;
 
+	int			save_role = SessionReplicationRole;
+
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(p->config->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	InitFunctionCallInfoData(*fcinfo, &t->flinfo, 4, InvalidOid, NULL, NULL);
@@ -115,7 +118,24 @@ function_invoke(LaredoPipeline *p, FunctionTarget *t, Datum *args, bool *nulls)
 		fcinfo->args[i].value = args[i];
 		fcinfo->args[i].isnull = nulls[i];
 	}
-	(void) FunctionCallInvoke(fcinfo);
+
+	/*
+	 * The function is the application's code: what it writes fires
+	 * triggers and checks foreign keys as any session's writes, although
+	 * the worker writes targets as a replica (source_worker.c).  Set
+	 * directly, not through the GUC, whose change would empty the plan
+	 * cache at every call.
+	 */
+	SessionReplicationRole = SESSION_REPLICATION_ROLE_ORIGIN;
+	PG_TRY();
+	{
+		(void) FunctionCallInvoke(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		SessionReplicationRole = save_role;
+	}
+	PG_END_TRY();
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
@@ -219,7 +239,7 @@ function_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 }
 
 static void
-function_truncate(LaredoPipeline *p)
+function_truncate(LaredoPipeline *p, LaredoTruncate *truncate)
 {
 	function_call(p, 'T', NULL, NULL);
 }

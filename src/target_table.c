@@ -28,6 +28,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_publication.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "commands/tablecmds.h"
@@ -164,6 +165,9 @@ table_init(LaredoPipeline *p)
 				 errhint("Drop the pipeline and create it again; laredo creates a missing target.")));
 	table_check_privileges(p, t->relid);
 	table_parse_options(p, t);
+	t->target_name = MemoryContextStrdup(GetMemoryChunkContext(t),
+										 quote_qualified_identifier(p->config->target_schema,
+																	p->config->target_table));
 	t->map_stale = true;
 	p->private = t;
 
@@ -177,16 +181,22 @@ table_init(LaredoPipeline *p)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * The published relation the next changes come from: a new shape of the
+ * source table, or another partition of it (each in its own column order).
+ * What this transaction holds in the old shape (held-back updates, the map
+ * of columns, the executor state built on it) is written and closed; the
+ * next change opens it again in the new one.
+ */
 static void
 table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 {
 	TableTarget *t = p->private;
 
-	/* held-back rows are in the previous shape: written before it changes */
-	if (t->pending_order != NIL)
+	if (t->x.rel != NULL)
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		laredo_table_flush_merged(p);
+		laredo_table_xact_end(p);
 		PopActiveSnapshot();
 		CommandCounterIncrement();
 	}
@@ -260,39 +270,82 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 	t->map_stale = false;
 }
 
-/* The unique index on the replica identity columns, or InvalidOid. */
-static Oid
-table_find_identity_index(TableTarget *t)
+/* Whether every key column of index idxoid (a column of rel) is a key column of remote. */
+static bool
+index_keys_are_remote_keys(Relation rel, Oid idxoid, LogicalRepRelation *remote, bool exactly)
 {
-	Oid			idxoid = RelationGetReplicaIndex(t->x.rel);
+	Relation	idx = index_open(idxoid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		ok = idx->rd_index->indisunique && idx->rd_indpred == NIL &&
+		RelationGetIndexExpressions(idx) == NIL &&
+		(!exactly || idx->rd_index->indnkeyatts == bms_num_members(remote->attkeys));
+
+	for (int k = 0; ok && k < idx->rd_index->indnkeyatts; k++)
+	{
+		AttrNumber	attno = idx->rd_index->indkey.values[k];
+		const char *name = attno > 0 ? NameStr(TupleDescAttr(desc, attno - 1)->attname) : NULL;
+		bool		is_key = false;
+
+		for (int r = 0; name && r < remote->natts; r++)
+			if (bms_is_member(r, remote->attkeys) && strcmp(remote->attnames[r], name) == 0)
+				is_key = true;
+		ok = is_key;
+	}
+	index_close(idx, AccessShareLock);
+	return ok;
+}
+
+/*
+ * How rows of rel are found by the source's key.  The built-in subscriber
+ * uses the target's replica identity index or primary key, when the source
+ * sends all of its columns (the key the source sends, or the whole row under
+ * REPLICA IDENTITY FULL); laredo does the same, and else takes a unique
+ * index (no predicate, no expression) on exactly the source's key columns,
+ * matched by name, where the built-in would stop.  InvalidOid when there is
+ * none: under REPLICA IDENTITY FULL rows are then found by every column,
+ * otherwise a change that needs a row is an error (table_find).
+ */
+Oid
+laredo_table_identity_index(Relation rel, LogicalRepRelation *remote)
+{
+	Oid			idxoid = RelationGetReplicaIndex(rel);
 	List	   *indexes;
 	ListCell   *lc;
-	Bitmapset  *keys = NULL;
 
-	if (OidIsValid(idxoid) || t->remoterel->replident == REPLICA_IDENTITY_FULL)
+	if (remote->replident == REPLICA_IDENTITY_FULL)
 		return idxoid;
-	for (int i = 0; i < t->natts; i++)
-		if (t->attmap[i] >= 0 && bms_is_member(t->attmap[i], t->remoterel->attkeys))
-			keys = bms_add_member(keys, i + 1);
-	if (keys == NULL)
+	if (OidIsValid(idxoid) && index_keys_are_remote_keys(rel, idxoid, remote, false))
+		return idxoid;
+	if (bms_is_empty(remote->attkeys))
 		return InvalidOid;
-	indexes = RelationGetIndexList(t->x.rel);
+	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
-	{
-		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
-		Bitmapset  *cols = NULL;
-		bool		usable = idx->rd_index->indisunique && idx->rd_indpred == NIL &&
-			RelationGetIndexExpressions(idx) == NIL;
+		if (index_keys_are_remote_keys(rel, lfirst_oid(lc), remote, true))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
 
-		for (int k = 0; usable && k < idx->rd_index->indnkeyatts; k++)
-			cols = bms_add_member(cols, idx->rd_index->indkey.values[k]);
-		if (usable && bms_equal(cols, keys))
-			idxoid = RelationGetRelid(idx);
-		index_close(idx, AccessShareLock);
-		if (OidIsValid(idxoid))
-			break;
-	}
-	return idxoid;
+/*
+ * A change that needs a row, and no way to find it by what the source sends:
+ * the built-in subscriber stops the same way.
+ */
+void
+laredo_table_no_identity(TableTarget *t, Relation rel)
+{
+	StringInfoData keys;
+	int			r = -1;
+
+	initStringInfo(&keys);
+	while ((r = bms_next_member(t->remoterel->attkeys, r)) >= 0)
+		appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", quote_identifier(t->remoterel->attnames[r]));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("target %s has no unique index on the replica identity of %s.%s (%s)",
+					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											   RelationGetRelationName(rel)),
+					t->remoterel->nspname, t->remoterel->relname, keys.len ? keys.data : "none"),
+			 errdetail("Updates and deletes find target rows by the source table's replica identity, which changed, or the target's indexes did."),
+			 errhint("Give the target a unique index on those columns, or copy it again with laredo.resync_pipeline.")));
 }
 
 /* The identity index among those the executor opened for this transaction, or NULL. */
@@ -404,9 +457,11 @@ laredo_table_open_xact(LaredoPipeline *p)
 	t->remoteslot = ExecInitExtraTupleSlot(t->x.estate, desc, &TTSOpsVirtual);
 	t->searchslot = ExecInitExtraTupleSlot(t->x.estate, desc, &TTSOpsVirtual);
 	t->localslot = table_slot_create(t->x.rel, &t->x.estate->es_tupleTable);
-	t->idxoid = table_find_identity_index(t);
+	t->idxoid = laredo_table_identity_index(t->x.rel, t->remoterel);
 	t->may_defer = table_may_defer(t);
 	table_begin_keyscan(t);
+	if (t->x.rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		laredo_table_route_begin(t);
 
 	t->defaults = palloc0(sizeof(ExprState *) * t->natts);
 	for (int i = 0; i < t->natts; i++)
@@ -432,6 +487,7 @@ laredo_table_xact_end(LaredoPipeline *p)
 	if (t->keyscan)
 		index_endscan(t->keyscan);
 	t->keyscan = NULL;
+	laredo_table_route_end(t);
 	laredo_target_exec_close(&t->x);
 }
 
@@ -440,12 +496,57 @@ laredo_table_xact_end(LaredoPipeline *p)
  * (unchanged TOAST, or a column it does not send), the value comes from
  * `current` when given, else from the column default.
  */
+/* Where a value that does not fit its target column came from. */
+typedef struct StoreErrorContext
+{
+	TableTarget *t;
+	LogicalRepTupleData *tup;
+	int			column;			/* the target column being filled */
+} StoreErrorContext;
+
+static void
+table_store_error_callback(void *arg)
+{
+	StoreErrorContext *cxt = arg;
+	TableTarget *t = cxt->t;
+	LogicalRepRelation *remote = t->remoterel;
+	StringInfoData key;
+	int			r = -1;
+
+	if (cxt->column < 0)
+		return;
+	/* the row by its key, as the source sent it */
+	initStringInfo(&key);
+	while ((r = bms_next_member(remote->attkeys, r)) >= 0)
+		if (r < cxt->tup->ncols && r < remote->natts)
+			appendStringInfo(&key, "%s%s=%.100s", key.len ? ", " : "", remote->attnames[r],
+							 cxt->tup->colstatus[r] == LOGICALREP_COLUMN_TEXT ?
+							 cxt->tup->colvalues[r].data : "NULL");
+	errcontext("converting the value of column \"%s\" of %s.%s for target %s%s%s",
+			   remote->attnames[t->attmap[cxt->column]], remote->nspname, remote->relname,
+			   t->target_name, key.len ? " in the row with " : "", key.data);
+}
+
 static void
 table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 			TupleTableSlot *current)
 {
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 	ExprContext *econtext = GetPerTupleExprContext(t->x.estate);
+	StoreErrorContext cxt = {t, tup, -1};
+	ErrorContextCallback errcallback;
+
+	/*
+	 * Each value goes through the target column's own input function and
+	 * type modifier, as the built-in subscriber converts it: a target
+	 * column may have another type than the source's (varchar into text,
+	 * int into bigint); a value that does not fit stops the pipeline with
+	 * an error naming the column and the row.
+	 */
+	errcallback.callback = table_store_error_callback;
+	errcallback.arg = &cxt;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 
 	ExecClearTuple(slot);
 	if (current)
@@ -460,8 +561,10 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 		slot->tts_isnull[i] = true;
 		if (status == LOGICALREP_COLUMN_TEXT)
 		{
+			cxt.column = i;
 			slot->tts_values[i] = InputFunctionCall(&t->typinfmgr[i], tup->colvalues[r].data,
 													t->typioparam[i], att->atttypmod);
+			cxt.column = -1;
 			slot->tts_isnull[i] = false;
 		}
 		else if (status == LOGICALREP_COLUMN_NULL)
@@ -474,6 +577,7 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 		else if (status == 'x' && t->defaults && t->defaults[i])
 			slot->tts_values[i] = ExecEvalExpr(t->defaults[i], econtext, &slot->tts_isnull[i]);
 	}
+	error_context_stack = errcallback.previous;
 	ExecStoreVirtualTuple(slot);
 }
 
@@ -518,7 +622,10 @@ table_insert(LaredoPipeline *p, LogicalRepTupleData *newtup)
 	}
 	table_store(t, t->remoteslot, newtup, NULL);
 	table_stamp(t, t->remoteslot, 0);
-	ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
+	if (t->proute)
+		laredo_table_route_insert(t, t->remoteslot);
+	else
+		ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
 	ResetPerTupleExprContext(t->x.estate);
 }
 
@@ -544,6 +651,11 @@ table_find(TableTarget *t, LogicalRepTupleData *key, bool lock)
 
 	table_store(t, t->searchslot, key, NULL);
 	t->found_unlocked = false;
+	if (t->proute)
+	{
+		t->found_part = laredo_table_route_find(t, t->searchslot);
+		return t->found_part != NULL;
+	}
 	if (t->keyscan != NULL && !lock)
 	{
 		for (int k = 0; k < t->nkeys; k++)
@@ -575,6 +687,8 @@ table_find(TableTarget *t, LogicalRepTupleData *key, bool lock)
 	if (OidIsValid(t->idxoid))
 		return RelationFindReplTupleByIndex(t->x.rel, t->idxoid, LockTupleExclusive,
 											t->searchslot, t->localslot);
+	if (t->remoterel->replident != REPLICA_IDENTITY_FULL)
+		laredo_table_no_identity(t, t->x.rel);
 	return RelationFindReplTupleSeq(t->x.rel, LockTupleExclusive, t->searchslot, t->localslot);
 }
 
@@ -630,6 +744,96 @@ tuple_is_complete(LogicalRepTupleData *tup)
 	return true;
 }
 
+/*
+ * A change whose row is not in the target is skipped, as the built-in
+ * subscriber skips it (PostgreSQL 18 counts it as an update_missing or
+ * delete_missing conflict): counted in the pipeline's counters (shown in
+ * laredo.pipelines and reported by health()) and logged with the row's key.
+ */
+static void
+table_row_missing(LaredoPipeline *p, LogicalRepTupleData *key, bool is_update)
+{
+	TableTarget *t = p->private;
+	LogicalRepRelation *remote = t->remoterel;
+	StringInfoData desc;
+	int			r = -1;
+
+	if (is_update)
+		p->counters.update_missing++;
+	else
+		p->counters.delete_missing++;
+	initStringInfo(&desc);
+	while ((r = bms_next_member(remote->attkeys, r)) >= 0)
+		if (r < key->ncols && r < remote->natts)
+			appendStringInfo(&desc, "%s%s=%.100s", desc.len ? ", " : "", remote->attnames[r],
+							 key->colstatus[r] == LOGICALREP_COLUMN_TEXT ? key->colvalues[r].data : "NULL");
+	ereport(LOG,
+			(errmsg("pipeline \"%s\": the row to %s is not in target %s; the change was skipped",
+					p->config->pipeline_id, is_update ? "update" : "delete", t->target_name),
+			 desc.len ? errdetail("The source's row has %s.", desc.data) : 0));
+}
+
+/*
+ * The columns an update gives a value (all but those the source left out as
+ * unchanged TOAST, and the target's own), for UPDATE OF triggers and the
+ * executor's index hint, as apply_handle_update fills updatedCols.  Kept
+ * while it does not change: the after-trigger queue holds on to it.
+ */
+static void
+table_set_updated_cols(TableTarget *t, LogicalRepTupleData *newtup)
+{
+	RangeTblEntry *rte = exec_rt_fetch(1, t->x.estate);
+	Bitmapset  *cols = NULL;
+	MemoryContext old = MemoryContextSwitchTo(t->x.estate->es_query_cxt);
+
+	for (int i = 0; i < t->natts; i++)
+	{
+		int			r = t->attmap[i];
+
+		if (r >= 0 && r < newtup->ncols && newtup->colstatus[r] != LOGICALREP_COLUMN_UNCHANGED)
+			cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+	}
+	if (t->deleted_attno)
+		cols = bms_add_member(cols, t->deleted_attno - FirstLowInvalidHeapAttributeNumber);
+	if (t->lsn_attno)
+	{
+		cols = bms_add_member(cols, t->lsn_attno - FirstLowInvalidHeapAttributeNumber);
+		cols = bms_add_member(cols, t->commit_time_attno - FirstLowInvalidHeapAttributeNumber);
+	}
+	if (bms_equal(cols, rte->updatedCols))
+		bms_free(cols);
+	else
+		rte->updatedCols = cols;
+	MemoryContextSwitchTo(old);
+}
+
+/* The row table_find found, in the target's (the partitioned table's) shape. */
+static TupleTableSlot *
+table_found_row(TableTarget *t)
+{
+	return t->proute ? t->rootcurrent : t->localslot;
+}
+
+/* Writes newrow over the row table_find found; false when it changed meanwhile. */
+static bool
+table_replace_found(TableTarget *t, TupleTableSlot *newrow)
+{
+	EPQState	epq;
+
+	if (t->proute)
+		laredo_table_route_update(t, t->found_part, newrow);
+	else if (t->found_unlocked)
+		return table_write_unlocked(t, newrow);
+	else
+	{
+		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
+		EvalPlanQualSetSlot(&epq, newrow);
+		ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, newrow);
+		EvalPlanQualEnd(&epq);
+	}
+	return true;
+}
+
 void
 laredo_table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
 {
@@ -638,47 +842,35 @@ laredo_table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup, LogicalR
 	bool		found;
 
 	laredo_table_open_xact(p);
+	table_set_updated_cols(t, newtup);
 	while ((found = table_find(t, oldtup ? oldtup : newtup, lock)))
 	{
-		EPQState	epq;
-
-		table_store(t, t->remoteslot, newtup, t->localslot);
+		table_store(t, t->remoteslot, newtup, table_found_row(t));
 		table_stamp(t, t->remoteslot, 0);
-		if (t->found_unlocked)
-		{
-			if (table_write_unlocked(t, t->remoteslot))
-				break;
-			lock = true;		/* changed meanwhile: again, locked */
-			continue;
-		}
-		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
-		EvalPlanQualSetSlot(&epq, t->remoteslot);
-		ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, t->remoteslot);
-		EvalPlanQualEnd(&epq);
-		break;
+		if (table_replace_found(t, t->remoteslot))
+			break;
+		lock = true;			/* changed meanwhile: again, locked */
 	}
-	if (!found && tuple_is_complete(newtup))
+	if (!found && p->where != NULL && tuple_is_complete(newtup))
 	{
-		/*
-		 * The row enters the pipeline's own filter, or the target lost it:
-		 * the source's row is the truth.
-		 */
-		if (p->where == NULL)
-			ereport(WARNING,
-					(errmsg("pipeline \"%s\": row to update is missing in the target; inserted it",
-							p->config->pipeline_id)));
+		/* the row enters the pipeline's own filter */
 		table_store(t, t->remoteslot, newtup, NULL);
 		table_stamp(t, t->remoteslot, 0);
-		ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
+		if (t->proute)
+			laredo_table_route_insert(t, t->remoteslot);
+		else
+			ExecSimpleRelationInsert(t->x.rri, t->x.estate, t->remoteslot);
 	}
-	else if (!found)
+	else if (!found && p->where != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("pipeline \"%s\": row to update is missing in target %s.%s",
-						p->config->pipeline_id, quote_identifier(p->config->target_schema),
-						quote_identifier(p->config->target_table)),
+				 errmsg("pipeline \"%s\": a row entering its filter cannot be written to target %s",
+						p->config->pipeline_id, t->target_name),
 				 errdetail("The update leaves TOASTed values out, so the row cannot be rebuilt."),
-				 errhint("Rows were removed from the target behind laredo's back; resynchronise the pipeline.")));
+				 errhint("Resynchronise the pipeline with laredo.resync_pipeline('%s').",
+						 p->config->pipeline_id)));
+	else if (!found)
+		table_row_missing(p, oldtup ? oldtup : newtup, true);
 	ResetPerTupleExprContext(t->x.estate);
 }
 
@@ -687,46 +879,66 @@ table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 {
 	TableTarget *t = p->private;
 	bool		lock = false;
+	bool		found;
 
 	laredo_table_open_xact(p);
 	laredo_table_flush_merged(p);
-	while (table_find(t, oldtup, lock))
+	while ((found = table_find(t, oldtup, lock)))
 	{
 		EPQState	epq;
 
-		if (t->found_unlocked && !t->soft_delete)
-		{
-			if (table_write_unlocked(t, NULL))
-				break;
-			lock = true;		/* changed meanwhile: again, locked */
-			continue;
-		}
-		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
 		if (t->soft_delete)
 		{
 			TimestampTz when = laredo_apply_meta()->commit_time;
 
 			/* the row stays, marked with the source's commit time */
-			ExecCopySlot(t->remoteslot, t->localslot);
+			ExecCopySlot(t->remoteslot, table_found_row(t));
 			slot_getallattrs(t->remoteslot);
 			table_stamp(t, t->remoteslot, when ? when : GetCurrentTimestamp());
-			EvalPlanQualSetSlot(&epq, t->remoteslot);
-			ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, t->remoteslot);
+			if (table_replace_found(t, t->remoteslot))
+				break;
+			lock = true;
+			continue;
+		}
+		if (t->proute)
+			laredo_table_route_delete(t, t->found_part);
+		else if (t->found_unlocked)
+		{
+			if (!table_write_unlocked(t, NULL))
+			{
+				lock = true;	/* changed meanwhile: again, locked */
+				continue;
+			}
 		}
 		else
+		{
+			EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
+			EvalPlanQualSetSlot(&epq, t->localslot);
 			ExecSimpleRelationDelete(t->x.rri, t->x.estate, &epq, t->localslot);
-		EvalPlanQualEnd(&epq);
+			EvalPlanQualEnd(&epq);
+		}
 		break;
 	}
+	if (!found)
+		table_row_missing(p, oldtup, false);
 	ResetPerTupleExprContext(t->x.estate);
 }
 
+/*
+ * "ONLY " for statements on the whole target: a partitioned target's rows
+ * are in its partitions, but an inheritance parent's children are the
+ * targets of other pipelines.
+ */
+static const char *
+table_only(TableTarget *t)
+{
+	return get_rel_relkind(t->relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
+}
+
 static void
-table_truncate(LaredoPipeline *p)
+table_truncate(LaredoPipeline *p, LaredoTruncate *truncate)
 {
 	TableTarget *t = p->private;
-	Relation	rel;
-	List	   *logged = NIL;
 
 	/* TRUNCATE refuses a table this transaction still has open in the executor */
 	laredo_table_xact_end(p);
@@ -734,20 +946,136 @@ table_truncate(LaredoPipeline *p)
 	{
 		/* every row is marked deleted, none removed */
 		SPI_connect();
-		if (SPI_execute(psprintf("UPDATE ONLY %s SET _deleted_at = now() WHERE _deleted_at IS NULL",
-								 quote_qualified_identifier(p->config->target_schema,
-															p->config->target_table)),
+		if (SPI_execute(psprintf("UPDATE %s%s SET _deleted_at = now() WHERE _deleted_at IS NULL",
+								 table_only(t), t->target_name),
 						false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not mark the rows of pipeline \"%s\" deleted", p->config->pipeline_id);
 		SPI_finish();
 		return;
 	}
-	rel = table_open(t->relid, AccessExclusiveLock);
-	if (RelationIsLogicallyLogged(rel))
-		logged = list_make1_oid(t->relid);
-	ExecuteTruncateGuts(list_make1(rel), list_make1_oid(t->relid), logged,
-						DROP_RESTRICT, false);
-	table_close(rel, NoLock);
+	/* which tables, once the message has named every relation (table_truncate_finish) */
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		t->truncated = lappend(t->truncated, t->remoterel);
+		if (!list_member_ptr(truncate->pending, p))
+			truncate->pending = lappend(truncate->pending, p);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* The partition of relid (at any level) named relname, or InvalidOid. */
+static Oid
+table_partition_named(Oid relid, const char *relname)
+{
+	List	   *parts = find_all_inheritors(relid, AccessExclusiveLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, parts)
+	{
+		char	   *name = get_rel_name(lfirst_oid(lc));
+
+		if (lfirst_oid(lc) != relid && name && strcmp(name, relname) == 0)
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
+}
+
+/*
+ * What a Truncate message truncates of this target.  The source table
+ * itself: the whole target.  Partitions of it (a source that publishes them
+ * leaf by leaf names each one, and only them): the target's partitions of
+ * the same names, as the built-in subscriber truncates its tables of those
+ * names; or, when the target has none of those names, the whole target if
+ * the message names every partition the source's table has (a TRUNCATE of
+ * the table).  Any other case cannot be told from the target's rows: a
+ * durable ERROR rather than a guess.
+ */
+static void
+table_truncate_finish(LaredoPipeline *p, LaredoTruncate *truncate)
+{
+	TableTarget *t = p->private;
+	List	   *truncated = t->truncated;
+	List	   *leaves = NIL;
+	List	   *parts = NIL;
+	ListCell   *lc;
+	bool		whole = false;
+	int			leaf_count;
+
+	t->truncated = NIL;
+	foreach(lc, truncated)
+	{
+		LogicalRepRelation *rel = lfirst(lc);
+
+		if (strcmp(rel->nspname, p->config->source_schema) == 0 &&
+			strcmp(rel->relname, p->config->source_table) == 0)
+			whole = true;
+		else if (!list_member_ptr(leaves, rel))
+			leaves = lappend(leaves, rel);
+	}
+	if (whole || leaves == NIL)
+	{
+		laredo_truncate_add(truncate, t->relid);
+		return;
+	}
+	foreach(lc, leaves)
+	{
+		Oid			part = table_partition_named(t->relid, ((LogicalRepRelation *) lfirst(lc))->relname);
+
+		if (OidIsValid(part))
+			parts = lappend_oid(parts, part);
+	}
+	if (list_length(parts) == list_length(leaves))
+	{
+		foreach(lc, parts)
+			laredo_truncate_add(truncate, lfirst_oid(lc));
+		return;
+	}
+	leaf_count = laredo_apply_source_leaf_count(p);
+	if (parts == NIL && leaf_count == list_length(leaves))
+	{
+		laredo_truncate_add(truncate, t->relid);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("partition %s.%s of source table %s.%s was truncated, and target %s has no partition of that name",
+					((LogicalRepRelation *) linitial(leaves))->nspname,
+					((LogicalRepRelation *) linitial(leaves))->relname,
+					p->config->source_schema, p->config->source_table, t->target_name),
+			 errdetail("laredo cannot tell which rows of the target came from that partition."),
+			 errhint("Give the target partitions of the same names as the source's, or copy the pipeline again with laredo.resync_pipeline('%s').",
+					 p->config->pipeline_id)));
+}
+
+/*
+ * Whether DELETE may remove rows of rel and of its partitions: not when
+ * this server publishes it for deletes without a replica identity (a
+ * cascade, re-publishing mirrors), which makes PostgreSQL refuse the DELETE.
+ */
+static bool
+table_deletable(Oid relid)
+{
+	List	   *rels = find_all_inheritors(relid, AccessShareLock, NULL);
+	ListCell   *lc;
+	bool		deletable = true;
+
+	foreach(lc, rels)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+		PublicationDesc pubdesc;
+
+		if (rel->rd_rel->relkind == RELKIND_RELATION &&
+			rel->rd_rel->relreplident != REPLICA_IDENTITY_FULL)
+		{
+			RelationBuildPublicationDesc(rel, &pubdesc);
+			if (!pubdesc.rf_valid_for_delete || !pubdesc.cols_valid_for_delete ||
+				(pubdesc.pubactions.pubdelete && !OidIsValid(RelationGetReplicaIndex(rel))))
+				deletable = false;
+		}
+		table_close(rel, AccessShareLock);
+	}
+	return deletable;
 }
 
 /*
@@ -755,17 +1083,24 @@ table_truncate(LaredoPipeline *p)
  * readers: the old rows are deleted in the same local transaction that
  * inserts the new ones, so a concurrent reader sees the old rows until the
  * new ones commit, and never waits on a TRUNCATE lock.  The table itself
- * stays (its OID, grants, views and foreign keys).
+ * stays (its OID, grants, views and foreign keys).  A partitioned target
+ * loses the rows of its partitions; an inheritance parent keeps its
+ * children's, which are other pipelines' targets.  A target that cannot be
+ * deleted from (published for deletes without a replica identity) is
+ * truncated instead: readers then wait for the new rows rather than see
+ * the old ones.
  */
 static void
 table_baseline_begin(LaredoPipeline *p)
 {
+	TableTarget *t = p->private;
+	bool		deletable = table_deletable(t->relid);
+
 	laredo_table_xact_end(p);
 	SPI_connect();
-	if (SPI_execute(psprintf("DELETE FROM ONLY %s",
-							 quote_qualified_identifier(p->config->target_schema,
-														p->config->target_table)),
-					false, 0) != SPI_OK_DELETE)
+	if (SPI_execute(psprintf("%s %s%s", deletable ? "DELETE FROM" : "TRUNCATE", table_only(t),
+							 t->target_name),
+					false, 0) != (deletable ? SPI_OK_DELETE : SPI_OK_UTILITY))
 		elog(ERROR, "could not empty the target of pipeline \"%s\"", p->config->pipeline_id);
 	SPI_finish();
 }
@@ -785,6 +1120,7 @@ const LaredoTargetRoutine laredo_target_table = {
 	.update = laredo_table_update,
 	.delete = table_delete,
 	.truncate = table_truncate,
+	.truncate_finish = table_truncate_finish,
 	.xact_end = laredo_table_xact_end,
 	.copy_format = laredo_table_copy_format,
 	.copy = laredo_table_copy,

@@ -2,7 +2,8 @@
  * target_table.h
  *	  The `table` target's state, shared by its files: target_table.c (rows
  *	  found and written), target_table_merge.c (updates of a key merged
- *	  until the commit) and target_table_load.c (the baseline's bulk load).
+ *	  until the commit), target_table_load.c (the baseline's bulk load) and
+ *	  target_table_route.c (rows routed to a partitioned target's partitions).
  *-------------------------------------------------------------------------
  */
 #ifndef LAREDO_TARGET_TABLE_H
@@ -12,12 +13,17 @@
 #include "access/skey.h"
 #include "utils/hsearch.h"
 
+#include "executor/execPartition.h"
+
 #include "target.h"
 #include "target_exec.h"
+
+typedef struct RoutedPartition RoutedPartition;
 
 typedef struct TableTarget
 {
 	Oid			relid;
+	char	   *target_name;	/* schema.table, quoted, for messages */
 	LogicalRepRelation *remoterel;
 	bool		map_stale;
 
@@ -55,6 +61,19 @@ typedef struct TableTarget
 	bool		found_unlocked;	/* the row in localslot was found by keyscan */
 
 	/*
+	 * A partitioned target routes rows to its partitions (see
+	 * target_table_route.c); per local transaction.
+	 */
+	ModifyTableState *mtstate;
+	PartitionTupleRouting *proute;	/* NULL unless partitioned */
+	List	   *routed;			/* of RoutedPartition * */
+	TupleTableSlot *rootcurrent;	/* a row found, in the partitioned table's shape */
+	RoutedPartition *found_part;	/* ... and the partition it is in */
+
+	/* the published relations a Truncate message named (TopTransactionContext) */
+	List	   *truncated;
+
+	/*
 	 * Updates held back until the local commit, one per key, the latest
 	 * image (see laredo_table_update).  In pendcxt, reset by every flush; in
 	 * arrival order for the flush.
@@ -70,6 +89,17 @@ extern void laredo_table_open_xact(LaredoPipeline *p);
 extern void laredo_table_xact_end(LaredoPipeline *p);
 extern void laredo_table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldtup,
 									LogicalRepTupleData *newtup);
+
+extern Oid	laredo_table_identity_index(Relation rel, LogicalRepRelation *remote);
+extern void laredo_table_no_identity(TableTarget *t, Relation rel) pg_attribute_noreturn();
+
+/* target_table_route.c */
+extern void laredo_table_route_begin(TableTarget *t);
+extern void laredo_table_route_end(TableTarget *t);
+extern void laredo_table_route_insert(TableTarget *t, TupleTableSlot *rootslot);
+extern RoutedPartition *laredo_table_route_find(TableTarget *t, TupleTableSlot *key);
+extern void laredo_table_route_update(TableTarget *t, RoutedPartition *rp, TupleTableSlot *newrow);
+extern void laredo_table_route_delete(TableTarget *t, RoutedPartition *rp);
 
 /* target_table_merge.c */
 extern void laredo_table_update(LaredoPipeline *p, LogicalRepTupleData *oldtup,

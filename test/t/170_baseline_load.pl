@@ -67,6 +67,8 @@ $consumer->safe_psql('postgres', qq{
 	CREATE FUNCTION t.count_row() RETURNS trigger LANGUAGE plpgsql AS
 	  \$\$BEGIN UPDATE t.fired SET n = n + 1; RETURN NEW; END\$\$;
 	CREATE TRIGGER count_row BEFORE INSERT ON t.triggered FOR EACH ROW EXECUTE FUNCTION t.count_row();
+	-- targets are written as a replica's tables: only such triggers fire
+	ALTER TABLE t.triggered ENABLE ALWAYS TRIGGER count_row;
 	-- rows already there: deleted and replaced in the same transaction
 	CREATE TABLE t.refilled (id int PRIMARY KEY, code text NOT NULL, price numeric(12,2),
 	                         at timestamptz, tags text[], doc jsonb, note varchar(40));
