@@ -41,6 +41,17 @@ typedef struct RoutedPartition
 	TupleConversionMap *toroot; /* the partition's rows into the partitioned table's shape */
 } RoutedPartition;
 
+/* A row in dest's shape: converted by map, or copied when the shapes are the same. */
+static TupleTableSlot *
+route_convert(TupleConversionMap *map, TupleTableSlot *src, TupleTableSlot *dest)
+{
+	if (map != NULL)
+		return execute_attr_map_slot(map->attrMap, src, dest);
+	ExecCopySlot(dest, src);
+	slot_getallattrs(dest);
+	return dest;
+}
+
 /* Sets up routing for this local transaction (laredo_table_open_xact). */
 void
 laredo_table_route_begin(TableTarget *t)
@@ -83,9 +94,6 @@ route_row(TableTarget *t, TupleTableSlot *rootslot, bool as_search, TupleTableSl
 	ResultRelInfo *rri;
 	RoutedPartition *rp = NULL;
 	ListCell   *lc;
-	TupleConversionMap *map;
-	TupleTableSlot *dest;
-
 	rri = ExecFindPartition(t->mtstate, t->x.rri, t->proute, rootslot, t->x.estate);
 	foreach(lc, t->routed)
 		if (((RoutedPartition *) lfirst(lc))->rri == rri)
@@ -112,16 +120,8 @@ route_row(TableTarget *t, TupleTableSlot *rootslot, bool as_search, TupleTableSl
 	}
 	MemoryContextSwitchTo(old);
 
-	dest = as_search ? rp->searchslot : rp->rowslot;
-	map = rri->ri_RootToPartitionMap;
-	if (map != NULL)
-		dest = execute_attr_map_slot(map->attrMap, rootslot, dest);
-	else
-	{
-		ExecCopySlot(dest, rootslot);
-		slot_getallattrs(dest);
-	}
-	*partslot = dest;
+	*partslot = route_convert(rri->ri_RootToPartitionMap, rootslot,
+							  as_search ? rp->searchslot : rp->rowslot);
 	return rp;
 }
 
@@ -161,19 +161,11 @@ laredo_table_route_find(TableTarget *t, TupleTableSlot *key)
 {
 	TupleTableSlot *partsearch;
 	RoutedPartition *rp;
-	TupleConversionMap *tomap;
 
 	rp = route_row(t, key, true, &partsearch);
 	if (!route_find(t, rp, partsearch))
 		return NULL;
-	tomap = rp->toroot;
-	if (tomap != NULL)
-		execute_attr_map_slot(tomap->attrMap, rp->localslot, t->rootcurrent);
-	else
-	{
-		ExecCopySlot(t->rootcurrent, rp->localslot);
-		slot_getallattrs(t->rootcurrent);
-	}
+	(void) route_convert(rp->toroot, rp->localslot, t->rootcurrent);
 	return rp;
 }
 
@@ -186,18 +178,8 @@ void
 laredo_table_route_update(TableTarget *t, RoutedPartition *rp, TupleTableSlot *newrow)
 {
 	EState	   *estate = t->x.estate;
-	TupleTableSlot *partslot;
-	TupleConversionMap *map = rp->rri->ri_RootToPartitionMap;
+	TupleTableSlot *partslot = route_convert(rp->rri->ri_RootToPartitionMap, newrow, rp->rowslot);
 	EPQState	epq;
-
-	partslot = rp->rowslot;
-	if (map != NULL)
-		partslot = execute_attr_map_slot(map->attrMap, newrow, partslot);
-	else
-	{
-		ExecCopySlot(partslot, newrow);
-		slot_getallattrs(partslot);
-	}
 
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
 	if (ExecPartitionCheck(rp->rri, partslot, estate, false))
