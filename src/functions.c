@@ -372,6 +372,7 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 	LaredoSourceConfig *source;
 	XLogRecPtr	target;
 	TimestampTz deadline;
+	TimestampTz begun;
 	int64		timeout_ms;
 
 	if (PG_ARGISNULL(0))
@@ -401,6 +402,7 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 				 errhint("Commit first, then call laredo.wait_for_catchup.")));
 
 	source = laredo_source_config_load(source_id, true);
+	begun = GetCurrentTimestamp();
 	if (source->connection[0] == '\0')
 		target = GetFlushRecPtr(NULL);
 	else
@@ -438,11 +440,33 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 	for (;;)
 	{
 		XLogRecPtr	flushed = InvalidXLogRecPtr;
+		bool		identities_seen = false;
 		Latch	   *worker_latch = NULL;
 		int64		pending;
 		LaredoWorkerSlot *slot;
 
 		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+		slot = laredo_worker_slot_find(MyDatabaseId, source_id);
+		if (slot && slot->pid != 0)
+		{
+			flushed = slot->flushed_lsn;
+
+			/*
+			 * A table whose replica identity changed before the call may
+			 * have changes its publication did not send: they are caught up
+			 * only once the worker has looked, and if it did change, once
+			 * the table's new copy has committed (pending, read after this).
+			 */
+			identities_seen = !source->create_publication || slot->identities_checked >= begun;
+			if (flushed < target || !identities_seen)
+			{
+				/* ask the worker to make idle positions durable, and look, at once */
+				slot->catchup_waiter = true;
+				worker_latch = slot->latch;
+			}
+		}
+		LWLockRelease(laredo_shared->lock);
 
 		/*
 		 * A pipeline whose baseline has not committed is not caught up, even
@@ -453,29 +477,7 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 		pending = laredo_source_pipelines_pending(source_id);
 		PopActiveSnapshot();
 		InvalidateCatalogSnapshot();
-		if (pending > 0)
-		{
-			if (GetCurrentTimestamp() >= deadline)
-				catchup_timed_out(source_id, timeout_ms, target, InvalidXLogRecPtr);
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 10, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			continue;
-		}
-		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-		slot = laredo_worker_slot_find(MyDatabaseId, source_id);
-		if (slot && slot->pid != 0)
-		{
-			flushed = slot->flushed_lsn;
-			if (flushed < target)
-			{
-				/* ask the worker to make idle positions durable at once */
-				slot->catchup_waiter = true;
-				worker_latch = slot->latch;
-			}
-		}
-		LWLockRelease(laredo_shared->lock);
-		if (!XLogRecPtrIsInvalid(flushed) && flushed >= target)
+		if (pending == 0 && !XLogRecPtrIsInvalid(flushed) && flushed >= target && identities_seen)
 			return;
 		if (worker_latch)
 			SetLatch(worker_latch);

@@ -56,6 +56,8 @@ typedef struct LaredoWorkerSlot
 	char		slot_wal_status[16];
 	int64		retained_wal_bytes; /* -1 when unknown */
 	bool		catchup_waiter; /* a backend waits in wait_for_catchup */
+	/* the source's replica identities were last looked at as they stood then */
+	TimestampTz identities_checked;
 	bool		hold;			/* a transaction stopped it: do not restart */
 } LaredoWorkerSlot;
 

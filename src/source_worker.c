@@ -573,14 +573,19 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			MemoryContextSwitchTo(old);
 			last_slot_status = now;
 		}
-		if (TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS) &&
+		/* every second, and at once for a wait_for_catchup caller */
+		if ((waiter || TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS)) &&
 			!IsTransactionState())
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+			TimestampTz checked = GetCurrentTimestamp();
 
 			worker_check_identities(source);
 			MemoryContextSwitchTo(old);
 			last_identity_check = now;
+			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+			MyLaredoSlot->identities_checked = checked;
+			LWLockRelease(laredo_shared->lock);
 		}
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);

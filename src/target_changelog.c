@@ -102,7 +102,10 @@ changelog_open_xact(LaredoPipeline *p)
 	MemoryContext old;
 
 	if (t->x.rel)
+	{
+		laredo_target_exec_next_command(&t->x);
 		return;
+	}
 	laredo_target_exec_open(&t->x, t->relid);
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	t->slot = ExecInitExtraTupleSlot(t->x.estate, RelationGetDescr(t->x.rel), &TTSOpsVirtual);

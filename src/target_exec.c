@@ -40,10 +40,24 @@ laredo_target_exec_open(LaredoTargetExec *x, Oid relid)
 	ExecInitRangeTable(x->estate, list_make1(rte));
 	x->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(x->rri, x->rel, 1, NULL, 0);
+	/* where after triggers find it, as the built-in's create_edata_for_relation puts it */
+	x->estate->es_opened_result_relations = lappend(x->estate->es_opened_result_relations, x->rri);
 	x->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecOpenIndices(x->rri, false);
 	AfterTriggerBeginQuery();
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The state lives for the local transaction, across the commands of many
+ * changes: each change writes as its own command (a row a BEFORE trigger
+ * locks may have been written by the change before, which the command of
+ * the state's opening could not see).
+ */
+void
+laredo_target_exec_next_command(LaredoTargetExec *x)
+{
+	x->estate->es_output_cid = GetCurrentCommandId(true);
 }
 
 /* Ends the writes of this local transaction; fires after triggers. */
@@ -52,8 +66,9 @@ laredo_target_exec_close(LaredoTargetExec *x)
 {
 	if (x->rel == NULL)
 		return;
-	ExecCloseIndices(x->rri);
 	AfterTriggerEndQuery(x->estate);
+	/* the result relation's indexes, and relations the after triggers opened */
+	ExecCloseResultRelations(x->estate);
 	ExecResetTupleTable(x->estate->es_tupleTable, false);
 	FreeExecutorState(x->estate);
 	table_close(x->rel, NoLock);

@@ -17,6 +17,7 @@ typedef struct LaredoTargetExec
 } LaredoTargetExec;
 
 extern void laredo_target_exec_open(LaredoTargetExec *x, Oid relid);
+extern void laredo_target_exec_next_command(LaredoTargetExec *x);
 extern void laredo_target_exec_close(LaredoTargetExec *x);
 
 #endif

@@ -444,7 +444,10 @@ laredo_table_open_xact(LaredoPipeline *p)
 	TupleDesc	desc;
 
 	if (t->x.rel)
+	{
+		laredo_target_exec_next_command(&t->x);
 		return;
+	}
 	if (t->remoterel == NULL)
 		elog(ERROR, "pipeline \"%s\" received a change before its relation", p->config->pipeline_id);
 

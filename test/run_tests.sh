@@ -29,7 +29,7 @@ run_suite() {
 	as_root runuser -u postgres -- make -s installcheck PG_CONFIG="$pgc" TAP_TESTS= || status=$?
 	# laredo must never take its server down: pg_regress's server must not
 	# have logged a crash (the TAP tests check their own in LaredoTest.pm)
-	if grep -E "terminated by signal|was terminated by exception|PANIC|TRAP:" log/postmaster.log; then
+	if grep -E "terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\b" log/postmaster.log; then
 		echo "pg_regress's server logged a crash (above)"
 		status=1
 	fi

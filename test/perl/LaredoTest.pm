@@ -3,7 +3,9 @@
 # laredo must never take its server down: a crash of any laredo process
 # restarts every backend of the server.  So every test fails when a server it
 # started logged a crash (a process terminated by a signal or an exception,
-# a PANIC, a failed assertion), whatever the test itself checked.  At the end
+# a PANIC, a failed assertion) or a resource leak the server caught at the
+# end of a transaction (a relation, buffer or snapshot not released: a bug
+# that corrupts or crashes later), whatever the test itself checked.  At the end
 # of the test each server still running is stopped cleanly (a crash on the way
 # down counts too) and its whole log is read.  A test that kills a process on
 # purpose does it with kill_process, and exactly those kills are excused.
@@ -80,7 +82,7 @@ sub crash_lines
 	for my $line (split /\n/, $log)
 	{
 		next
-		  unless $line =~ /terminated by signal|was terminated by exception|PANIC|TRAP:/;
+		  unless $line =~ /terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\b/;
 		if ($line =~ /\(PID (\d+)\) was terminated by signal/
 			&& $excused{ $node->name }{$1})
 		{
@@ -104,7 +106,7 @@ END
 	}
 	if (@found)
 	{
-		diag("a server of this test logged a crash:\n" . join("\n", @found));
+		diag("a server of this test logged a crash or a leak:\n" . join("\n", @found));
 		$exit_code ||= 1;
 	}
 	$? = $exit_code;
