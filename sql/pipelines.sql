@@ -16,7 +16,7 @@ SELECT source_id, table_name, where_clause, columns, insert_only FROM laredo.sou
 SELECT laredo.create_pipeline('orders', 'p', 'public.orders', target => 'mirror.orders');
 SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
 WHERE attrelid = 'mirror.orders'::regclass AND attnum > 0 ORDER BY attnum;
-SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'mirror.orders'::regclass;
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'mirror.orders'::regclass AND contype <> 'n';
 SELECT laredo.create_pipeline('mixed', 'p', 'public."Mixed Case"', target => 'mirror."Mixed Case"');
 SELECT laredo.create_pipeline('events', 'p', 'public.events', target => 'mirror.events');
 SELECT pipeline_id, source_id, source_table, target_kind, target, state FROM laredo.pipelines ORDER BY 1;

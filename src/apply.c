@@ -3,7 +3,7 @@
  *	  Applies decoded pgoutput messages to a source's pipelines, one remote
  *	  transaction per local transaction, and records the resume LSN with it.
  *
- *	  Progress is the source's replication origin: replorigin_session_origin_lsn
+ *	  Progress is the source's replication origin: its origin LSN
  *	  is set before commit, so the position rides in the commit record of the
  *	  applied data and survives a crash together with it.  A remote transaction
  *	  whose commit is at or before the durable position is skipped, so a
@@ -45,7 +45,7 @@ static LaredoSourceConfig *apply_source;
 static List *apply_pipelines = NIL;		/* every LaredoPipeline of the source */
 static List *remote_rels = NIL;			/* of RemoteRelEntry * */
 
-static RepOriginId apply_origin = InvalidRepOriginId;
+static ReplOriginId apply_origin = InvalidReplOriginId;
 /*
  * applied_lsn: the source position of the last transaction committed here.
  * durable_lsn: the part of it that local WAL has flushed, which is all that is
@@ -268,7 +268,7 @@ laredo_apply_init(LaredoSourceConfig *source)
 }
 
 void
-laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos)
+laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos)
 {
 	apply_origin = origin;
 	durable_lsn = startpos;
@@ -540,12 +540,12 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 	/* the origin LSN must be set before commit so that data and position survive together */
 	if (advance_origin)
 	{
-		replorigin_session_origin_lsn = end_lsn;
-		replorigin_session_origin_timestamp = commit_time;
+		laredo_xact_origin_lsn = end_lsn;
+		laredo_xact_origin_timestamp = commit_time;
 	}
 	CommitTransactionCommand();
-	replorigin_session_origin_lsn = InvalidXLogRecPtr;
-	replorigin_session_origin_timestamp = 0;
+	laredo_xact_origin_lsn = InvalidXLogRecPtr;
+	laredo_xact_origin_timestamp = 0;
 
 	foreach(lc, apply_pipelines)
 	{
@@ -589,7 +589,7 @@ laredo_apply_persist_idle(XLogRecPtr lsn, bool force)
 	/* replorigin_advance refuses an origin that a session holds, ours included */
 	replorigin_session_reset();
 	replorigin_advance(apply_origin, lsn, InvalidXLogRecPtr, false, true);
-	replorigin_session_setup(apply_origin);
+	laredo_replorigin_session_setup(apply_origin);
 	local_end = XactLastRecEnd;
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(old);

@@ -14,7 +14,7 @@
 #include "target.h"
 
 extern void laredo_apply_init(LaredoSourceConfig *source);
-extern void laredo_apply_set_origin(RepOriginId origin, XLogRecPtr startpos);
+extern void laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos);
 /* finds the configured table a published relation belongs to (a partition's root), or NULL */
 typedef LaredoTableConfig *(*laredo_apply_resolver) (LogicalRepRelation *remoterel);
 extern void laredo_apply_set_resolver(laredo_apply_resolver resolver);

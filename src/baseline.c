@@ -463,8 +463,8 @@ baseline_copy_all(LaredoSourceConfig *source, const char *snapshot, XLogRecPtr c
 			laredo_remote_command(conn, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot)),
 								  source->source_id);
 		else
-			(void) walrcv_create_slot(conn, psprintf("%.40s_sync_%d", source->slot_name, MyProcPid),
-									  true, false, CRS_USE_SNAPSHOT, &copy_lsn);
+			(void) laredo_walrcv_create_slot(conn, psprintf("%.40s_sync_%d", source->slot_name, MyProcPid),
+											 true, false, false, CRS_USE_SNAPSHOT, &copy_lsn);
 		foreach(lc, source->tables)
 			baseline_copy_table(conn, source, lfirst(lc), snapshot == NULL, copy_lsn);
 		laredo_remote_command(conn, "COMMIT", source->source_id);

@@ -40,8 +40,8 @@ PG_FUNCTION_INFO_V1(laredo_check_where_clause);
 PG_FUNCTION_INFO_V1(laredo_wait_for_catchup);
 
 static void wait_for_catchup(FunctionCallInfo fcinfo);
-static void catchup_timed_out(const char *source_id, int64 timeout_ms, XLogRecPtr target,
-							  XLogRecPtr flushed) pg_attribute_noreturn();
+pg_noreturn static void catchup_timed_out(const char *source_id, int64 timeout_ms, XLogRecPtr target,
+										  XLogRecPtr flushed);
 
 Datum
 laredo_worker_status(PG_FUNCTION_ARGS)
@@ -98,10 +98,10 @@ Datum
 laredo_origin_lsn(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	RepOriginId origin = replorigin_by_name(laredo_origin_name(source_id), true);
+	ReplOriginId origin = replorigin_by_name(laredo_origin_name(source_id), true);
 	XLogRecPtr	lsn;
 
-	if (origin == InvalidRepOriginId)
+	if (origin == InvalidReplOriginId)
 		PG_RETURN_NULL();
 	lsn = replorigin_get_progress(origin, true);
 	if (XLogRecPtrIsInvalid(lsn))

@@ -361,6 +361,24 @@ check_password_used(PGconn *conn, const char *source_id)
 				 errhint("Make the source server authenticate this connection with a password, or have a superuser create the source.")));
 }
 
+/* check_password_used, closing conn on failure, and when asked on success too */
+static void
+check_password_used_or_finish(PGconn *conn, const char *source_id, bool finish)
+{
+	PG_TRY();
+	{
+		check_password_used(conn, source_id);
+	}
+	PG_CATCH();
+	{
+		PQfinish(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (finish)
+		PQfinish(conn);
+}
+
 /*
  * Whether role may use conninfo without giving a password of its own; a
  * role that is not superuser may not use this server's own socket at all.
@@ -407,23 +425,12 @@ laredo_connect(const char *conninfo, Oid role, const char *appname, const char *
 	remote_deadline_start();
 	PG_TRY();
 	{
+		/* libpqwalreceiver does not tell: a plain connection asks first */
 		if (!privileged)
-		{
-			/* libpqwalreceiver does not tell: a plain connection asks first */
-			PGconn	   *probe = remote_pq_connect(laredo_conninfo_effective(conninfo, role),
-												  appname, source_id);
-
-			PG_TRY();
-			{
-				check_password_used(probe, source_id);
-			}
-			PG_FINALLY();
-			{
-				PQfinish(probe);
-			}
-			PG_END_TRY();
-		}
-		conn = walrcv_connect(laredo_conninfo_effective(conninfo, role), true, appname, &err);
+			check_password_used_or_finish(remote_pq_connect(laredo_conninfo_effective(conninfo, role),
+															appname, source_id),
+										  source_id, true);
+		conn = laredo_walrcv_connect(laredo_conninfo_effective(conninfo, role), appname, &err);
 	}
 	PG_CATCH();
 	{
@@ -553,18 +560,7 @@ laredo_connect_sql(const char *conninfo, Oid role, const char *appname, const ch
 	PG_END_TRY();
 	remote_deadline_stop();
 	if (!privileged)
-	{
-		PG_TRY();
-		{
-			check_password_used(conn, source_id);
-		}
-		PG_CATCH();
-		{
-			PQfinish(conn);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-	}
+		check_password_used_or_finish(conn, source_id, false);
 	return conn;
 }
 

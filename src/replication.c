@@ -85,7 +85,8 @@ char *
 laredo_slot_create(WalReceiverConn *conn, const char *source_id, const char *slot_name,
 				   bool temporary, XLogRecPtr *consistent_lsn)
 {
-	return walrcv_create_slot(conn, slot_name, temporary, false, CRS_EXPORT_SNAPSHOT, consistent_lsn);
+	return laredo_walrcv_create_slot(conn, slot_name, temporary, false, false, CRS_EXPORT_SNAPSHOT,
+									 consistent_lsn);
 }
 
 void
@@ -108,7 +109,7 @@ laredo_stream_start(WalReceiverConn *conn, const char *source_id, const char *sl
 	options.proto.logical.proto_version = LOGICALREP_PROTO_VERSION_NUM;
 	options.proto.logical.publication_names = publications;
 	options.proto.logical.binary = false;
-	options.proto.logical.streaming = false;
+	laredo_stream_options_no_streaming(&options);
 	options.proto.logical.twophase = false;
 	if (!walrcv_startstreaming(conn, &options))
 		ereport(ERROR,

@@ -306,17 +306,44 @@ error_is_permanent(int sqlerrcode)
 }
 
 static XLogRecPtr
-worker_setup_origin(RepOriginId *origin)
+worker_setup_origin(ReplOriginId *origin)
 {
 	XLogRecPtr	startpos;
 	char	   *name = laredo_origin_name(worker_source_id);
 
 	StartTransactionCommand();
 	*origin = replorigin_by_name(name, true);
-	if (*origin == InvalidRepOriginId)
+	if (*origin == InvalidReplOriginId)
 		*origin = replorigin_create(name);
-	replorigin_session_setup(*origin);
-	replorigin_session_origin = *origin;
+	PG_TRY();
+	{
+		laredo_replorigin_session_setup(*origin);
+	}
+	PG_CATCH();
+	{
+		MemoryContext cxt = MemoryContextSwitchTo(TopMemoryContext);
+		ErrorData  *edata = CopyErrorData();
+
+		MemoryContextSwitchTo(cxt);
+		if (edata->sqlerrcode != ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+
+		/*
+		 * Every source needs an origin slot of the server's for as long as
+		 * its worker runs; the limit takes a restart to raise, so this
+		 * waits for a person, not for a retry.
+		 */
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" found no free replication origin slot", worker_source_id),
+				 errdetail("All %d of %s are taken by laredo's sources and the server's subscriptions.",
+						   LAREDO_MAX_ORIGINS, LAREDO_MAX_ORIGINS_GUC),
+				 errhint("Raise %s in postgresql.conf and restart the server, then call laredo.alter_source('%s', enabled => true).",
+						 LAREDO_MAX_ORIGINS_GUC, worker_source_id)));
+	}
+	PG_END_TRY();
+	laredo_xact_origin = *origin;
 	startpos = replorigin_session_get_progress(false);
 	CommitTransactionCommand();
 	return startpos;
@@ -634,7 +661,7 @@ worker_run(Oid owner)
 {
 	const char *id = worker_source_id;
 	LaredoSourceConfig *source;
-	RepOriginId origin;
+	ReplOriginId origin;
 	XLogRecPtr	startpos;
 	WalReceiverConn *conn;
 	LaredoSlotInfo *slot;

@@ -37,7 +37,7 @@ laredo_target_exec_open(LaredoTargetExec *x, Oid relid)
 	rte->relid = relid;
 	rte->relkind = x->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(x->estate, list_make1(rte));
+	laredo_exec_init_range_table(x->estate, rte);
 	x->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(x->rri, x->rel, 1, NULL, 0);
 	/* where after triggers find it, as the built-in's create_edata_for_relation puts it */
@@ -125,8 +125,8 @@ laredo_truncate_execute(LaredoTruncate *truncate)
 
 	if (truncate->rels == NIL)
 		return;
-	ExecuteTruncateGuts(truncate->rels, truncate->relids, truncate->relids_logged,
-						DROP_RESTRICT, truncate->restart_seqs);
+	laredo_execute_truncate_guts(truncate->rels, truncate->relids, truncate->relids_logged,
+								 truncate->restart_seqs);
 	foreach(lc, truncate->rels)
 		table_close(lfirst(lc), NoLock);
 	truncate->rels = truncate->relids = truncate->relids_logged = NIL;

@@ -61,7 +61,7 @@ function_init(LaredoPipeline *p)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("function %s of pipeline \"%s\" does not exist", signature, p->config->pipeline_id),
 				 errhint("Create it again, then call laredo.resume_pipeline('%s').", p->config->pipeline_id)));
-	if (pg_proc_aclcheck(t->funcoid, p->config->owner, ACL_EXECUTE) != ACLCHECK_OK)
+	if (object_aclcheck(ProcedureRelationId, t->funcoid, p->config->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("the owner of pipeline \"%s\" may not execute %s", p->config->pipeline_id, signature),

@@ -432,7 +432,7 @@ table_begin_keyscan(TableTarget *t)
 		ScanKeyInit(&t->keys[k], k + 1, BTEqualStrategyNumber, get_opcode(operator), (Datum) 0);
 		t->keys[k].sk_collation = idxrel->rd_indcollation[k];
 	}
-	t->keyscan = index_beginscan(rel, idxrel, SnapshotSelf, t->nkeys, 0);
+	t->keyscan = laredo_index_beginscan(rel, idxrel, SnapshotSelf, t->nkeys, 0);
 }
 
 /* Opens the target for this local transaction. */
@@ -688,7 +688,7 @@ table_find(TableTarget *t, LogicalRepTupleData *key, bool lock)
 		}
 	}
 	if (OidIsValid(t->idxoid))
-		return RelationFindReplTupleByIndex(t->x.rel, t->idxoid, LockTupleExclusive,
+		return laredo_find_repl_tuple_by_index(t->x.rel, t->idxoid, LockTupleExclusive,
 											t->searchslot, t->localslot);
 	if (t->remoterel->replident != REPLICA_IDENTITY_FULL)
 		laredo_table_no_identity(t, t->x.rel);
@@ -714,7 +714,7 @@ table_write_unlocked(TableTarget *t, TupleTableSlot *newslot)
 	if (newslot)
 	{
 		LockTupleMode lockmode;
-		bool		update_indexes;
+		TU_UpdateIndexes update_indexes;
 
 		if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
 			ExecComputeStoredGenerated(rri, estate, newslot, CMD_UPDATE);
@@ -722,15 +722,20 @@ table_write_unlocked(TableTarget *t, TupleTableSlot *newslot)
 			ExecConstraints(rri, newslot, estate);
 		if (rel->rd_rel->relispartition)
 			ExecPartitionCheck(rri, newslot, estate, true);
-		res = table_tuple_update(rel, &t->localslot->tts_tid, newslot, GetCurrentCommandId(true),
-								 estate->es_snapshot, InvalidSnapshot, true, &tmfd, &lockmode,
-								 &update_indexes);
-		if (res == TM_Ok && update_indexes && rri->ri_NumIndices > 0)
-			list_free(ExecInsertIndexTuples(rri, newslot, estate, true, false, NULL, NIL));
+		res = laredo_table_tuple_update(rel, &t->localslot->tts_tid, newslot, GetCurrentCommandId(true),
+										estate->es_snapshot, InvalidSnapshot, true, &tmfd, &lockmode,
+										&update_indexes);
+
+		/*
+		 * As ExecSimpleRelationUpdate: a HOT update needs entries in the
+		 * summarizing indexes only (16 on), others in every index.
+		 */
+		if (res == TM_Ok && update_indexes != TU_None && rri->ri_NumIndices > 0)
+			list_free(laredo_insert_index_tuples_for_update(rri, estate, newslot, update_indexes));
 	}
 	else
-		res = table_tuple_delete(rel, &t->localslot->tts_tid, GetCurrentCommandId(true),
-								 estate->es_snapshot, InvalidSnapshot, true, &tmfd, false);
+		res = laredo_table_tuple_delete(rel, &t->localslot->tts_tid, GetCurrentCommandId(true),
+										estate->es_snapshot, InvalidSnapshot, true, &tmfd);
 	if (res == TM_Updated || res == TM_Deleted)
 		return false;
 	if (res != TM_Ok)
@@ -785,7 +790,7 @@ table_row_missing(LaredoPipeline *p, LogicalRepTupleData *key, bool is_update)
 static void
 table_set_updated_cols(TableTarget *t, LogicalRepTupleData *newtup)
 {
-	RangeTblEntry *rte = exec_rt_fetch(1, t->x.estate);
+	Bitmapset **updated = laredo_updated_cols(t->x.estate);
 	Bitmapset  *cols = NULL;
 	MemoryContext old = MemoryContextSwitchTo(t->x.estate->es_query_cxt);
 
@@ -803,10 +808,10 @@ table_set_updated_cols(TableTarget *t, LogicalRepTupleData *newtup)
 		cols = bms_add_member(cols, t->lsn_attno - FirstLowInvalidHeapAttributeNumber);
 		cols = bms_add_member(cols, t->commit_time_attno - FirstLowInvalidHeapAttributeNumber);
 	}
-	if (bms_equal(cols, rte->updatedCols))
+	if (bms_equal(cols, *updated))
 		bms_free(cols);
 	else
-		rte->updatedCols = cols;
+		*updated = cols;
 	MemoryContextSwitchTo(old);
 }
 
@@ -829,7 +834,7 @@ table_replace_found(TableTarget *t, TupleTableSlot *newrow)
 		return table_write_unlocked(t, newrow);
 	else
 	{
-		EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
+		laredo_eval_plan_qual_init(&epq, t->x.estate);
 		EvalPlanQualSetSlot(&epq, newrow);
 		ExecSimpleRelationUpdate(t->x.rri, t->x.estate, &epq, t->localslot, newrow);
 		EvalPlanQualEnd(&epq);
@@ -915,7 +920,7 @@ table_delete(LaredoPipeline *p, LogicalRepTupleData *oldtup)
 		}
 		else
 		{
-			EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
+			laredo_eval_plan_qual_init(&epq, t->x.estate);
 			EvalPlanQualSetSlot(&epq, t->localslot);
 			ExecSimpleRelationDelete(t->x.rri, t->x.estate, &epq, t->localslot);
 			EvalPlanQualEnd(&epq);

@@ -91,7 +91,7 @@ extern void laredo_table_update_row(LaredoPipeline *p, LogicalRepTupleData *oldt
 									LogicalRepTupleData *newtup);
 
 extern Oid	laredo_table_identity_index(Relation rel, LogicalRepRelation *remote);
-extern void laredo_table_no_identity(TableTarget *t, Relation rel) pg_attribute_noreturn();
+pg_noreturn extern void laredo_table_no_identity(TableTarget *t, Relation rel);
 
 /* target_table_route.c */
 extern void laredo_table_route_begin(TableTarget *t);

@@ -168,7 +168,7 @@ table_bulk_load(TableTarget *t, CopyFromState cstate)
 	laredo_target_exec_close(x);
 
 	/* the indexes, built once from the loaded heap */
-	(void) reindex_relation(t->relid, REINDEX_REL_CHECK_CONSTRAINTS, &params);
+	(void) laredo_reindex_relation(t->relid, REINDEX_REL_CHECK_CONSTRAINTS, &params);
 	return rows;
 }
 

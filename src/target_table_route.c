@@ -120,7 +120,7 @@ route_row(TableTarget *t, TupleTableSlot *rootslot, bool as_search, TupleTableSl
 	}
 	MemoryContextSwitchTo(old);
 
-	*partslot = route_convert(rri->ri_RootToPartitionMap, rootslot,
+	*partslot = route_convert(laredo_root_to_child_map(rri, t->x.estate), rootslot,
 							  as_search ? rp->searchslot : rp->rowslot);
 	return rp;
 }
@@ -132,7 +132,7 @@ route_find(TableTarget *t, RoutedPartition *rp, TupleTableSlot *searchslot)
 	Relation	partrel = rp->rri->ri_RelationDesc;
 
 	if (OidIsValid(rp->idxoid))
-		return RelationFindReplTupleByIndex(partrel, rp->idxoid, LockTupleExclusive,
+		return laredo_find_repl_tuple_by_index(partrel, rp->idxoid, LockTupleExclusive,
 											searchslot, rp->localslot);
 	if (t->remoterel->replident == REPLICA_IDENTITY_FULL)
 		return RelationFindReplTupleSeq(partrel, LockTupleExclusive, searchslot, rp->localslot);
@@ -178,10 +178,11 @@ void
 laredo_table_route_update(TableTarget *t, RoutedPartition *rp, TupleTableSlot *newrow)
 {
 	EState	   *estate = t->x.estate;
-	TupleTableSlot *partslot = route_convert(rp->rri->ri_RootToPartitionMap, newrow, rp->rowslot);
+	TupleTableSlot *partslot = route_convert(laredo_root_to_child_map(rp->rri, estate), newrow,
+											 rp->rowslot);
 	EPQState	epq;
 
-	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+	laredo_eval_plan_qual_init(&epq, estate);
 	if (ExecPartitionCheck(rp->rri, partslot, estate, false))
 	{
 		EvalPlanQualSetSlot(&epq, partslot);
@@ -205,7 +206,7 @@ laredo_table_route_delete(TableTarget *t, RoutedPartition *rp)
 {
 	EPQState	epq;
 
-	EvalPlanQualInit(&epq, t->x.estate, NULL, NIL, -1);
+	laredo_eval_plan_qual_init(&epq, t->x.estate);
 	EvalPlanQualSetSlot(&epq, rp->localslot);
 	ExecSimpleRelationDelete(rp->rri, t->x.estate, &epq, rp->localslot);
 	EvalPlanQualEnd(&epq);

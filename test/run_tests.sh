@@ -2,15 +2,26 @@
 # Runs every laredo test on a fresh Debian 12 machine: installs the packages
 # it needs, builds and installs laredo, then runs pg_regress (its own temp
 # server) and the TAP suite (several servers each) as the postgres user, from
-# a copy of the tree that postgres owns.  Twice: on Debian's PostgreSQL 15,
-# then on a debug build of it (test/debug_server.sh: assertions on, freed
-# memory clobbered), where a misuse of memory fails at once instead of by
-# luck.  Any server that logs a crash fails the run.
+# a copy of the tree that postgres owns.  On each PostgreSQL laredo supports:
+#   release  Debian's PostgreSQL 15 (this machine's): everything;
+#   debug    a debug build of it (test/debug_server.sh: assertions on, freed
+#            memory clobbered), where a misuse of memory fails at once
+#            instead of by luck: everything;
+#   18       PostgreSQL 18 in a chroot (test/chroot_server.sh): everything;
+#   17, 19   PostgreSQL 17 and 19 (release candidate) in chroots: pg_regress
+#            and the core TAP tests (resume, slot safety, reconnect,
+#            operations, crash loop).
+# A chroot or the debug build is made on the first run and cached in
+# /var/cache/laredo.  Any server that logs a crash fails the run.
 #
-# LAREDO_TEST_SERVERS: which runs (default "release debug").
+# LAREDO_TEST_SERVERS: which runs, in order (default "release debug 18 17 19").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/test/setup.sh"
+
+# the TAP tests a version runs: all, or these
+core_tap="test/t/010_stateful_resume.pl test/t/030_slot_safety.pl test/t/080_reconnect.pl test/t/100_operations.pl test/t/130_crash_loop.pl"
+crash_pattern="terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\\b"
 
 works=()
 trap 'rm -rf "${works[@]}"' EXIT
@@ -29,7 +40,7 @@ run_suite() {
 	as_root runuser -u postgres -- make -s installcheck PG_CONFIG="$pgc" TAP_TESTS= || status=$?
 	# laredo must never take its server down: pg_regress's server must not
 	# have logged a crash (the TAP tests check their own in LaredoTest.pm)
-	if grep -E "terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\b" log/postmaster.log; then
+	if grep -E "$crash_pattern" log/postmaster.log; then
 		echo "pg_regress's server logged a crash (above)"
 		status=1
 	fi
@@ -48,18 +59,54 @@ run_suite() {
 	return "$status"
 }
 
+# run_chroot_suite MAJOR TAP-TESTS: the suite on PostgreSQL MAJOR, in its chroot
+run_chroot_suite() {
+	local major=$1 tests=$2 dir pgc status=0
+	local run="bash $root/test/chroot_server.sh $major run"
+	echo "=== laredo tests on PostgreSQL $major (a chroot)"
+	dir=$(bash "$root/test/chroot_server.sh" "$major" | tail -n 1) || return 1
+	pgc=/usr/lib/postgresql/$major/bin/pg_config
+	# the tree, without what a build here left, copied in for postgres
+	rm -rf "$dir/build/laredo" && mkdir -p "$dir/build/laredo" || return 1
+	(cd "$root" && tar cf - --exclude=./tmp_check --exclude=./tmp_check_regress --exclude=./results \
+		--exclude=./log --exclude='*.o' --exclude='*.so' --exclude='*.bc' .) | tar xf - -C "$dir/build/laredo" || return 1
+	$run -- sh -c "chown -R postgres /build/laredo && cd /build/laredo &&
+		make -s PG_CONFIG=$pgc >/dev/null && make -s install PG_CONFIG=$pgc >/dev/null" || return 1
+	$run -u postgres -- make -s -C /build/laredo installcheck PG_CONFIG="$pgc" TAP_TESTS= || status=$?
+	if grep -E "$crash_pattern" "$dir/build/laredo/log/postmaster.log"; then
+		echo "pg_regress's server logged a crash (above)"
+		status=1
+	fi
+	if [ "$status" -ne 0 ]; then
+		[ -f "$dir/build/laredo/regression.diffs" ] && cat "$dir/build/laredo/regression.diffs"
+		echo "pg_regress failed on PostgreSQL $major: the TAP tests were not run"
+		return "$status"
+	fi
+	$run -u postgres -- make -s -C /build/laredo installcheck PG_CONFIG="$pgc" REGRESS= \
+		${tests:+PROVE_TESTS="$tests"} || status=$?
+	if [ "$status" -ne 0 ]; then
+		for f in "$dir"/build/laredo/tmp_check/log/*; do [ -f "$f" ] && { echo "=== $f"; tail -n 60 "$f"; }; done
+		echo "the TAP tests failed on PostgreSQL $major"
+	fi
+	return "$status"
+}
+
 failed=()
-for server in ${LAREDO_TEST_SERVERS:-release debug}; do
+for server in ${LAREDO_TEST_SERVERS:-release debug 18 17 19}; do
+	start=$SECONDS
 	case $server in
 		release)
-			label="Debian's PostgreSQL 15"
-			pgc=$(command -v pg_config) ;;
+			run_suite "Debian's PostgreSQL 15" "$(command -v pg_config)" || failed+=("PostgreSQL 15") ;;
 		debug)
-			label="a debug build of PostgreSQL 15 (cassert)"
-			pgc=$(bash "$root/test/debug_server.sh" | tail -n 1) ;;
+			pgc=$(bash "$root/test/debug_server.sh" | tail -n 1)
+			run_suite "a debug build of PostgreSQL 15 (cassert)" "$pgc" || failed+=("PostgreSQL 15, debug build") ;;
+		18)
+			run_chroot_suite 18 "" || failed+=("PostgreSQL 18") ;;
+		17 | 19)
+			run_chroot_suite "$server" "$core_tap" || failed+=("PostgreSQL $server") ;;
 		*) echo "unknown server \"$server\" in LAREDO_TEST_SERVERS" >&2; exit 2 ;;
 	esac
-	run_suite "$label" "$pgc" || failed+=("$label")
+	echo "=== $server: $((SECONDS - start)) s"
 done
 # the system's server gets back the laredo built for it
 (cd "$root" && make -s clean >/dev/null && make -s >/dev/null && as_root make -s install >/dev/null)

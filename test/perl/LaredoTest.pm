@@ -23,6 +23,22 @@ our @EXPORT = qw(kill_process crash_lines source_server consumer_server table_di
 # node name => { pid => 1 } of processes killed on purpose
 my %excused;
 
+# From PostgreSQL 18 on, max_active_replication_origins limits the
+# replication origins (laredo's sources, subscriptions) apart from
+# max_replication_slots, at 10 by default: every server the tests make gets
+# as many origins as they give slots elsewhere.
+{
+	no warnings 'redefine';
+	my $init = \&PostgreSQL::Test::Cluster::init;
+	*PostgreSQL::Test::Cluster::init = sub {
+		my ($self, @args) = @_;
+		$init->($self, @args);
+		$self->append_conf('postgresql.conf', "max_active_replication_origins = 64\n")
+		  if $self->pg_version >= 18;
+		return;
+	};
+}
+
 # kill_process($node, $pid[, $signal]): kills a process of $node's server on
 # purpose (SIGKILL unless told), so that its termination is not a crash.
 sub kill_process
