@@ -25,8 +25,6 @@ CREATE TABLE laredo.source_config (
 	publication name NOT NULL,
 	create_publication boolean NOT NULL,
 	publish text NOT NULL,
-	-- the publication option: changes of a partition published as its root's
-	publish_via_partition_root boolean NOT NULL DEFAULT false,
 	reconnect_max_attempts integer NOT NULL,
 	reconnect_initial_backoff interval NOT NULL,
 	reconnect_max_backoff interval NOT NULL,
@@ -52,9 +50,6 @@ CREATE TABLE laredo.source_tables (
 	columns name[],
 	-- published for insert and truncate only: no usable replica identity
 	insert_only boolean NOT NULL DEFAULT false,
-	-- an inheritance child, added with this parent (add_table of the parent)
-	parent_schema name,
-	parent_table name,
 	PRIMARY KEY (source_id, schema_name, table_name)
 );
 
@@ -68,8 +63,6 @@ CREATE TABLE laredo.pipeline_config (
 	target_table name NOT NULL,
 	options jsonb NOT NULL DEFAULT '{}',
 	owner oid NOT NULL,
-	-- the pipeline of an inheritance child, created with this parent's
-	parent_pipeline text,
 	-- NULL until the pipeline's baseline has committed
 	baseline_lsn pg_lsn,
 	paused boolean NOT NULL DEFAULT false,
@@ -81,10 +74,6 @@ CREATE TABLE laredo.pipeline_config (
 	updates bigint NOT NULL DEFAULT 0,
 	deletes bigint NOT NULL DEFAULT 0,
 	truncates bigint NOT NULL DEFAULT 0,
-	-- updates and deletes whose row the target lacked: skipped, as the
-	-- built-in subscriber skips them (its update_missing, delete_missing)
-	update_missing bigint NOT NULL DEFAULT 0,
-	delete_missing bigint NOT NULL DEFAULT 0,
 	last_lsn pg_lsn,
 	last_applied_at timestamptz,
 	error text,
@@ -110,20 +99,6 @@ REVOKE ALL ON laredo.dead_letters FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON laredo.dead_letters TO laredo_admin;
 SELECT pg_catalog.pg_extension_config_dump('laredo.dead_letters', '');
 
--- Tables whose changes a source's publication sends and no pipeline takes:
--- laredo never drops a change silently, health() reports them.  Written by
--- the source's worker; emptied when the source's configuration changes.
-CREATE TABLE laredo.source_unmapped (
-	source_id text NOT NULL REFERENCES laredo.source_config ON DELETE CASCADE,
-	relation text NOT NULL,
-	changes bigint NOT NULL DEFAULT 0,
-	first_seen timestamptz NOT NULL DEFAULT now(),
-	last_seen timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (source_id, relation)
-);
-REVOKE ALL ON laredo.source_unmapped FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_unmapped TO laredo_admin;
-
 -- Connection strings can hold passwords: only privileged roles read them.
 REVOKE ALL ON laredo.source_config, laredo.source_tables, laredo.pipeline_config FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_config, laredo.source_tables,
@@ -147,9 +122,6 @@ CREATE POLICY source_privileges ON laredo.source_tables
 ALTER TABLE laredo.pipeline_config ENABLE ROW LEVEL SECURITY;
 CREATE POLICY source_privileges ON laredo.pipeline_config
 	USING (EXISTS (SELECT FROM laredo.source_config s WHERE s.source_id = pipeline_config.source_id));
-ALTER TABLE laredo.source_unmapped ENABLE ROW LEVEL SECURITY;
-CREATE POLICY source_privileges ON laredo.source_unmapped
-	USING (EXISTS (SELECT FROM laredo.source_config s WHERE s.source_id = source_unmapped.source_id));
 ALTER TABLE laredo.dead_letters ENABLE ROW LEVEL SECURITY;
 CREATE POLICY pipeline_privileges ON laredo.dead_letters
 	USING (EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.pipeline_id = dead_letters.pipeline_id));
@@ -298,8 +270,6 @@ CREATE FUNCTION laredo._source_changed(p_source_id text) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	UPDATE laredo.source_config c SET config_version = c.config_version + 1 WHERE c.source_id = p_source_id;
-	-- the worker reports again what its new configuration leaves without a pipeline
-	DELETE FROM laredo.source_unmapped u WHERE u.source_id = p_source_id;
 	PERFORM laredo._notify_config_change();
 END
 $$;
@@ -344,9 +314,8 @@ END
 $$;
 
 -- Describes a source table from the source's own catalog: one row per
--- published column, in column order (a table without columns gives one row
--- whose attname is NULL).  key marks replica identity columns; identity is
--- the table's replica identity setting ('d', 'f', 'i', 'n').
+-- published column, in column order.  key marks replica identity columns;
+-- identity is the table's replica identity setting ('d', 'f', 'i', 'n').
 CREATE FUNCTION laredo._describe_source_table(connection text, schema_name name, table_name name,
 	OUT attname name, OUT type_name text, OUT not_null boolean, OUT is_key boolean, OUT identity "char",
 	OUT relkind "char")
@@ -361,44 +330,14 @@ BEGIN
 		       c.relreplident::text AS ri, c.relkind::text AS rk
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-		     AND a.attgenerated = ''
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND
 		     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
-		WHERE n.nspname = %L AND c.relname = %L
+		WHERE n.nspname = %L AND c.relname = %L AND a.attgenerated = ''
 		ORDER BY a.attnum $q$, schema_name, table_name))
 	LOOP
 		attname := r->>'n'; type_name := r->>'t'; not_null := (r->>'nn')::boolean;
-		is_key := coalesce((r->>'k')::boolean, false); identity := r->>'ri'; relkind := r->>'rk';
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
-
--- The inheritance descendants of a source table (not partitions: a
--- partitioned table's changes reach its own pipelines), each with its
--- parent, parents first.
-CREATE FUNCTION laredo._source_inheritance_children(connection text, schema_name name, table_name name,
-	OUT child_schema name, OUT child_table name)
-RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	r json;
-BEGIN
-	FOR r IN SELECT * FROM laredo._source_query(connection, format($q$
-		WITH RECURSIVE tree(oid, depth) AS (
-			SELECT c.oid, 0 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = %L AND c.relname = %L AND c.relkind = 'r'
-			UNION
-			SELECT i.inhrelid, t.depth + 1 FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.oid
-			JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-			WHERE c.relkind = 'r' AND NOT c.relispartition)
-		SELECT n.nspname AS s, c.relname AS t, min(tree.depth) AS d FROM tree
-		JOIN pg_catalog.pg_class c ON c.oid = tree.oid
-		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE tree.depth > 0 GROUP BY 1, 2 ORDER BY 3, 1, 2 $q$, schema_name, table_name))
-	LOOP
-		child_schema := r->>'s'; child_table := r->>'t';
+		is_key := (r->>'k')::boolean; identity := r->>'ri'; relkind := r->>'rk';
 		RETURN NEXT;
 	END LOOP;
 END
@@ -426,8 +365,7 @@ CREATE FUNCTION laredo.create_source(
 	reconnect_initial_backoff interval DEFAULT '1s',
 	reconnect_max_backoff interval DEFAULT '60s',
 	reconnect_backoff_multiplier float8 DEFAULT 2.0,
-	enabled boolean DEFAULT true,
-	publish_via_partition_root boolean DEFAULT false)
+	enabled boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -454,9 +392,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Use '''' for this server and database, or a libpq connection string.';
 	END IF;
-	IF create_publication IS NULL OR enabled IS NULL OR publish_via_partition_root IS NULL THEN
-		RAISE EXCEPTION '% must not be NULL', CASE WHEN enabled IS NULL THEN 'enabled'
-			WHEN publish_via_partition_root IS NULL THEN 'publish_via_partition_root' ELSE 'create_publication' END
+	IF create_publication IS NULL OR enabled IS NULL THEN
+		RAISE EXCEPTION '% must not be NULL', CASE WHEN enabled IS NULL THEN 'enabled' ELSE 'create_publication' END
 			USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true or false, or omit it.';
 	END IF;
 	v_conn := laredo._check_connection(connection);
@@ -533,19 +470,13 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example reconnect_backoff_multiplier => 2.0.';
 	END IF;
 
-	IF publish_via_partition_root AND NOT create_publication THEN
-		RAISE EXCEPTION 'publish_via_partition_root is an option of the publication laredo creates'
-			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'With create_publication => false, set it on your publication: ALTER PUBLICATION ... SET (publish_via_partition_root = true).';
-	END IF;
-
 	INSERT INTO laredo.source_config (source_id, connection, slot_mode, slot_name, publication,
-		create_publication, publish, publish_via_partition_root, reconnect_max_attempts,
-		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier, enabled, owner)
+		create_publication, publish, reconnect_max_attempts, reconnect_initial_backoff,
+		reconnect_max_backoff, reconnect_backoff_multiplier, enabled, owner)
 	VALUES (source_id, connection, slot_mode, v_slot, v_pub, coalesce(create_publication, true),
-		array_to_string(v_publish, ', '), publish_via_partition_root, reconnect_max_attempts,
-		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier,
-		coalesce(enabled, true), (SELECT oid FROM pg_roles WHERE rolname = current_user));
+		array_to_string(v_publish, ', '), reconnect_max_attempts, reconnect_initial_backoff,
+		reconnect_max_backoff, reconnect_backoff_multiplier, coalesce(enabled, true),
+		(SELECT oid FROM pg_roles WHERE rolname = current_user));
 	PERFORM laredo._notify_config_change();
 END
 $$;
@@ -703,13 +634,13 @@ $$;
 -- tables of a source
 -------------------------------------------------------------------------------
 
--- Adds a table of the source, after checking it there; add_table's work for
--- the table named and for each of its inheritance children.
-CREATE FUNCTION laredo._add_table(s laredo.source_config, n record,
-	where_clause text, columns name[], parent_schema name, parent_table name)
+CREATE FUNCTION laredo.add_table(source_id text, table_name text,
+	where_clause text DEFAULT NULL, columns name[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+	s laredo.source_config;
+	n record;
 	v_cols record;
 	v_identity "char";
 	v_relkind "char";
@@ -719,6 +650,9 @@ DECLARE
 	v_filter_cols name[];
 	c name;
 BEGIN
+	PERFORM laredo._require_admin('add a table to a source');
+	s := laredo._source(source_id);
+	n := laredo._split_name(table_name);
 	IF EXISTS (SELECT FROM laredo.source_tables t WHERE t.source_id = s.source_id
 	           AND t.schema_name = n.schema_name AND t.table_name = n.table_name) THEN
 		RAISE EXCEPTION 'table %.% is already part of source "%"',
@@ -750,11 +684,10 @@ BEGIN
 	END IF;
 
 	SELECT array_agg(d.attname ORDER BY ord) FILTER (WHERE d.is_key),
-	       coalesce(array_agg(d.attname ORDER BY ord) FILTER (WHERE d.attname IS NOT NULL), '{}'),
-	       min(d.identity), min(d.relkind)
+	       array_agg(d.attname ORDER BY ord), min(d.identity), min(d.relkind)
 	  INTO v_keys, v_all, v_identity, v_relkind
 	  FROM laredo._describe_source_table(s.connection, n.schema_name, n.table_name) WITH ORDINALITY d(attname, type_name, not_null, is_key, identity, relkind, ord);
-	IF v_relkind IS NULL THEN
+	IF v_all IS NULL THEN
 		RAISE EXCEPTION 'table %.% does not exist on source "%"',
 			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
 			USING ERRCODE = 'undefined_table',
@@ -840,100 +773,11 @@ BEGIN
 		END IF;
 	END IF;
 
-	INSERT INTO laredo.source_tables (source_id, schema_name, table_name, where_clause, columns, insert_only,
-		parent_schema, parent_table)
-	VALUES (s.source_id, n.schema_name, n.table_name, where_clause, columns, v_insert_only,
-		_add_table.parent_schema, _add_table.parent_table);
-END
-$$;
-
--- A table's inheritance children come with it, each a table of its own as
--- in a publication of the parent: their changes arrive under their own
--- names and go to pipelines of their own (create_pipeline of the parent
--- makes them).  Partitions are not added: a partitioned table's changes
--- reach its own pipelines, whether the source publishes them leaf by leaf
--- or as the root's.
-CREATE FUNCTION laredo.add_table(source_id text, table_name text,
-	where_clause text DEFAULT NULL, columns name[] DEFAULT NULL)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	s laredo.source_config;
-	n record;
-	ch record;
-	v_children text[];
-BEGIN
-	PERFORM laredo._require_admin('add a table to a source');
-	s := laredo._source(source_id);
-	n := laredo._split_name(table_name);
-	PERFORM laredo._add_table(s, n, where_clause, columns, NULL, NULL);
-	FOR ch IN SELECT * FROM laredo._source_inheritance_children(s.connection, n.schema_name, n.table_name) LOOP
-		PERFORM laredo._add_table(s, (SELECT x FROM (SELECT ch.child_schema AS schema_name,
-			ch.child_table AS table_name) x), where_clause, columns, n.schema_name, n.table_name);
-		v_children := v_children || (quote_ident(ch.child_schema) || '.' || quote_ident(ch.child_table));
-	END LOOP;
-	IF v_children IS NOT NULL THEN
-		RAISE NOTICE 'table %.% of source "%" has inheritance children, added with it: %',
-			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id, array_to_string(v_children, ', ')
-			USING DETAIL = 'Their changes arrive under their own names, as in a publication of the parent; create_pipeline of the parent creates a pipeline for each.';
-	END IF;
+	INSERT INTO laredo.source_tables (source_id, schema_name, table_name, where_clause, columns, insert_only)
+	VALUES (s.source_id, n.schema_name, n.table_name, where_clause, columns, v_insert_only);
 	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
-
--- Called by a source's worker when it finds that the source changed a
--- table's replica identity.  A table without a usable one is published for
--- insert and truncate only (PostgreSQL would refuse the source's own UPDATE
--- and DELETE otherwise); once it has one, its updates and deletes must be
--- published too, and the other way round.  The table moves to the other
--- publication and its pipelines copy it again alone (the stream goes on for
--- the others; readers keep the old rows until the new ones commit), so no
--- change is lost.  Returns what was done, or NULL when nothing changes; a
--- move that would break the source's writes (a column list or row filter
--- beyond the new key) is not made, and said.
-CREATE FUNCTION laredo._replica_identity_changed(p_source_id text, p_schema name, p_table name,
-	p_identity "char", p_keys name[])
-RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	s laredo.source_config;
-	t laredo.source_tables;
-	v_usable boolean := p_identity = 'f' OR (p_identity IN ('d', 'i') AND cardinality(p_keys) > 0);
-	v_filter_cols name[];
-	v_name text := quote_ident(p_schema) || '.' || quote_ident(p_table);
-BEGIN
-	SELECT * INTO s FROM laredo.source_config c WHERE c.source_id = p_source_id;
-	SELECT * INTO t FROM laredo.source_tables x WHERE x.source_id = p_source_id
-		AND x.schema_name = p_schema AND x.table_name = p_table;
-	IF NOT FOUND OR NOT s.create_publication OR t.insert_only = NOT v_usable THEN
-		RETURN NULL;
-	END IF;
-	IF v_usable AND s.publish ~ '(update|delete)' AND p_identity <> 'f' THEN
-		IF t.columns IS NOT NULL AND NOT p_keys <@ t.columns THEN
-			RETURN format('cannot publish the updates of %s: its column list leaves out its new replica identity (%s)',
-				v_name, array_to_string(p_keys, ', '));
-		END IF;
-		IF t.where_clause IS NOT NULL THEN
-			v_filter_cols := laredo._check_where_clause(t.where_clause);
-			IF NOT v_filter_cols <@ p_keys THEN
-				RETURN format('cannot publish the updates of %s: its row filter uses columns outside its new replica identity (%s)',
-					v_name, array_to_string(p_keys, ', '));
-			END IF;
-		END IF;
-	ELSIF v_usable AND s.publish ~ '(update|delete)' AND t.columns IS NOT NULL THEN
-		RETURN format('cannot publish the updates of %s: a column list cannot go with REPLICA IDENTITY FULL', v_name);
-	END IF;
-	UPDATE laredo.source_tables x SET insert_only = NOT v_usable
-	WHERE x.source_id = p_source_id AND x.schema_name = p_schema AND x.table_name = p_table;
-	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL
-	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
-	PERFORM laredo._source_changed(p_source_id);
-	RETURN format('the replica identity of %s changed on the source: it is now published for %s, and its pipelines copy it again',
-		v_name, CASE WHEN v_usable THEN 'every change' ELSE 'insert and truncate only' END);
-END
-$$;
-REVOKE ALL ON FUNCTION laredo._replica_identity_changed(text, name, name, "char", name[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION laredo._replica_identity_changed(text, name, name, "char", name[]) TO laredo_admin;
 
 CREATE FUNCTION laredo.remove_table(source_id text, table_name text)
 RETURNS void
@@ -952,20 +796,15 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'SELECT * FROM laredo.source_tables lists the tables of each source.';
 	END IF;
-	-- the table goes with the inheritance children added with it
-	IF EXISTS (SELECT FROM laredo.pipeline_config p JOIN laredo.source_tables t
-	           ON t.source_id = p.source_id AND t.schema_name = p.source_schema AND t.table_name = p.source_table
-	           WHERE p.source_id = s.source_id
-	             AND ((t.schema_name = n.schema_name AND t.table_name = n.table_name)
-	                  OR (t.parent_schema = n.schema_name AND t.parent_table = n.table_name))) THEN
+	IF EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.source_id = s.source_id
+	           AND p.source_schema = n.schema_name AND p.source_table = n.table_name) THEN
 		RAISE EXCEPTION 'table %.% of source "%" still feeds pipelines',
 			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
 			USING ERRCODE = 'dependent_objects_still_exist',
-			      HINT = 'Drop its pipelines (and its children''s) with laredo.drop_pipeline first.';
+			      HINT = 'Drop its pipelines with laredo.drop_pipeline first.';
 	END IF;
 	DELETE FROM laredo.source_tables t WHERE t.source_id = s.source_id
-		AND ((t.schema_name = n.schema_name AND t.table_name = n.table_name)
-		     OR (t.parent_schema = n.schema_name AND t.parent_table = n.table_name));
+		AND t.schema_name = n.schema_name AND t.table_name = n.table_name;
 	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
@@ -1013,8 +852,6 @@ BEGIN
 		target_kind, target_schema, target_table, options, owner)
 	VALUES (pipeline_id, s.source_id, source_schema, source_table, 'function', v_schema, v_name,
 		options, (SELECT oid FROM pg_roles WHERE rolname = current_user));
-	PERFORM laredo._create_child_pipelines(pipeline_id, s, source_schema, source_table, 'function',
-		NULL, options || jsonb_build_object('target', target));
 	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
@@ -1027,7 +864,7 @@ DECLARE
 	v_retain interval;
 BEGIN
 	FOR k IN SELECT jsonb_object_keys(options) LOOP
-		IF NOT (k IN ('where', 'children') OR (target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
+		IF NOT (k = 'where' OR (target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
 		        OR (target_kind = 'table' AND k IN ('columns', 'soft_delete', 'metadata_columns'))) THEN
 			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
 				USING ERRCODE = 'invalid_parameter_value',
@@ -1041,9 +878,9 @@ BEGIN
 		RAISE EXCEPTION 'invalid columns %', options->'columns'
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an array of column names: {"columns": ["id", "name"]}.';
 	END IF;
-	IF EXISTS (SELECT FROM jsonb_each(options) e WHERE e.key IN ('soft_delete', 'metadata_columns', 'children')
+	IF EXISTS (SELECT FROM jsonb_each(options) e WHERE e.key IN ('soft_delete', 'metadata_columns')
 	           AND jsonb_typeof(e.value) <> 'boolean') THEN
-		RAISE EXCEPTION 'soft_delete, metadata_columns and children take true or false'
+		RAISE EXCEPTION 'soft_delete and metadata_columns take true or false'
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"soft_delete": true}.';
 	END IF;
 	IF options ? 'where' THEN
@@ -1098,42 +935,6 @@ BEGIN
 			      DETAIL = 'Missing or of another type: ' || v_missing || '.',
 			      HINT = 'Give the name of a table that does not exist yet, and laredo creates the change log.';
 	END IF;
-END
-$$;
-
--- The inheritance children added with a table get pipelines of their own
--- when the table's is created (unless options say "children": false): ids
--- <pipeline_id>__<child>, targets of the child's name beside the parent's
--- (a change log: <child>_changelog; a function: the same function).
-CREATE FUNCTION laredo._create_child_pipelines(p_pipeline_id text, s laredo.source_config,
-	p_schema name, p_table name, p_kind text, p_target_schema name, p_options jsonb)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	ch record;
-	v_id text;
-	v_target text;
-	v_options jsonb := (p_options - 'target') || '{"children": false}';
-	i int := 0;
-BEGIN
-	IF NOT coalesce((p_options->>'children')::boolean, true) THEN
-		RETURN;
-	END IF;
-	FOR ch IN SELECT x.schema_name, x.table_name FROM laredo.source_tables x
-	          WHERE x.source_id = s.source_id AND x.parent_schema = p_schema AND x.parent_table = p_table
-	          ORDER BY 1, 2 LOOP
-		i := i + 1;
-		v_id := p_pipeline_id || '__' || ch.table_name;
-		IF v_id !~ '^[a-z_][a-z0-9_]*$' OR length(v_id) > 40 THEN
-			v_id := left(p_pipeline_id, 32) || '__' || i;
-		END IF;
-		v_target := CASE p_kind WHEN 'function' THEN p_options->>'target'
-		                        WHEN 'changelog' THEN quote_ident(p_target_schema) || '.' || quote_ident(ch.table_name || '_changelog')
-		                        ELSE quote_ident(p_target_schema) || '.' || quote_ident(ch.table_name) END;
-		PERFORM laredo.create_pipeline(v_id, s.source_id, quote_ident(ch.schema_name) || '.' || quote_ident(ch.table_name),
-			p_kind, v_target, v_options);
-		UPDATE laredo.pipeline_config c SET parent_pipeline = p_pipeline_id WHERE c.pipeline_id = v_id;
-	END LOOP;
 END
 $$;
 
@@ -1225,8 +1026,6 @@ BEGIN
 			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
 			USING ERRCODE = 'undefined_table', HINT = 'It was dropped on the source; remove_table it.';
 	END IF;
-	-- a table without columns is described by one row without a name
-	DELETE FROM pg_temp.laredo_cols WHERE attname IS NULL;
 
 	IF options ? 'columns' THEN
 		SELECT string_agg(c, ', ') INTO v_cols FROM jsonb_array_elements_text(options->'columns') c
@@ -1270,13 +1069,9 @@ BEGIN
 			RAISE EXCEPTION 'target % is not a table', v_target USING ERRCODE = 'wrong_object_type',
 				HINT = 'Give a table, or a name that does not exist yet so laredo creates it.';
 		END IF;
-		-- Every published column must exist, by name, as the built-in
-		-- subscriber requires; its type may differ (varchar into text, int
-		-- into bigint): each value is read with the target column's input
-		-- function and type modifier, and one that does not fit stops the
-		-- pipeline with an error naming the column and the row.  Columns the
+		-- Every published column must exist with the same type, and columns the
 		-- source does not send must be nullable or have a default.
-		FOR d IN SELECT c.*, a.attname AS local_name
+		FOR d IN SELECT c.*, a.attname AS local_name, format_type(a.atttypid, a.atttypmod) AS local_type
 		         FROM pg_temp.laredo_cols c
 		         LEFT JOIN pg_attribute a ON a.attrelid = v_target AND a.attname = c.attname
 		              AND a.attnum > 0 AND NOT a.attisdropped
@@ -1286,6 +1081,13 @@ BEGIN
 					USING ERRCODE = 'datatype_mismatch',
 					      DETAIL = 'The target table''s columns do not fit the source table.',
 					      HINT = format('ALTER TABLE %s ADD COLUMN %I %s;', v_target, d.attname, d.type_name);
+			ELSIF d.local_type <> d.type_name
+			      AND regexp_replace(d.local_type, '\(.*\)', '') <> regexp_replace(d.type_name, '\(.*\)', '') THEN
+				RAISE EXCEPTION 'column "%" of target % has type %, the source has %', d.attname, v_target,
+					d.local_type, d.type_name
+					USING ERRCODE = 'datatype_mismatch',
+					      DETAIL = 'The target table''s columns do not fit the source table.',
+					      HINT = format('ALTER TABLE %s ALTER COLUMN %I TYPE %s;', v_target, d.attname, d.type_name);
 			END IF;
 		END LOOP;
 		SELECT string_agg(e.col || ' ' || e.typ, ', ') INTO v_local_missing
@@ -1349,8 +1151,6 @@ BEGIN
 		target_kind, target_schema, target_table, options, owner)
 	VALUES (pipeline_id, s.source_id, n.schema_name, n.table_name, target_kind,
 		tn.schema_name, tn.table_name, options, (SELECT oid FROM pg_roles WHERE rolname = current_user));
-	PERFORM laredo._create_child_pipelines(pipeline_id, s, n.schema_name, n.table_name, target_kind,
-		tn.schema_name, options);
 	PERFORM laredo._source_changed(s.source_id);
 END
 $$;
@@ -1384,9 +1184,7 @@ DECLARE
 BEGIN
 	PERFORM laredo._require_admin('drop a pipeline');
 	v_source := laredo._pipeline_source(pipeline_id);
-	-- with the pipelines of the inheritance children created with it
-	DELETE FROM laredo.pipeline_config p WHERE p.pipeline_id = drop_pipeline.pipeline_id
-		OR p.parent_pipeline = drop_pipeline.pipeline_id;
+	DELETE FROM laredo.pipeline_config p WHERE p.pipeline_id = drop_pipeline.pipeline_id;
 	PERFORM laredo._source_changed(v_source);
 END
 $$;
@@ -1500,8 +1298,6 @@ SELECT p.pipeline_id,
        p.updates,
        p.deletes,
        p.truncates,
-       p.update_missing,
-       p.delete_missing,
        p.last_lsn,
        p.last_applied_at,
        p.error AS last_error
@@ -1523,13 +1319,12 @@ CREATE TYPE laredo.source_info AS (source_id text, slot_mode text, slot_name nam
 	reconnect_attempts integer, next_retry_at timestamptz, restart_lsn pg_lsn,
 	confirmed_flush_lsn pg_lsn, wal_status text, retained_wal_bytes bigint, connection text,
 	create_publication boolean, publish text, reconnect_max_attempts integer,
-	publish_via_partition_root boolean,
 	reconnect_initial_backoff interval, reconnect_max_backoff interval,
 	reconnect_backoff_multiplier float8, tables text[], pipelines text[], created_at timestamptz);
 
 -- A source's settings, without its connection string: readable by anyone.
 CREATE VIEW laredo.source_settings AS
-SELECT c.source_id, c.create_publication, c.publish, c.publish_via_partition_root, c.reconnect_max_attempts,
+SELECT c.source_id, c.create_publication, c.publish, c.reconnect_max_attempts,
        c.reconnect_initial_backoff, c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
        c.created_at
 FROM laredo.source_config c;
@@ -1551,8 +1346,7 @@ BEGIN
 	       v.confirmed_lsn, v.received_lsn, v.lag_bytes, v.last_error, v.last_error_time,
 	       v.last_error_hint, v.reconnect_attempts, v.next_retry_at, v.restart_lsn,
 	       v.confirmed_flush_lsn, v.wal_status, v.retained_wal_bytes, v.connection,
-	       c.create_publication, c.publish, c.reconnect_max_attempts, c.publish_via_partition_root,
-	       c.reconnect_initial_backoff,
+	       c.create_publication, c.publish, c.reconnect_max_attempts, c.reconnect_initial_backoff,
 	       c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
 	       (SELECT array_agg(t.table_name ORDER BY t.table_name) FROM laredo.source_table_list t
 	        WHERE t.source_id = v.source_id),
@@ -1601,17 +1395,6 @@ BEGIN
 	UNION ALL
 	SELECT p.source_id, p.pipeline_id, 'pipeline paused', 'its source is held until resume_pipeline', NULL
 	FROM laredo.pipeline_config p WHERE p.paused
-	UNION ALL
-	SELECT u.source_id, NULL, 'changes without a pipeline',
-	       u.changes || ' changes of ' || u.relation || ' arrived and no pipeline takes them (create a pipeline for it, or take it out of the publication)',
-	       u.first_seen
-	FROM laredo.source_unmapped u
-	UNION ALL
-	SELECT p.source_id, p.pipeline_id, 'rows missing in the target',
-	       p.update_missing || ' updates and ' || p.delete_missing ||
-	       ' deletes found no row in the target and were skipped (the target lost rows the source has: resync_pipeline copies it again)',
-	       NULL
-	FROM laredo.pipeline_config p WHERE p.update_missing + p.delete_missing > 0
 	ORDER BY 1, 2 NULLS FIRST, 3;
 END
 $$;

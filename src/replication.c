@@ -27,17 +27,22 @@ lsn_from_text(const char *text)
 	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
 }
 
-/* What the source says of the slot: one row of eight text columns, or none. */
+/*
+ * What the source says of the slot: one row of nine text columns, or none.
+ * A source on 17 or later says why it invalidated a slot.
+ */
 static char *
-slot_info_query(const char *slot_name)
+slot_info_query(const char *slot_name, int server_version)
 {
 	return psprintf("SELECT s.confirmed_flush_lsn::text, s.restart_lsn::text, s.plugin::text, "
 					"s.database::text, s.wal_status, s.active_pid::text, r.application_name, "
 					"CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL "
-					"     ELSE (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint::text END "
+					"     ELSE (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint::text END, "
+					"%s "
 					"FROM pg_catalog.pg_replication_slots s "
 					"LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
 					"WHERE s.slot_name = %s",
+					server_version >= 170000 ? "s.invalidation_reason::text" : "NULL::text",
 					quote_literal_cstr(slot_name));
 }
 
@@ -60,6 +65,7 @@ slot_info_from_rows(List *rows)
 	info->active_pid = row[5] ? atoi(row[5]) : 0;
 	info->active_appname = row[6];
 	info->retained_wal_bytes = row[7] ? strtoll(row[7], NULL, 10) : -1;
+	info->invalidation_reason = row[8];
 	return info;
 }
 
@@ -67,14 +73,16 @@ slot_info_from_rows(List *rows)
 LaredoSlotInfo *
 laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_name)
 {
-	return slot_info_from_rows(laredo_remote_query(conn, slot_info_query(slot_name), 8, source_id));
+	return slot_info_from_rows(laredo_remote_query(conn, slot_info_query(slot_name, walrcv_server_version(conn)),
+												   9, source_id));
 }
 
 /* The same, on the plain connection the worker polls while it streams. */
 LaredoSlotInfo *
 laredo_slot_info_sql(PGconn *conn, const char *source_id, const char *slot_name)
 {
-	return slot_info_from_rows(laredo_sql_query(conn, slot_info_query(slot_name), 8, source_id));
+	return slot_info_from_rows(laredo_sql_query(conn, slot_info_query(slot_name, PQserverVersion(conn)),
+												9, source_id));
 }
 
 /*

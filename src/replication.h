@@ -20,6 +20,7 @@ typedef struct LaredoSlotInfo
 	int			active_pid;		/* 0 when not active */
 	char	   *active_appname; /* application_name of the active walsender */
 	int64		retained_wal_bytes; /* source's WAL end minus restart_lsn, or -1 */
+	char	   *invalidation_reason;	/* why it was invalidated (a source on 17 on), or NULL */
 } LaredoSlotInfo;
 
 extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,

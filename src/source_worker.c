@@ -139,7 +139,9 @@ worker_check_identities(LaredoSourceConfig *source)
 	List	   *rows;
 	ListCell   *lc;
 
-	if (!source->create_publication || source->tables == NIL)
+	/* a 0.1.0 catalog (before ALTER EXTENSION UPDATE) cannot move a table */
+	if (!source->create_publication || source->tables == NIL ||
+		laredo_catalog_version() < LAREDO_CATALOG_0_2_0)
 		return;
 	initStringInfo(&query);
 	appendStringInfoString(&query,
@@ -381,11 +383,31 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 						source->slot_name, id),
 				 errhint("Give source \"%s\" its own slot_name.", id)));
 	if (slot->wal_status && strcmp(slot->wal_status, "lost") == 0)
+	{
+		/* the cause, as a source on 17 or later says it */
+		const char *reason = slot->invalidation_reason ? slot->invalidation_reason : "wal_removed";
+		const char *why = "The source removed WAL the slot still needed (wal_status = lost, max_slot_wal_keep_size).";
+		const char *prevent = "";
+
+		if (strcmp(reason, "idle_timeout") == 0)
+		{
+			why = "The slot was idle (no consumer connected) longer than the source's idle_replication_slot_timeout.";
+			prevent = " Raise idle_replication_slot_timeout on the source (0 turns it off) before stopping a source for long.";
+		}
+		else if (strcmp(reason, "rows_removed") == 0)
+			why = "The source removed rows the slot still needed to decode (a standby's slot whose catalog rows the primary vacuumed).";
+		else if (strcmp(reason, "wal_level_insufficient") == 0)
+			why = "The source's wal_level is no longer logical.";
+		else if (strcmp(reason, "wal_removed") != 0)
+			why = psprintf("The source invalidated it (%s).", reason);
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("replication slot \"%s\" on source \"%s\" has been invalidated", source->slot_name, id),
-				 errdetail("The source removed WAL the slot still needed (wal_status = lost)."),
-				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
+				 errmsg("replication slot \"%s\" on source \"%s\" has been invalidated (%s)",
+						source->slot_name, id, reason),
+				 errdetail("%s", why),
+				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.%s",
+						 id, prevent)));
+	}
 	if (!XLogRecPtrIsInvalid(startpos) && slot->confirmed_flush > startpos)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

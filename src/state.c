@@ -23,6 +23,39 @@
 
 #include "state.h"
 
+/*
+ * The version of laredo's catalog in this database (the extension's
+ * extversion), as major * 10000 + minor * 100: 1000 for 0.1.0.  After the
+ * server restarts with a new library, workers run before ALTER EXTENSION
+ * UPDATE has changed the catalog: they use what that version has.  Read
+ * once per process (an update restarts the workers); needs a transaction
+ * the first time.
+ */
+static int	catalog_version = 0;
+
+int
+laredo_catalog_version(void)
+{
+	if (catalog_version == 0)
+	{
+		bool		isnull;
+		char	   *v;
+		int			major = 0,
+					minor = 0;
+
+		SPI_connect();
+		if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'laredo'",
+						true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "laredo is not installed in this database");
+		v = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (sscanf(v, "%d.%d", &major, &minor) != 2)
+			elog(ERROR, "unexpected laredo version \"%s\"", v);
+		catalog_version = major * 10000 + minor * 100;
+		SPI_finish();
+	}
+	return catalog_version;
+}
+
 /* Origins are cluster-wide, so the name includes this database's OID. */
 char *
 laredo_origin_name(const char *source_id)
@@ -59,11 +92,14 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(source_id)};
 
+	bool		v020 = laredo_catalog_version() >= LAREDO_CATALOG_0_2_0;
+
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT source_id, connection, slot_mode, slot_name, publication, "
-							  "publish, create_publication, enabled, slot_pending, owner::int8, reconnect_max_attempts, "
-							  "publish_via_partition_root "
-							  "FROM laredo.source_config WHERE source_id = $1",
+	if (SPI_execute_with_args(psprintf("SELECT source_id, connection, slot_mode, slot_name, publication, "
+									   "publish, create_publication, enabled, slot_pending, owner::int8, "
+									   "reconnect_max_attempts, %s "
+									   "FROM laredo.source_config WHERE source_id = $1",
+									   v020 ? "publish_via_partition_root" : "false"),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
 	if (SPI_processed == 1)
@@ -272,14 +308,17 @@ laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
 									"inserts = inserts + $3, updates = updates + $4, "
 									"deletes = deletes + $5, truncates = truncates + $6, "
 									"transactions = transactions + $9, bytes = bytes + $10, "
-									/* a new copy: what the old one lacked is past */
-									"update_missing = CASE WHEN $8 THEN $11 ELSE update_missing + $11 END, "
-									"delete_missing = CASE WHEN $8 THEN $12 ELSE delete_missing + $12 END, "
+									"%s"
 									"last_lsn = $7, last_applied_at = now(), "
 									"baseline_lsn = CASE WHEN $8 THEN $7 ELSE baseline_lsn END, "
 									"error = NULL, error_time = NULL "
 									"WHERE pipeline_id = $1",
-									duration ? psprintf("make_interval(secs => %s)", duration) : "baseline_duration"),
+									duration ? psprintf("make_interval(secs => %s)", duration) : "baseline_duration",
+									/* a new copy: what the old one lacked is past (0.2.0) */
+									laredo_catalog_version() >= LAREDO_CATALOG_0_2_0 ?
+									"update_missing = CASE WHEN $8 THEN $11 ELSE update_missing + $11 END, "
+									"delete_missing = CASE WHEN $8 THEN $12 ELSE delete_missing + $12 END, " :
+									""),
 						   12, types, values, NULL);
 }
 
@@ -294,6 +333,8 @@ laredo_source_record_unmapped(const char *source_id, const char *relation, int64
 	Datum		values[3] = {CStringGetTextDatum(source_id), CStringGetTextDatum(relation),
 	Int64GetDatum(changes)};
 
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_2_0)
+		return;					/* a 0.1.0 catalog has nowhere to keep them */
 	run_in_own_transaction("INSERT INTO laredo.source_unmapped AS u (source_id, relation, changes) "
 						   "VALUES ($1, $2, $3) ON CONFLICT (source_id, relation) DO UPDATE "
 						   "SET changes = u.changes + EXCLUDED.changes, last_seen = now()",

@@ -67,6 +67,11 @@ typedef struct LaredoPipelineCounters
 	TimestampTz baseline_started;	/* while a copy runs, else 0 */
 } LaredoPipelineCounters;
 
+/* laredo's catalog versions (laredo_catalog_version) */
+#define LAREDO_CATALOG_0_1_0	100
+#define LAREDO_CATALOG_0_2_0	200
+extern int	laredo_catalog_version(void);
+
 extern char *laredo_origin_name(const char *source_id);
 extern LaredoSourceConfig *laredo_source_config_load(const char *source_id, bool missing_is_error);
 extern int64 laredo_source_pipelines_pending(const char *source_id);

@@ -10,7 +10,7 @@
 #   18       PostgreSQL 18 in a chroot (test/chroot_server.sh): everything;
 #   17, 19   PostgreSQL 17 and 19 (release candidate) in chroots: pg_regress
 #            and the core TAP tests (resume, slot safety, reconnect,
-#            operations, crash loop).
+#            operations, crash loop, laredo's own upgrade).
 # A chroot or the debug build is made on the first run and cached in
 # /var/cache/laredo.  Any server that logs a crash fails the run.
 #
@@ -20,7 +20,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/test/setup.sh"
 
 # the TAP tests a version runs: all, or these
-core_tap="test/t/010_stateful_resume.pl test/t/030_slot_safety.pl test/t/080_reconnect.pl test/t/100_operations.pl test/t/130_crash_loop.pl"
+core_tap="test/t/010_stateful_resume.pl test/t/030_slot_safety.pl test/t/080_reconnect.pl test/t/100_operations.pl test/t/130_crash_loop.pl test/t/260_upgrade.pl"
 crash_pattern="terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\\b"
 
 works=()

@@ -145,7 +145,32 @@ for (1 .. 4)
 $source->poll_query_until('postgres', q{SELECT wal_status = 'lost' FROM pg_replication_slots WHERE slot_name = 'laredo_s'})
   or die 'slot was not invalidated';
 $source->safe_psql('postgres', q{ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf()});
-expect_error_then_reset('slot invalidated', qr/replication slot "laredo_s" on source "s" has been invalidated/);
+expect_error_then_reset('slot invalidated', qr/replication slot "laredo_s" on source "s" has been invalidated \(wal_removed\)/);
+
+# 4b. a source on 18 or later invalidates a slot idle for longer than
+# idle_replication_slot_timeout: laredo says so, and what to set
+if ($source->pg_version >= 18)
+{
+	stop_worker();
+	$source->safe_psql('postgres', q{ALTER SYSTEM SET idle_replication_slot_timeout = 1; SELECT pg_reload_conf()});
+	# the source looks at idle slots when it checkpoints
+	my $invalidated = 0;
+	for (1 .. 60)
+	{
+		$source->safe_psql('postgres', 'SELECT pg_sleep(1); CHECKPOINT;');
+		$invalidated = $source->safe_psql('postgres',
+			q{SELECT invalidation_reason = 'idle_timeout' FROM pg_replication_slots WHERE slot_name = 'laredo_s'});
+		last if $invalidated eq 't';
+	}
+	die 'slot was not invalidated for idleness' unless $invalidated eq 't';
+	$source->safe_psql('postgres', q{ALTER SYSTEM RESET idle_replication_slot_timeout; SELECT pg_reload_conf()});
+	expect_error_then_reset('slot idle too long',
+		qr/replication slot "laredo_s" on source "s" has been invalidated \(idle_timeout\)/,
+		before_reset => sub {
+			like($consumer->safe_psql('postgres', q{SELECT last_error_hint FROM laredo.sources}),
+				qr/Raise idle_replication_slot_timeout on the source/, 'slot idle too long: the hint names the setting');
+		});
+}
 
 # 5. the publication dropped on the source
 stop_worker();

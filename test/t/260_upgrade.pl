@@ -1,0 +1,133 @@
+# 260_upgrade: laredo's own upgrade path.  A database on laredo 0.1.0 keeps
+# streaming with this library before the catalog is updated (after a server
+# restart with a new library, the workers start before anybody runs ALTER
+# EXTENSION), then `ALTER EXTENSION laredo UPDATE` while the source is under
+# load: the workers restart with the 0.2.0 catalog from their positions, no
+# table is copied again, and the mirror ends equal to the source, nothing
+# lost or repeated.  And an updated catalog is the same as a new one: every
+# table, column, default, constraint, policy, function, view, type and grant
+# of the extension compared between a database updated from 0.1.0 and one
+# that installed 0.2.0.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LaredoTest;
+use IPC::Run;
+
+my $source = source_server('source');
+my $consumer = consumer_server('consumer');
+
+$source->safe_psql('postgres', q{
+	CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL, v text);
+	INSERT INTO items SELECT g, 0, 'v' || g FROM generate_series(1, 5000) g;
+});
+my $connstr = $source->connstr('postgres');
+$consumer->safe_psql('postgres', qq{
+	CREATE EXTENSION laredo VERSION '0.1.0';
+	BEGIN;
+	SELECT laredo.create_source('s', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_up');
+	SELECT laredo.add_table('s', 'public.items');
+	SELECT laredo.create_pipeline('items', 's', 'public.items', target => 'public.items_copy');
+	COMMIT;
+});
+
+sub same
+{
+	my ($what) = @_;
+	$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('s', '120s')});
+	is(table_digest($consumer, 'postgres', 'items_copy', 'id'), table_digest($source, 'postgres', 'items', 'id'),
+		"$what: the mirror equals the source");
+}
+
+same('0.1.0 catalog, this library');
+is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.1.0',
+	'the catalog is 0.1.0');
+
+# Under load: the update, while changes stream.
+my $script = $source->basedir . '/load.sql';
+open my $fh, '>', $script or die;
+print $fh q{\set id random(1, 8000)
+INSERT INTO items VALUES (:id, 1, 'load') ON CONFLICT (id) DO UPDATE SET n = items.n + 1;
+DELETE FROM items WHERE id = :id + 1 AND :id % 9 = 0;
+};
+close $fh;
+my $load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-T', '6', '-f', $script, '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \my $out, '2>', \my $err);
+$source->poll_query_until('postgres', q{SELECT count(*) > 50 FROM items WHERE v = 'load'}) or die 'no load';
+$consumer->safe_psql('postgres', 'ALTER EXTENSION laredo UPDATE');
+$load->finish;
+is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.2.0',
+	'updated to 0.2.0');
+same('after ALTER EXTENSION UPDATE under load');
+my $log = slurp_file($consumer->logfile);
+my $copies = () = $log =~ /baseline committed/g;
+is($copies, 1, 'the table was copied once: the update kept the position');
+is($consumer->safe_psql('postgres', q{SELECT update_missing + delete_missing FROM laredo.pipelines}), '0',
+	'the columns 0.2.0 added are there');
+
+# A 0.2.0 feature on the updated catalog.
+$source->safe_psql('postgres', q{
+	CREATE TABLE parts (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+	CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (100);
+	CREATE TABLE parts_2 PARTITION OF parts FOR VALUES FROM (100) TO (200);
+	INSERT INTO parts SELECT g, 'p' FROM generate_series(1, 199) g;
+});
+$consumer->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT laredo.create_source('r', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_up_root',
+	                            publish_via_partition_root => true);
+	SELECT laredo.add_table('r', 'public.parts');
+	SELECT laredo.create_pipeline('parts', 'r', 'public.parts', target => 'public.parts_copy');
+	COMMIT;
+});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('r', '120s')});
+is($consumer->safe_psql('postgres', 'SELECT count(*) FROM parts_copy'), '199', 'a partitioned table published as its root');
+$source->safe_psql('postgres', q{UPDATE items SET v = 'after' WHERE id < 100});
+same('still streaming');
+
+# The updated catalog and a new one are the same.
+$consumer->safe_psql('postgres', 'CREATE DATABASE fresh');
+$consumer->safe_psql('fresh', 'CREATE EXTENSION laredo');
+my $catalog = q{
+	WITH members AS (
+		SELECT d.classid, d.objid FROM pg_depend d
+		WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+		  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'laredo'))
+	SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+		SELECT 'member ' || pg_describe_object(classid, objid, 0) AS line FROM members
+		UNION ALL
+		SELECT 'function ' || p.oid::regprocedure || ' ' || md5(pg_get_functiondef(p.oid)) || ' '
+		       || coalesce(p.proacl::text, '')
+		FROM pg_proc p WHERE p.pronamespace = 'laredo'::regnamespace AND p.prokind IN ('f', 'p')
+		UNION ALL
+		SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+		       || ' ' || a.attnotnull || ' ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '')
+		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
+		WHERE c.relnamespace = 'laredo'::regnamespace
+		UNION ALL
+		SELECT 'relation ' || c.relname || ' ' || c.relkind::text || ' ' || c.relrowsecurity || ' '
+		       || coalesce(c.relacl::text, '') || ' ' || coalesce(md5(pg_get_viewdef(c.oid)), '')
+		FROM pg_class c WHERE c.relnamespace = 'laredo'::regnamespace AND c.relkind IN ('r', 'v')
+		UNION ALL
+		SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+		FROM pg_constraint WHERE connamespace = 'laredo'::regnamespace
+		UNION ALL
+		SELECT 'policy ' || tablename || ' ' || policyname || ' ' || cmd || ' ' || coalesce(qual, '') || ' '
+		       || coalesce(with_check, '')
+		FROM pg_policies WHERE schemaname = 'laredo') x};
+my $updated = $consumer->safe_psql('postgres', $catalog);
+my $fresh = $consumer->safe_psql('fresh', $catalog);
+is($updated, $fresh, 'the catalog updated from 0.1.0 is the catalog 0.2.0 installs');
+if ($updated ne $fresh)
+{
+	my %u = map { $_ => 1 } split /\n/, $updated;
+	my %f = map { $_ => 1 } split /\n/, $fresh;
+	diag("only in the updated one: $_") for grep { !$f{$_} } sort keys %u;
+	diag("only in the new one: $_") for grep { !$u{$_} } sort keys %f;
+}
+
+done_testing();
