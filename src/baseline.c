@@ -154,6 +154,13 @@ baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTable
 		br->rowfilter = r[5];
 		br->only = r[3][0] != RELKIND_PARTITIONED_TABLE;
 
+		/*
+		 * The published columns, as the stream sends them: attnames says
+		 * which, but before 18 it lists generated columns too, which are
+		 * never sent; from 18 on, stored generated columns are sent (and
+		 * listed) when the publication has publish_generated_columns =
+		 * stored or names them in its column list, virtual ones never.
+		 */
 		cols = laredo_remote_query(conn, psprintf(
 			"WITH pt AS (SELECT attnames FROM pg_catalog.pg_publication_tables "
 			"            WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1) "
@@ -163,10 +170,11 @@ baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTable
 			"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 			"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
 			"     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
-			"WHERE c.oid = %s AND a.attgenerated = '' "
+			"WHERE c.oid = %s AND (a.attgenerated = '' OR %s) "
 			"  AND a.attname = ANY (coalesce((SELECT attnames FROM pt), '{}'::name[])) "
 			"ORDER BY a.attnum",
-			pubs.data, quote_literal_cstr(r[1]), quote_literal_cstr(r[2]), r[0]),
+			pubs.data, quote_literal_cstr(r[1]), quote_literal_cstr(r[2]), r[0],
+			walrcv_server_version(conn) >= 180000 ? "a.attgenerated = 's'" : "false"),
 			3, source->source_id);
 		rel->natts = list_length(cols);
 		rel->attnames = palloc(sizeof(char *) * Max(rel->natts, 1));

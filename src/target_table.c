@@ -258,8 +258,26 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 						quote_identifier(p->config->target_table), p->config->pipeline_id),
 				 errhint("Add _deleted_at timestamptz (soft_delete), _lsn pg_lsn and _commit_time timestamptz (metadata_columns).")));
 	for (int r = 0; r < remote->natts; r++)
-		if (!bms_is_member(r, mapped) && in_subset(t, remote->attnames[r]))
-			ereport(ERROR,
+	{
+		if (bms_is_member(r, mapped) || !in_subset(t, remote->attnames[r]))
+			continue;
+		/* as the built-in's logicalrep_report_missing_or_gen_attrs */
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (att->attgenerated && !att->attisdropped &&
+				strcmp(NameStr(att->attname), remote->attnames[r]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("target %s.%s of pipeline \"%s\" has a generated column \"%s\", which the source sends",
+								quote_identifier(p->config->target_schema),
+								quote_identifier(p->config->target_table),
+								p->config->pipeline_id, remote->attnames[r]),
+						 errdetail("A generated column is computed here and cannot take the source's values; PostgreSQL's subscriber refuses it too (\"incompatible generated column\")."),
+						 errhint("Drop the expression on the target (ALTER TABLE ... ALTER COLUMN ... DROP EXPRESSION), or leave the column out of the source's publication, then alter_source(..., enabled => true).")));
+		}
+		ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("target %s.%s of pipeline \"%s\" has no column \"%s\", which the source sends",
 							quote_identifier(p->config->target_schema),
@@ -267,6 +285,7 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 							p->config->pipeline_id, remote->attnames[r]),
 					 errdetail("The source table's columns changed, or the target's did."),
 					 errhint("ALTER TABLE the target to add the column, then alter_source(..., enabled => true).")));
+	}
 	t->map_stale = false;
 }
 

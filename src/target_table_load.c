@@ -62,7 +62,13 @@ laredo_table_copy_format(LaredoPipeline *p, LogicalRepRelation *remoterel)
 
 			if (!att->attisdropped && strcmp(NameStr(att->attname), remoterel->attnames[i]) == 0)
 				localtype = att->atttypid;
+			/* refused, with its reason, by the row-by-row path (target_table.c) */
+			if (!att->attisdropped && att->attgenerated &&
+				strcmp(NameStr(att->attname), remoterel->attnames[i]) == 0)
+				format = LAREDO_COPY_NONE;
 		}
+		if (format == LAREDO_COPY_NONE)
+			break;
 		if (localtype != remotetype || remotetype >= FirstGenbkiObjectId)
 		{
 			format = LAREDO_COPY_TEXT;

@@ -7,7 +7,10 @@
 #   debug    a debug build of it (test/debug_server.sh: assertions on, freed
 #            memory clobbered), where a misuse of memory fails at once
 #            instead of by luck: everything;
-#   18       PostgreSQL 18 in a chroot (test/chroot_server.sh): everything;
+#   18       PostgreSQL 18 in a chroot (test/chroot_server.sh): everything,
+#            and the cross-version tests with a PostgreSQL 15 built in that
+#            chroot (test/chroot_pg15.sh): 15 and 18 as source and consumer
+#            both ways;
 #   17, 19   PostgreSQL 17 and 19 (release candidate) in chroots: pg_regress
 #            and the core TAP tests (resume, slot safety, reconnect,
 #            operations, crash loop, laredo's own upgrade).
@@ -61,7 +64,7 @@ run_suite() {
 
 # run_chroot_suite MAJOR TAP-TESTS: the suite on PostgreSQL MAJOR, in its chroot
 run_chroot_suite() {
-	local major=$1 tests=$2 dir pgc status=0
+	local major=$1 tests=$2 dir pgc pg15 cross= status=0
 	local run="bash $root/test/chroot_server.sh $major run"
 	echo "=== laredo tests on PostgreSQL $major (a chroot)"
 	dir=$(bash "$root/test/chroot_server.sh" "$major" | tail -n 1) || return 1
@@ -70,6 +73,15 @@ run_chroot_suite() {
 	rm -rf "$dir/build/laredo" && mkdir -p "$dir/build/laredo" || return 1
 	(cd "$root" && tar cf - --exclude=./tmp_check --exclude=./tmp_check_regress --exclude=./results \
 		--exclude=./log --exclude='*.o' --exclude='*.so' --exclude='*.bc' .) | tar xf - -C "$dir/build/laredo" || return 1
+	# on 18, the cross-version tests also need laredo in a PostgreSQL 15
+	# built in the same chroot (test/chroot_pg15.sh)
+	if [ "$major" = 18 ]; then
+		pg15=$(bash "$root/test/chroot_pg15.sh" | tail -n 1) || return 1
+		cross="LAREDO_CROSS_PG15=${pg15%/bin/pg_config}"
+		$run -- sh -c "chown -R postgres /build/laredo && cd /build/laredo &&
+			make -s PG_CONFIG=$pg15 >/dev/null && make -s install PG_CONFIG=$pg15 >/dev/null &&
+			make -s clean PG_CONFIG=$pg15 >/dev/null" || return 1
+	fi
 	$run -- sh -c "chown -R postgres /build/laredo && cd /build/laredo &&
 		make -s PG_CONFIG=$pgc >/dev/null && make -s install PG_CONFIG=$pgc >/dev/null" || return 1
 	$run -u postgres -- make -s -C /build/laredo installcheck PG_CONFIG="$pgc" TAP_TESTS= || status=$?
@@ -82,7 +94,7 @@ run_chroot_suite() {
 		echo "pg_regress failed on PostgreSQL $major: the TAP tests were not run"
 		return "$status"
 	fi
-	$run -u postgres -- make -s -C /build/laredo installcheck PG_CONFIG="$pgc" REGRESS= \
+	$run -u postgres -- env $cross make -s -C /build/laredo installcheck PG_CONFIG="$pgc" REGRESS= \
 		${tests:+PROVE_TESTS="$tests"} || status=$?
 	if [ "$status" -ne 0 ]; then
 		for f in "$dir"/build/laredo/tmp_check/log/*; do [ -f "$f" ] && { echo "=== $f"; tail -n 60 "$f"; }; done

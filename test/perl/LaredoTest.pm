@@ -35,6 +35,19 @@ my %excused;
 		$init->($self, @args);
 		$self->append_conf('postgresql.conf', "max_active_replication_origins = 64\n")
 		  if $self->pg_version >= 18;
+		# An older server of a cross-version test (install_path), made by
+		# 18's module: it writes a setting of 18 that 15 refuses.
+		if ($self->pg_version < 18)
+		{
+			my $conf = $self->data_dir . '/postgresql.conf';
+			my $text = slurp_file($conf);
+			if ($text =~ s/^autovacuum_worker_slots\b.*\n//mg)
+			{
+				open my $fh, '>', $conf or die "could not write $conf: $!";
+				print $fh $text;
+				close $fh;
+			}
+		}
 		return;
 	};
 }
@@ -49,11 +62,13 @@ sub kill_process
 	return kill $signal, $pid;
 }
 
-# source_server($name[, $conf]): a started server with wal_level logical.
+# source_server($name[, $conf[, %new]]): a started server with wal_level
+# logical; %new goes to PostgreSQL::Test::Cluster->new (install_path => a
+# server of another version, for the cross-version tests).
 sub source_server
 {
-	my ($name, $conf) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my ($name, $conf, %new) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name, %new);
 	$node->init(allows_streaming => 'logical');
 	$node->append_conf('postgresql.conf',
 		"max_replication_slots = 20\nmax_wal_senders = 20\n" . ($conf // ''));
@@ -61,11 +76,12 @@ sub source_server
 	return $node;
 }
 
-# consumer_server($name[, $conf]): a started server that loads laredo.
+# consumer_server($name[, $conf[, %new]]): a started server that loads
+# laredo; %new as source_server's.
 sub consumer_server
 {
-	my ($name, $conf) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my ($name, $conf, %new) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name, %new);
 	$node->init(allows_streaming => 'logical');
 	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'laredo'
