@@ -123,6 +123,21 @@ laredo_stream_options_no_streaming(WalRcvStreamOptions *options)
 #endif
 }
 
+/*
+ * 16 added pgoutput's origin option ('none': only the changes made on the
+ * source itself); false where this server's walreceiver cannot send it.
+ */
+static inline bool
+laredo_stream_options_origin(WalRcvStreamOptions *options, char *origin)
+{
+#if PG_VERSION_NUM >= 160000
+	options->proto.logical.origin = origin;
+	return true;
+#else
+	return false;
+#endif
+}
+
 /* --- executor --------------------------------------------------------------- */
 
 /*

@@ -10,6 +10,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_replication_origin.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -21,6 +22,7 @@
 #include "parser/parser.h"
 #include "pgstat.h"
 #include "replication/origin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
@@ -585,5 +587,29 @@ laredo_drop_origin(PG_FUNCTION_ARGS)
 	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	replorigin_drop_by_name(laredo_origin_name(source_id), true, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Creates this database's replication origin of a source, or moves it, to
+ * lsn: the position laredo.save_positions() recorded, taken up by
+ * laredo.adopt_source in an upgraded server or a copy of the database
+ * (pg_upgrade carries the catalog, not the origins; pg_dump neither).
+ */
+PG_FUNCTION_INFO_V1(laredo_set_origin);
+Datum
+laredo_set_origin(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	XLogRecPtr	lsn = PG_GETARG_LSN(1);
+	char	   *name = laredo_origin_name(source_id);
+	ReplOriginId origin;
+
+	/* as pg_replication_origin_advance: no concurrent drop */
+	LockRelationOid(ReplicationOriginRelationId, RowExclusiveLock);
+	origin = replorigin_by_name(name, true);
+	if (origin == InvalidReplOriginId)
+		origin = replorigin_create(name);
+	replorigin_advance(origin, lsn, InvalidXLogRecPtr, true, true);
 	PG_RETURN_VOID();
 }

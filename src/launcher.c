@@ -61,6 +61,13 @@ laredo_register_launcher(void)
 {
 	BackgroundWorker bgw;
 
+	/*
+	 * Not in pg_upgrade's servers (started with -b): nothing may write to the
+	 * databases they dump and restore, as the built-in launcher does not run
+	 * there either.  The sources start with the upgraded server.
+	 */
+	if (IsBinaryUpgrade)
+		return;
 	bgworker_init(&bgw, "laredo_launcher_main", "laredo launcher");
 	bgw.bgw_restart_time = 5;
 	bgw.bgw_notify_pid = 0;

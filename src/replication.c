@@ -104,13 +104,33 @@ laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_
 						  source_id);
 }
 
+/*
+ * Starts the stream with pgoutput's protocol version 1 on every source
+ * version: versions 2 to 4 only add streamed, two-phase and parallel-streamed
+ * transactions, which laredo does not ask for, and a source refuses a
+ * version newer than its own.  origin "none" (only the changes made on the
+ * source itself) is asked of a source on 16 or later, from a server on 16 or
+ * later; "any" is pgoutput's default and is not sent, as before 16.
+ */
 void
 laredo_stream_start(WalReceiverConn *conn, const char *source_id, const char *slot_name,
-					XLogRecPtr startpoint, List *publications)
+					XLogRecPtr startpoint, List *publications, const char *origin)
 {
 	WalRcvStreamOptions options;
 
 	memset(&options, 0, sizeof(options));
+	if (strcmp(origin, "none") == 0)
+	{
+		int			version = walrcv_server_version(conn);
+
+		if (version < 160000 || !laredo_stream_options_origin(&options, "none"))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("source \"%s\" cannot leave out the changes its server received by replication", source_id),
+					 errdetail("origin = 'none' needs PostgreSQL 16 or later on both sides; the source runs %d, this server %d.",
+							   version / 10000, PG_VERSION_NUM / 10000),
+					 errhint("Call laredo.alter_source('%s', origin => 'any') to take every change.", source_id)));
+	}
 	options.logical = true;
 	options.slotname = (char *) slot_name;
 	options.startpoint = startpoint;

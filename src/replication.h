@@ -33,7 +33,7 @@ extern char *laredo_slot_create(WalReceiverConn *conn, const char *source_id,
 extern void laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_name);
 extern void laredo_stream_start(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, XLogRecPtr startpoint,
-								List *publications);
+								List *publications, const char *origin);
 extern void laredo_stream_feedback(WalReceiverConn *conn, XLogRecPtr write_lsn,
 								   XLogRecPtr flush_lsn, bool request_reply);
 

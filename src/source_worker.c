@@ -307,6 +307,45 @@ error_is_permanent(int sqlerrcode)
 		strncmp(state, "0A", 2) == 0;	/* feature not supported */
 }
 
+/*
+ * A copy of this database (pg_dump and restore, pg_upgrade, a clone of the
+ * server) holds the original's sources, whose slots, publications and
+ * positions are the original's: streaming from the slot would take its
+ * changes from the original, a new baseline would drop it.  Nothing is
+ * touched until a person says which (adopt_source or reset_source).
+ */
+static void
+worker_check_home(LaredoSourceConfig *source)
+{
+	const char *id = source->source_id;
+	char		sysid[32];
+	char	   *db;
+
+	/* a catalog before 0.3.0 does not know */
+	if (source->home_system_identifier == NULL && source->home_database == NULL)
+		return;
+	snprintf(sysid, sizeof(sysid), UINT64_FORMAT, GetSystemIdentifier());
+	StartTransactionCommand();
+	db = get_database_name(MyDatabaseId);
+	if (source->home_system_identifier == NULL || source->home_database == NULL ||
+		strcmp(source->home_system_identifier, sysid) != 0 || strcmp(source->home_database, db) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" belongs to database \"%s\" of the server with system identifier %s, and this is database \"%s\" of %s",
+						id, source->home_database ? source->home_database : "?",
+						source->home_system_identifier ? source->home_system_identifier : "?", db, sysid),
+				 errdetail("This database is a copy (pg_dump and restore, pg_upgrade, a clone): slot \"%s\" on the source and its changes belong to the original.",
+						   source->slot_name),
+				 errhint("Call laredo.adopt_source('%s') if laredo.save_positions() saved its position before the copy, or laredo.reset_source('%s', slot_name => 'a_new_name') to start this copy over with a slot of its own.",
+						 id, id)));
+	CommitTransactionCommand();
+	if (source->has_saved_lsn)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" has a saved position and waits to be adopted", id),
+				 errhint("Call laredo.adopt_source('%s').", id)));
+}
+
 static XLogRecPtr
 worker_setup_origin(ReplOriginId *origin)
 {
@@ -735,6 +774,7 @@ worker_run(Oid owner)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
+	worker_check_home(source);
 	startpos = worker_setup_origin(&origin);
 	laredo_apply_init(source);
 	laredo_apply_set_resolver(worker_resolve_relation);
@@ -832,7 +872,8 @@ worker_run(Oid owner)
 						id, LSN_FORMAT_ARGS(sync_lsn), LSN_FORMAT_ARGS(startpos))));
 	}
 	laredo_apply_set_origin(origin, startpos);
-	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source));
+	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source),
+						source->origin);
 	worker_stream(conn, source, owner, startpos);
 }
 

@@ -93,13 +93,17 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 	Datum		args[1] = {CStringGetTextDatum(source_id)};
 
 	bool		v020 = laredo_catalog_version() >= LAREDO_CATALOG_0_2_0;
+	bool		v030 = laredo_catalog_version() >= LAREDO_CATALOG_0_3_0;
 
 	SPI_connect();
 	if (SPI_execute_with_args(psprintf("SELECT source_id, connection, slot_mode, slot_name, publication, "
 									   "publish, create_publication, enabled, slot_pending, owner::int8, "
-									   "reconnect_max_attempts, %s "
+									   "reconnect_max_attempts, %s, %s "
 									   "FROM laredo.source_config WHERE source_id = $1",
-									   v020 ? "publish_via_partition_root" : "false"),
+									   v020 ? "publish_via_partition_root" : "false",
+									   v030 ? "origin, home_system_identifier, home_database::text, "
+									   "saved_lsn IS NOT NULL" :
+									   "'any', NULL::text, NULL::text, false"),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
 	if (SPI_processed == 1)
@@ -122,6 +126,11 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->owner = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
 		source->reconnect_max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
 		source->publish_via_partition_root = spi_bool(tup, desc, 12);
+		source->origin = pstrdup(spi_text(tup, desc, 13));
+		/* NULL before 0.3.0 */
+		source->home_system_identifier = spi_text(tup, desc, 14) ? pstrdup(spi_text(tup, desc, 14)) : NULL;
+		source->home_database = spi_text(tup, desc, 15) ? pstrdup(spi_text(tup, desc, 15)) : NULL;
+		source->has_saved_lsn = spi_bool(tup, desc, 16);
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)

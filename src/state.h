@@ -44,6 +44,10 @@ typedef struct LaredoSourceConfig
 	char	   *publish;
 	bool		create_publication;
 	bool		publish_via_partition_root;
+	char	   *origin;			/* "any" or "none" (0.3.0) */
+	char	   *home_system_identifier;	/* where it was created (0.3.0; else NULL) */
+	char	   *home_database;
+	bool		has_saved_lsn;	/* save_positions() stopped it (0.3.0) */
 	bool		enabled;
 	bool		slot_pending;
 	int			reconnect_max_attempts;
@@ -70,6 +74,7 @@ typedef struct LaredoPipelineCounters
 /* laredo's catalog versions (laredo_catalog_version) */
 #define LAREDO_CATALOG_0_1_0	100
 #define LAREDO_CATALOG_0_2_0	200
+#define LAREDO_CATALOG_0_3_0	300
 extern int	laredo_catalog_version(void);
 
 extern char *laredo_origin_name(const char *source_id);

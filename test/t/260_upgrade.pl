@@ -2,12 +2,12 @@
 # streaming with this library before the catalog is updated (after a server
 # restart with a new library, the workers start before anybody runs ALTER
 # EXTENSION), then `ALTER EXTENSION laredo UPDATE` while the source is under
-# load: the workers restart with the 0.2.0 catalog from their positions, no
+# load: the workers restart with the 0.3.0 catalog from their positions, no
 # table is copied again, and the mirror ends equal to the source, nothing
 # lost or repeated.  And an updated catalog is the same as a new one: every
 # table, column, default, constraint, policy, function, view, type and grant
 # of the extension compared between a database updated from 0.1.0 and one
-# that installed 0.2.0.
+# that installed 0.3.0, and one updated from 0.2.0.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -59,14 +59,19 @@ my $load = IPC::Run::start(
 $source->poll_query_until('postgres', q{SELECT count(*) > 50 FROM items WHERE v = 'load'}) or die 'no load';
 $consumer->safe_psql('postgres', 'ALTER EXTENSION laredo UPDATE');
 $load->finish;
-is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.2.0',
-	'updated to 0.2.0');
+is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.3.0',
+	'updated to 0.3.0 (through 0.2.0)');
 same('after ALTER EXTENSION UPDATE under load');
 my $log = slurp_file($consumer->logfile);
 my $copies = () = $log =~ /baseline committed/g;
 is($copies, 1, 'the table was copied once: the update kept the position');
 is($consumer->safe_psql('postgres', q{SELECT update_missing + delete_missing FROM laredo.pipelines}), '0',
 	'the columns 0.2.0 added are there');
+is($consumer->safe_psql('postgres', q{
+	SELECT home_database = current_database()
+	       AND home_system_identifier = (SELECT system_identifier::text FROM pg_control_system())
+	       AND origin = 'any'
+	FROM laredo.source_config}), 't', 'the sources that existed are at home here after the update (0.3.0)');
 
 # A 0.2.0 feature on the updated catalog.
 $source->safe_psql('postgres', q{
@@ -88,9 +93,11 @@ is($consumer->safe_psql('postgres', 'SELECT count(*) FROM parts_copy'), '199', '
 $source->safe_psql('postgres', q{UPDATE items SET v = 'after' WHERE id < 100});
 same('still streaming');
 
-# The updated catalog and a new one are the same.
+# The updated catalog and a new one are the same, from 0.1.0 and from 0.2.0.
 $consumer->safe_psql('postgres', 'CREATE DATABASE fresh');
 $consumer->safe_psql('fresh', 'CREATE EXTENSION laredo');
+$consumer->safe_psql('postgres', 'CREATE DATABASE mid');
+$consumer->safe_psql('mid', q{CREATE EXTENSION laredo VERSION '0.2.0'; ALTER EXTENSION laredo UPDATE});
 my $catalog = q{
 	WITH members AS (
 		SELECT d.classid, d.objid FROM pg_depend d
@@ -121,7 +128,8 @@ my $catalog = q{
 		FROM pg_policies WHERE schemaname = 'laredo') x};
 my $updated = $consumer->safe_psql('postgres', $catalog);
 my $fresh = $consumer->safe_psql('fresh', $catalog);
-is($updated, $fresh, 'the catalog updated from 0.1.0 is the catalog 0.2.0 installs');
+is($updated, $fresh, 'the catalog updated from 0.1.0 is the catalog 0.3.0 installs');
+is($consumer->safe_psql('mid', $catalog), $fresh, 'the catalog updated from 0.2.0 is the catalog 0.3.0 installs');
 if ($updated ne $fresh)
 {
 	my %u = map { $_ => 1 } split /\n/, $updated;
