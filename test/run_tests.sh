@@ -26,16 +26,33 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 core_tap="test/t/010_stateful_resume.pl test/t/030_slot_safety.pl test/t/080_reconnect.pl test/t/100_operations.pl test/t/130_crash_loop.pl test/t/260_upgrade.pl"
 crash_pattern="terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\\b"
 
+# the last commit of laredo 0.1.0 (library and catalog): TAP 260 upgrades from it
+old_commit=9634194461f9fc7bd5cc8b92108bcf04f491788e
 works=()
 trap 'rm -rf "${works[@]}"' EXIT
 
-# run_suite LABEL PG_CONFIG: the whole suite against that server build
+# run_suite LABEL PG_CONFIG [yes]: the whole suite against that server build
+# (yes: with laredo 0.1.0's own library for the upgrade test)
 run_suite() {
-	local label=$1 pgc=$2 work status=0
+	local label=$1 pgc=$2 with_old=${3:-no} work old status=0
 	echo "=== laredo tests on $label: $("$pgc" --version)"
 	# (called as `run_suite ... || ...`: set -e does not apply in here)
 	(cd "$root" && make -s clean PG_CONFIG="$pgc" >/dev/null && make -s PG_CONFIG="$pgc" >/dev/null &&
 		as_root make -s install PG_CONFIG="$pgc" >/dev/null) || return 1
+	# laredo 0.1.0's own library, for the first half of the upgrade test (TAP
+	# 260): built from the commit of 0.1.0, found in the clone's history; not
+	# on the debug build, where 0.1.0's use after free at CREATE EXTENSION
+	# (fixed in 0.2.0) is the crash it was found as
+	old=
+	if [ "$with_old" != yes ]; then
+		:
+	elif git -C "$root" cat-file -e "$old_commit^{commit}" 2>/dev/null; then
+		old=$(mktemp -d) && works+=("$old") && git -C "$root" archive "$old_commit" | tar -x -C "$old" &&
+			(cd "$old" && make -s PG_CONFIG="$pgc" >/dev/null 2>&1) && chmod -R a+rX "$old" || return 1
+		old="LAREDO_OLD_BUILD=$old"
+	else
+		echo "note: the clone has no commit $old_commit (laredo 0.1.0): TAP 260 runs without 0.1.0's own library"
+	fi
 	work=$(mktemp -d) || return 1
 	works+=("$work")
 	cp -a "$root"/. "$work"/ && as_root chown -R postgres "$work" && chmod 755 "$work" && cd "$work" || return 1
@@ -53,7 +70,7 @@ run_suite() {
 		return "$status"
 	fi
 	# then the TAP suite
-	as_root runuser -u postgres -- make -s installcheck PG_CONFIG="$pgc" REGRESS= || status=$?
+	as_root runuser -u postgres -- env $old make -s installcheck PG_CONFIG="$pgc" REGRESS= || status=$?
 	if [ "$status" -ne 0 ]; then
 		for f in tmp_check/log/*; do [ -f "$f" ] && { echo "=== $f"; tail -n 60 "$f"; }; done
 		echo "the TAP tests failed on $label"
@@ -108,7 +125,7 @@ for server in ${LAREDO_TEST_SERVERS:-release debug 18 17 19}; do
 	start=$SECONDS
 	case $server in
 		release)
-			run_suite "Debian's PostgreSQL 15" "$(command -v pg_config)" || failed+=("PostgreSQL 15") ;;
+			run_suite "Debian's PostgreSQL 15" "$(command -v pg_config)" yes || failed+=("PostgreSQL 15") ;;
 		debug)
 			pgc=$(bash "$root/test/debug_server.sh" | tail -n 1)
 			run_suite "a debug build of PostgreSQL 15 (cassert)" "$pgc" || failed+=("PostgreSQL 15, debug build") ;;

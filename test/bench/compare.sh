@@ -34,15 +34,35 @@
 #      the bound no consumer of this source can pass.
 # Timings are printed, never asserted.
 #   bash test/bench/compare.sh [scale] [transactions per client] [rate]
+# LAREDO_BUILTIN_BINARY=1: the subscription is made WITH (binary = true)
+# (PostgreSQL 16 or later, where its initial copy is binary too); its other
+# options keep their defaults (on 18, streaming = parallel).
+# LAREDO_BENCH_INSTALL=0: install no package and build nothing (only
+# test/setup.sh's helpers): the laredo installed for the pg_config on PATH
+# is measured, e.g. PostgreSQL 18's in its chroot, built and installed there
+# first (test/chroot_server.sh):
+#   bash test/chroot_server.sh 18 run -- env PATH=/usr/lib/postgresql/18/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+#       LAREDO_BENCH_INSTALL=0 bash /build/laredo/test/bench/compare.sh
 set -euo pipefail
 shopt -s inherit_errexit
 scale=${1:-20}
 txns=${2:-5000}
 rate=${3:-500}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-. "$root/test/setup.sh"
+if [ "${LAREDO_BENCH_INSTALL:-1}" = 0 ]; then
+	# setup.sh's helpers only: its lines up to the first blank one
+	. <(sed '/^$/q' "$root/test/setup.sh")
+else
+	. "$root/test/setup.sh"
+fi
 
 bin=$(pg_config --bindir)
+major=$(pg_config --version | awk '{print int($2)}')
+sub_options=
+if [ "${LAREDO_BUILTIN_BINARY:-0}" = 1 ]; then
+	((major >= 16)) || { echo "LAREDO_BUILTIN_BINARY=1 needs PostgreSQL 16 or later (this is $major)" >&2; exit 2; }
+	sub_options=" WITH (binary = true)"
+fi
 dir=$(mktemp -d)
 chmod 755 "$dir"
 as_root chown postgres "$dir"
@@ -110,7 +130,7 @@ baseline_builtin() {
 	local t0
 	settle
 	t0=$(now)
-	q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
+	q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub$sub_options" >/dev/null
 	until [ "$(q builtin -c "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND count(*) = 5 FROM pg_subscription_rel")" = t ]; do
 		sleep 0.1
 	done
@@ -283,6 +303,8 @@ cr=$(echo "scale=0; $rows / $ceiling_secs" | bc)
 dr=$(echo "scale=0; $rows / $decode_secs" | bc)
 printf '\nlaredo vs built-in subscription: pgbench scale %s, %s x 4 transactions, %s (%s cores)\n' \
 	"$scale" "$txns" "$(uname -r)" "$(nproc)"
+printf '%s; the built-in subscription: %s\n' "$(pg_config --version)" \
+	"$(q builtin -c "SELECT 'binary = ' || subbinary || ', streaming = ' || substream::text FROM pg_subscription WHERE subname = 'bench_sub'")"
 printf '%-42s %12s %12s %10s %10s\n' "figure" "laredo" "built-in" "l / b" "l / ceil"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "baseline, $accounts accounts (s)" "$laredo_baseline" "$builtin_baseline" \
 	"$(ratio "$laredo_baseline" "$builtin_baseline")" "-"

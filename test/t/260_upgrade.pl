@@ -1,7 +1,8 @@
-# 260_upgrade: laredo's own upgrade path.  A database on laredo 0.1.0 keeps
-# streaming with this library before the catalog is updated (after a server
-# restart with a new library, the workers start before anybody runs ALTER
-# EXTENSION), then `ALTER EXTENSION laredo UPDATE` while the source is under
+# 260_upgrade: laredo's own upgrade path.  A database on laredo 0.1.0 (its
+# own library on PostgreSQL 15) streams; the new library and SQL files are
+# installed over it and the server restarted: the workers start before
+# anybody runs ALTER EXTENSION, so the new library streams on the 0.1.0
+# catalog; then `ALTER EXTENSION laredo UPDATE` while the source is under
 # load: the workers restart with the 0.3.0 catalog from their positions, no
 # table is copied again, and the mirror ends equal to the source, nothing
 # lost or repeated.  And an updated catalog is the same as a new one: every
@@ -16,8 +17,46 @@ use Test::More;
 use LaredoTest;
 use IPC::Run;
 
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+
 my $source = source_server('source');
-my $consumer = consumer_server('consumer');
+
+# laredo 0.1.0's own library (built by test/run_tests.sh from the commit of
+# 0.1.0, on PostgreSQL 15, the only version 0.1.0 supports): the consumer runs
+# from a private copy of this server's installation, with 0.1.0 installed in
+# it, and is upgraded as a DBA upgrades: the new library and SQL files
+# installed over the old, a restart, ALTER EXTENSION UPDATE.  Without it
+# (17, 18, 19) the first half runs this library on a 0.1.0 catalog.
+my $old_build = $ENV{LAREDO_OLD_BUILD};
+my %pg = map { my $v = `pg_config --$_`; chomp $v; ($_ => $v) } qw(bindir sharedir pkglibdir);
+my $copy = PostgreSQL::Test::Utils::tempdir;
+
+# copies laredo's library and extension files into the private installation
+sub install_laredo
+{
+	my ($so, @sql) = @_;
+	unlink glob("$copy$pg{sharedir}/extension/laredo*");
+	system('cp', $so, "$copy$pg{pkglibdir}/laredo.so") == 0 or die 'cp failed';
+	system('cp', @sql, "$copy$pg{sharedir}/extension/") == 0 or die 'cp failed';
+	return;
+}
+
+my $consumer;
+if ($old_build)
+{
+	for my $dir (@pg{qw(bindir sharedir pkglibdir)})
+	{
+		make_path("$copy$dir");
+		system('cp', '-a', "$dir/.", "$copy$dir/") == 0 or die "could not copy $dir";
+	}
+	install_laredo("$old_build/laredo.so", "$old_build/laredo.control", "$old_build/sql/laredo--0.1.0.sql");
+	$consumer = consumer_server('consumer', '', install_path => $copy . dirname($pg{bindir}));
+}
+else
+{
+	$consumer = consumer_server('consumer');
+}
 
 $source->safe_psql('postgres', q{
 	CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL, v text);
@@ -25,7 +64,7 @@ $source->safe_psql('postgres', q{
 });
 my $connstr = $source->connstr('postgres');
 $consumer->safe_psql('postgres', qq{
-	CREATE EXTENSION laredo VERSION '0.1.0';
+	CREATE EXTENSION laredo VERSION '0.1.0';  -- the only version of the old installation
 	BEGIN;
 	SELECT laredo.create_source('s', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_up');
 	SELECT laredo.add_table('s', 'public.items');
@@ -41,7 +80,33 @@ sub same
 		"$what: the mirror equals the source");
 }
 
-same('0.1.0 catalog, this library');
+# which library the server runs: 0.1.0's has no laredo_set_origin (0.3.0)
+sub library_has_set_origin
+{
+	my ($ret) = $consumer->psql('postgres',
+		q{CREATE FUNCTION pg_temp.probe() RETURNS void AS '$libdir/laredo', 'laredo_set_origin' LANGUAGE C});
+	return $ret == 0 ? 'new' : 'old';
+}
+
+if ($old_build)
+{
+	is(library_has_set_origin(), 'old', "the server runs 0.1.0's own library");
+	same('laredo 0.1.0, its own library');
+	$source->safe_psql('postgres', q{UPDATE items SET n = n + 1 WHERE id % 10 = 0});
+	same('laredo 0.1.0 streaming');
+	# the new version installed over the old one, then a restart: the new
+	# library starts the workers on the 0.1.0 catalog
+	$source->safe_psql('postgres', q{UPDATE items SET v = 'while down' WHERE id % 10 = 1});
+	$consumer->stop;
+	install_laredo("$pg{pkglibdir}/laredo.so", glob("$pg{sharedir}/extension/laredo*"));
+	$consumer->start;
+	is(library_has_set_origin(), 'new', 'the server runs the new library after the restart');
+	same('the new library on the 0.1.0 catalog, after the restart');
+}
+else
+{
+	same('0.1.0 catalog, this library');
+}
 is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.1.0',
 	'the catalog is 0.1.0');
 
