@@ -47,11 +47,13 @@ CREATE TABLE laredo.source_config (
 	-- 0.3.0: which changes the source sends: 'any', or 'none' (only those made
 	-- on the source itself; sources on 16 or later), as a subscription's origin
 	origin text NOT NULL DEFAULT 'any' CHECK (origin IN ('any', 'none')),
-	-- 0.3.0: the server (system identifier) and database the source belongs
-	-- to; a copy of this database (pg_dump, pg_upgrade, a clone) differs and
-	-- never uses the original's slot until adopt_source or reset_source
+	-- 0.3.0: the server (system identifier) and database (its OID: a rename
+	-- keeps it; its name, for messages) the source belongs to; a copy of this
+	-- database (pg_dump and restore, pg_upgrade) differs and never uses the
+	-- original's slot until adopt_source or reset_source
 	home_system_identifier text,
 	home_database name,
+	home_database_oid oid,
 	-- 0.3.0: the position laredo.save_positions() recorded (pg_upgrade or a
 	-- move), and whether the source was enabled then; adopt_source uses them
 	saved_lsn pg_lsn,
@@ -434,12 +436,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 RETURN (SELECT system_identifier::text FROM pg_control_system());
 
 -- Whether s was created in another database than this one: this database is
--- a copy (pg_dump and restore, pg_upgrade, a clone of the server) and the
--- source's slot, publication and position belong to the original.
+-- a copy (pg_dump and restore, pg_upgrade) and the source's slot,
+-- publication and position belong to the original.  A rename keeps the
+-- database's OID; a physical standby, promoted, keeps the system identifier
+-- and is the same consumer.
 CREATE FUNCTION laredo._is_copy(s laredo.source_config) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 RETURN s.home_system_identifier IS DISTINCT FROM laredo._system_identifier()
-	OR s.home_database IS DISTINCT FROM current_database();
+	OR s.home_database_oid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database());
 
 CREATE FUNCTION laredo._check_origin(origin text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -583,12 +587,13 @@ BEGIN
 	INSERT INTO laredo.source_config (source_id, connection, slot_mode, slot_name, publication,
 		create_publication, publish, publish_via_partition_root, reconnect_max_attempts,
 		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier, enabled, owner,
-		origin, home_system_identifier, home_database)
+		origin, home_system_identifier, home_database, home_database_oid)
 	VALUES (source_id, connection, slot_mode, v_slot, v_pub, coalesce(create_publication, true),
 		array_to_string(v_publish, ', '), publish_via_partition_root, reconnect_max_attempts,
 		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier,
 		coalesce(enabled, true), (SELECT oid FROM pg_roles WHERE rolname = current_user),
-		origin, laredo._system_identifier(), current_database());
+		origin, laredo._system_identifier(), current_database(),
+		(SELECT oid FROM pg_database WHERE datname = current_database()));
 	PERFORM laredo._notify_config_change();
 END
 $$;
@@ -760,7 +765,7 @@ BEGIN
 				USING ERRCODE = 'duplicate_object', HINT = 'Choose another slot_name.';
 		END IF;
 	END IF;
-	-- A copy of this database (pg_dump, pg_upgrade, a clone) starts over
+	-- A copy of this database (pg_dump and restore, pg_upgrade) starts over
 	-- with a slot and a publication of its own: the original's are left alone.
 	IF v_copy AND (reset_source.slot_name IS NULL OR reset_source.slot_name = s.slot_name) THEN
 		RAISE EXCEPTION 'slot "%" of source "%" belongs to the database this one is a copy of', s.slot_name, s.source_id
@@ -791,6 +796,7 @@ BEGIN
 		error_time = NULL, config_version = c.config_version + 1,
 		slot_name = coalesce(reset_source.slot_name, c.slot_name), publication = v_pub,
 		home_system_identifier = laredo._system_identifier(), home_database = current_database(),
+		home_database_oid = (SELECT oid FROM pg_database WHERE datname = current_database()),
 		enabled = CASE WHEN c.saved_lsn IS NOT NULL THEN coalesce(c.saved_enabled, c.enabled) ELSE c.enabled END,
 		saved_lsn = NULL, saved_enabled = NULL
 	WHERE c.source_id = s.source_id;
@@ -866,6 +872,7 @@ BEGIN
 	END IF;
 	UPDATE laredo.source_config c SET
 		home_system_identifier = laredo._system_identifier(), home_database = current_database(),
+		home_database_oid = (SELECT oid FROM pg_database WHERE datname = current_database()),
 		enabled = coalesce(c.saved_enabled, true), saved_lsn = NULL, saved_enabled = NULL,
 		error = NULL, error_hint = NULL, error_time = NULL, config_version = c.config_version + 1
 	WHERE c.source_id = s.source_id;

@@ -308,11 +308,13 @@ error_is_permanent(int sqlerrcode)
 }
 
 /*
- * A copy of this database (pg_dump and restore, pg_upgrade, a clone of the
- * server) holds the original's sources, whose slots, publications and
- * positions are the original's: streaming from the slot would take its
- * changes from the original, a new baseline would drop it.  Nothing is
- * touched until a person says which (adopt_source or reset_source).
+ * A copy of this database (pg_dump and restore, pg_upgrade) holds the
+ * original's sources, whose slots, publications and positions are the
+ * original's: streaming from the slot would take its changes from the
+ * original, a new baseline would drop it.  Nothing is touched until a person
+ * says which (adopt_source or reset_source).  The database is known by its
+ * OID, which a rename keeps; a physical standby of this server, promoted,
+ * keeps the system identifier and OIDs: it is this consumer, not a copy.
  */
 static void
 worker_check_home(LaredoSourceConfig *source)
@@ -327,14 +329,14 @@ worker_check_home(LaredoSourceConfig *source)
 	snprintf(sysid, sizeof(sysid), UINT64_FORMAT, GetSystemIdentifier());
 	StartTransactionCommand();
 	db = get_database_name(MyDatabaseId);
-	if (source->home_system_identifier == NULL || source->home_database == NULL ||
-		strcmp(source->home_system_identifier, sysid) != 0 || strcmp(source->home_database, db) != 0)
+	if (source->home_system_identifier == NULL || source->home_database_oid != MyDatabaseId ||
+		strcmp(source->home_system_identifier, sysid) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" belongs to database \"%s\" of the server with system identifier %s, and this is database \"%s\" of %s",
 						id, source->home_database ? source->home_database : "?",
 						source->home_system_identifier ? source->home_system_identifier : "?", db, sysid),
-				 errdetail("This database is a copy (pg_dump and restore, pg_upgrade, a clone): slot \"%s\" on the source and its changes belong to the original.",
+				 errdetail("This database is a copy (pg_dump and restore, pg_upgrade): slot \"%s\" on the source and its changes belong to the original.",
 						   source->slot_name),
 				 errhint("Call laredo.adopt_source('%s') if laredo.save_positions() saved its position before the copy, or laredo.reset_source('%s', slot_name => 'a_new_name') to start this copy over with a slot of its own.",
 						 id, id)));

@@ -102,8 +102,8 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 									   "FROM laredo.source_config WHERE source_id = $1",
 									   v020 ? "publish_via_partition_root" : "false",
 									   v030 ? "origin, home_system_identifier, home_database::text, "
-									   "saved_lsn IS NOT NULL" :
-									   "'any', NULL::text, NULL::text, false"),
+									   "saved_lsn IS NOT NULL, coalesce(home_database_oid, 0)::int8" :
+									   "'any', NULL::text, NULL::text, false, 0::int8"),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
 	if (SPI_processed == 1)
@@ -131,6 +131,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->home_system_identifier = spi_text(tup, desc, 14) ? pstrdup(spi_text(tup, desc, 14)) : NULL;
 		source->home_database = spi_text(tup, desc, 15) ? pstrdup(spi_text(tup, desc, 15)) : NULL;
 		source->has_saved_lsn = spi_bool(tup, desc, 16);
+		source->home_database_oid = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 17, &isnull));
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)

@@ -46,7 +46,8 @@ typedef struct LaredoSourceConfig
 	bool		publish_via_partition_root;
 	char	   *origin;			/* "any" or "none" (0.3.0) */
 	char	   *home_system_identifier;	/* where it was created (0.3.0; else NULL) */
-	char	   *home_database;
+	char	   *home_database;	/* its name when it was made, for messages */
+	Oid			home_database_oid;	/* the check: a rename keeps it */
 	bool		has_saved_lsn;	/* save_positions() stopped it (0.3.0) */
 	bool		enabled;
 	bool		slot_pending;
