@@ -6,6 +6,8 @@ OBJS = \
 	src/launcher.o \
 	src/source_worker.o \
 	src/remote.o \
+	src/continuity.o \
+	src/failover.o \
 	src/replication.o \
 	src/publication.o \
 	src/baseline.o \
@@ -19,11 +21,12 @@ OBJS = \
 	src/target_changelog.o \
 	src/target_function.o \
 	src/row_json.o \
+	src/standby_slots.o \
 	src/state.o \
 	src/functions.o
 
-DATA = sql/laredo--0.1.0.sql sql/laredo--0.2.0.sql sql/laredo--0.3.0.sql \
-	sql/laredo--0.1.0--0.2.0.sql sql/laredo--0.2.0--0.3.0.sql
+DATA = sql/laredo--0.1.0.sql sql/laredo--0.2.0.sql sql/laredo--0.3.0.sql sql/laredo--0.4.0.sql \
+	sql/laredo--0.1.0--0.2.0.sql sql/laredo--0.2.0--0.3.0.sql sql/laredo--0.3.0--0.4.0.sql
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 SHLIB_LINK_INTERNAL = $(libpq)
 

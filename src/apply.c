@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "apply.h"
+#include "standby_slots.h"
 
 typedef struct RemoteRelEntry
 {
@@ -59,6 +60,23 @@ static XLogRecPtr applied_lsn = InvalidXLogRecPtr;
 static XLogRecPtr durable_lsn = InvalidXLogRecPtr;
 
 /*
+ * ack_lsn: the part of durable_lsn that may be acknowledged to the source.
+ * The same, unless laredo.synchronized_standby_slots names standbys of this
+ * server: then only what they have flushed too (standby_slots.c).
+ */
+static XLogRecPtr ack_lsn = InvalidXLogRecPtr;
+
+/*
+ * Whether applied_lsn is past the last change applied (an idle position:
+ * keepalives, transactions of tables nobody follows).  After a failover the
+ * difference decides between moving the position back to the fork and a
+ * durable ERROR (continuity.c), so laredo.source_history records the last
+ * change's position whenever this flips: never while changes stream, at
+ * most once per idle position recorded.
+ */
+static bool position_idle = false;
+
+/*
  * Commits not yet known to be flushed: the end of each local commit record
  * and the source position it carries, oldest first, as the built-in apply
  * worker keeps them (lsn_mapping).  Under a steady stream the newest commit
@@ -73,6 +91,7 @@ typedef struct UnflushedCommit
 
 #define UNFLUSHED_MAX 1024
 static UnflushedCommit unflushed[UNFLUSHED_MAX];
+static void unflushed_push(XLogRecPtr local_end, XLogRecPtr remote_lsn);
 static int	unflushed_first = 0;	/* ring buffer: oldest entry */
 static int	unflushed_count = 0;
 
@@ -267,6 +286,34 @@ laredo_apply_init(LaredoSourceConfig *source)
 	MemoryContextSwitchTo(old);
 }
 
+/* What laredo.source_history says of the stored position (continuity.c). */
+void
+laredo_apply_set_last_change(XLogRecPtr last_change)
+{
+	position_idle = !XLogRecPtrIsInvalid(last_change);
+}
+
+/*
+ * Moves the stored position back to lsn (a fork of the source's history
+ * that only positions without changes had passed), durably before anything
+ * is recorded or streamed after it.
+ */
+void
+laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	LockRelationOid(ReplicationOriginRelationId, RowExclusiveLock);
+	/* replorigin_advance refuses an origin that a session holds, ours included */
+	replorigin_session_reset();
+	replorigin_advance(origin, lsn, InvalidXLogRecPtr, true, true);
+	laredo_replorigin_session_setup(origin);
+	XLogFlush(XactLastRecEnd);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(old);
+}
+
 void
 laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos)
 {
@@ -274,12 +321,31 @@ laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos)
 	durable_lsn = startpos;
 	applied_lsn = startpos;
 	unflushed_count = 0;
+	ack_lsn = startpos;
+
+	/*
+	 * The standbys may lack the commit that recorded startpos (a restart
+	 * while one is down): acknowledge it only once they have everything
+	 * written here so far.
+	 */
+	if (laredo_standby_slots_enabled() && !XLogRecPtrIsInvalid(startpos))
+	{
+		ack_lsn = InvalidXLogRecPtr;
+		unflushed_push(GetXLogInsertRecPtr(), startpos);
+	}
 }
 
 XLogRecPtr
 laredo_apply_durable_lsn(void)
 {
 	return durable_lsn;
+}
+
+/* What may be acknowledged to the source (invalid: nothing yet). */
+XLogRecPtr
+laredo_apply_ack_lsn(void)
+{
+	return ack_lsn;
 }
 
 static void
@@ -289,21 +355,36 @@ apply_commit_batch(void)
 	laredo_apply_commit_local(batch_end_lsn, batch_commit_time, true);
 }
 
-/* Acknowledges the commits the WAL has been flushed past; with force, flushes all first. */
+/*
+ * Makes durable the commits the WAL has been flushed past, and acknowledges
+ * those the standbys of laredo.synchronized_standby_slots have too; with
+ * force, flushes all first.
+ */
 static void
 unflushed_release(bool force)
 {
 	XLogRecPtr	flushed;
+	XLogRecPtr	limit;
 
 	if (unflushed_count == 0)
 		return;
 	if (force)
 		XLogFlush(unflushed[(unflushed_first + unflushed_count - 1) % UNFLUSHED_MAX].local_end);
 	flushed = GetFlushRecPtr(NULL);
-	while (unflushed_count > 0 && unflushed[unflushed_first].local_end <= flushed)
+	limit = Min(flushed, laredo_standby_slots_confirmed());
+	for (int i = 0; i < unflushed_count; i++)
 	{
-		if (unflushed[unflushed_first].remote_lsn > durable_lsn)
-			durable_lsn = unflushed[unflushed_first].remote_lsn;
+		UnflushedCommit *c = &unflushed[(unflushed_first + i) % UNFLUSHED_MAX];
+
+		if (c->local_end > flushed)
+			break;
+		if (c->remote_lsn > durable_lsn)
+			durable_lsn = c->remote_lsn;
+	}
+	while (unflushed_count > 0 && unflushed[unflushed_first].local_end <= limit)
+	{
+		if (unflushed[unflushed_first].remote_lsn > ack_lsn)
+			ack_lsn = unflushed[unflushed_first].remote_lsn;
 		unflushed_first = (unflushed_first + 1) % UNFLUSHED_MAX;
 		unflushed_count--;
 	}
@@ -315,13 +396,23 @@ unflushed_push(XLogRecPtr local_end, XLogRecPtr remote_lsn)
 {
 	UnflushedCommit *slot;
 
-	/* a full ring is emptied by flushing now: it only fills when the WAL writer lags */
+	/*
+	 * A full ring is emptied by flushing now when the WAL writer lags.  When
+	 * a standby of laredo.synchronized_standby_slots lags (or is down), a
+	 * flush would not empty it, only cost an fsync per commit: the newest
+	 * entry then stands for this commit too, acknowledged a little later
+	 * than it could be, never earlier.
+	 */
 	if (unflushed_count == UNFLUSHED_MAX)
+		unflushed_release(false);
+	if (unflushed_count == UNFLUSHED_MAX && !laredo_standby_slots_enabled())
 		unflushed_release(true);
-	slot = &unflushed[(unflushed_first + unflushed_count) % UNFLUSHED_MAX];
+	if (unflushed_count == UNFLUSHED_MAX)
+		slot = &unflushed[(unflushed_first + unflushed_count - 1) % UNFLUSHED_MAX];
+	else
+		slot = &unflushed[(unflushed_first + unflushed_count++) % UNFLUSHED_MAX];
 	slot->local_end = local_end;
 	slot->remote_lsn = remote_lsn;
-	unflushed_count++;
 }
 
 /*
@@ -533,6 +624,9 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 			memset(&p->counters, 0, sizeof(p->counters));
 		}
 	}
+	/* the position becomes that of a change again */
+	if (advance_origin && position_idle)
+		laredo_source_set_last_change(apply_source->source_id, InvalidXLogRecPtr);
 	PopActiveSnapshot();
 	if (write_counters)
 		last_counters_write = now;
@@ -559,6 +653,8 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 		p->in_baseline = false;
 	}
 
+	if (advance_origin)
+		position_idle = false;
 	/* asynchronous commit: durable once laredo_apply_flush has flushed it */
 	if (advance_origin && end_lsn > applied_lsn)
 	{
@@ -580,11 +676,20 @@ laredo_apply_persist_idle(XLogRecPtr lsn, bool force)
 {
 	MemoryContext old = CurrentMemoryContext;
 	XLogRecPtr	local_end;
+	bool		wrote;
 
 	if (!laredo_apply_idle_position_pending(lsn) || IsTransactionState())
 		return;
 
 	StartTransactionCommand();
+	/* the position passes the last change: say where that was */
+	wrote = !position_idle;
+	if (wrote)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		laredo_source_set_last_change(apply_source->source_id, applied_lsn);
+		PopActiveSnapshot();
+	}
 	LockRelationOid(ReplicationOriginRelationId, RowExclusiveLock);
 	/* replorigin_advance refuses an origin that a session holds, ours included */
 	replorigin_session_reset();
@@ -592,8 +697,12 @@ laredo_apply_persist_idle(XLogRecPtr lsn, bool force)
 	laredo_replorigin_session_setup(apply_origin);
 	local_end = XactLastRecEnd;
 	CommitTransactionCommand();
+	/* with the row written, durable means its commit record flushed too */
+	if (wrote)
+		local_end = Max(local_end, XactLastCommitEnd);
 	MemoryContextSwitchTo(old);
 	applied_lsn = lsn;
+	position_idle = true;
 	unflushed_push(local_end, lsn);
 	unflushed_release(force);
 }

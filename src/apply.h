@@ -15,6 +15,8 @@
 
 extern void laredo_apply_init(LaredoSourceConfig *source);
 extern void laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos);
+extern void laredo_apply_set_last_change(XLogRecPtr last_change);
+extern void laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn);
 /* finds the configured table a published relation belongs to (a partition's root), or NULL */
 typedef LaredoTableConfig *(*laredo_apply_resolver) (LogicalRepRelation *remoterel);
 extern void laredo_apply_set_resolver(laredo_apply_resolver resolver);
@@ -27,6 +29,7 @@ extern void laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_tim
 extern void laredo_apply_message(StringInfo s);
 extern bool laredo_apply_in_remote_xact(void);
 extern XLogRecPtr laredo_apply_durable_lsn(void);
+extern XLogRecPtr laredo_apply_ack_lsn(void);
 extern bool laredo_apply_unflushed_pending(void);
 extern bool laredo_apply_idle_position_pending(XLogRecPtr lsn);
 extern void laredo_apply_flush(bool force);

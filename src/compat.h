@@ -68,6 +68,14 @@ typedef RepOriginId ReplOriginId;
 #define LAREDO_MAX_ORIGINS_GUC "max_replication_slots"
 #endif
 
+/* --- replication slots (16: why a slot was invalidated) ------------------ */
+/* Whether slot s (its mutex held) was invalidated. */
+#if PG_VERSION_NUM >= 160000
+#define laredo_slot_invalidated(s) ((s)->data.invalidated != RS_INVAL_NONE)
+#else
+#define laredo_slot_invalidated(s) (!XLogRecPtrIsInvalid((s)->data.invalidated_at))
+#endif
+
 /* 16 added who may share the session's origin (0: this backend alone) */
 static inline void
 laredo_replorigin_session_setup(ReplOriginId node)

@@ -16,6 +16,8 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
+#include "standby_slots.h"
+
 PG_MODULE_MAGIC;
 
 LaredoShared *laredo_shared = NULL;
@@ -150,6 +152,13 @@ _PG_init(void)
 							60000, 100, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("laredo.synchronized_standby_slots",
+							   "Physical replication slots of this server whose standbys must have a change before laredo acknowledges it to its source.",
+							   "As PostgreSQL's synchronized_standby_slots on a source: promoting one of those standbys resumes every source from its own position, nothing lost, no new baseline.",
+							   &laredo_synchronized_standby_slots,
+							   "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   laredo_standby_slots_check, NULL, NULL);
 	MarkGUCPrefixReserved("laredo");
 
 	prev_shmem_request_hook = shmem_request_hook;

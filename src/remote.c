@@ -143,6 +143,73 @@ laredo_conninfo_effective(const char *conninfo, Oid role)
 }
 
 /*
+ * One connection string per server that a multi-host connection string
+ * names (host, hostaddr and port lists split; target_session_attrs left out,
+ * so that a standby is reached too), each a LaredoHost.  '' names none.
+ */
+List *
+laredo_conninfo_hosts(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	List	   *hosts = NIL;
+	List	   *host_list = NIL;
+	List	   *addr_list = NIL;
+	List	   *port_list = NIL;
+	int			n;
+
+	if (conninfo[0] == '\0')
+		return NIL;
+	opts = conninfo_parse(conninfo);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		List	  **list = strcmp(o->keyword, "host") == 0 ? &host_list :
+			strcmp(o->keyword, "hostaddr") == 0 ? &addr_list :
+			strcmp(o->keyword, "port") == 0 ? &port_list : NULL;
+
+		if (list != NULL && o->val != NULL && o->val[0] != '\0')
+		{
+			char	   *copy = pstrdup(o->val);
+
+			for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ","))
+				*list = lappend(*list, pstrdup(tok));
+		}
+	}
+	n = Max(Max(list_length(host_list), list_length(addr_list)), 1);
+	for (int i = 0; i < n; i++)
+	{
+		LaredoHost *h = palloc0(sizeof(LaredoHost));
+		StringInfoData buf;
+		const char *host = i < list_length(host_list) ? list_nth(host_list, i) : NULL;
+		const char *addr = i < list_length(addr_list) ? list_nth(addr_list, i) : NULL;
+		const char *port = list_length(port_list) == 1 ? linitial(port_list) :
+			i < list_length(port_list) ? list_nth(port_list, i) : NULL;
+
+		initStringInfo(&buf);
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+		{
+			if (o->val == NULL || o->val[0] == '\0' ||
+				strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
+				strcmp(o->keyword, "port") == 0 || strcmp(o->keyword, "target_session_attrs") == 0 ||
+				strcmp(o->keyword, "load_balance_hosts") == 0)
+				continue;
+			append_conninfo_value(&buf, o->keyword, o->val);
+		}
+		if (host)
+			append_conninfo_value(&buf, "host", host);
+		if (addr)
+			append_conninfo_value(&buf, "hostaddr", addr);
+		if (port)
+			append_conninfo_value(&buf, "port", port);
+		h->conninfo = buf.data;
+		h->host = pstrdup(host ? host : addr ? addr : "localhost");
+		h->port = pstrdup(port ? port : DEF_PGPORT_STR);
+		hosts = lappend(hosts, h);
+	}
+	PQconninfoFree(opts);
+	return hosts;
+}
+
+/*
  * Refuses, when a source is created or altered, what libpq would only refuse
  * on connecting (a port that is not a number) and settings laredo makes
  * itself: replication, and application_name, by which laredo recognises its

@@ -9,7 +9,16 @@
 #include "libpq-fe.h"
 #include "replication/walreceiver.h"
 
+/* One server of a (multi-host) connection string. */
+typedef struct LaredoHost
+{
+	char	   *conninfo;		/* that server alone */
+	char	   *host;			/* as the string names it, for messages */
+	char	   *port;
+} LaredoHost;
+
 extern char *laredo_conninfo_effective(const char *conninfo, Oid role);
+extern List *laredo_conninfo_hosts(const char *conninfo);
 extern void laredo_conninfo_validate(const char *conninfo);
 extern char *laredo_conninfo_masked(const char *conninfo, bool *has_password);
 extern WalReceiverConn *laredo_connect(const char *conninfo, Oid role,

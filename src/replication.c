@@ -28,7 +28,7 @@ lsn_from_text(const char *text)
 }
 
 /*
- * What the source says of the slot: one row of nine text columns, or none.
+ * What the source says of the slot: one row of eleven text columns, or none.
  * A source on 17 or later says why it invalidated a slot.
  */
 static char *
@@ -38,11 +38,13 @@ slot_info_query(const char *slot_name, int server_version)
 					"s.database::text, s.wal_status, s.active_pid::text, r.application_name, "
 					"CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL "
 					"     ELSE (pg_catalog.pg_current_wal_lsn() - s.restart_lsn)::bigint::text END, "
-					"%s "
+					"%s, %s, "
+					"(SELECT a.wait_event FROM pg_catalog.pg_stat_activity a WHERE a.pid = s.active_pid) "
 					"FROM pg_catalog.pg_replication_slots s "
 					"LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
 					"WHERE s.slot_name = %s",
 					server_version >= 170000 ? "s.invalidation_reason::text" : "NULL::text",
+					server_version >= 170000 ? "s.failover::text" : "NULL::text",
 					quote_literal_cstr(slot_name));
 }
 
@@ -66,6 +68,8 @@ slot_info_from_rows(List *rows)
 	info->active_appname = row[6];
 	info->retained_wal_bytes = row[7] ? strtoll(row[7], NULL, 10) : -1;
 	info->invalidation_reason = row[8];
+	info->failover = row[9] && strcmp(row[9], "true") == 0;
+	info->wait_event = row[10];
 	return info;
 }
 
@@ -74,7 +78,7 @@ LaredoSlotInfo *
 laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_name)
 {
 	return slot_info_from_rows(laredo_remote_query(conn, slot_info_query(slot_name, walrcv_server_version(conn)),
-												   9, source_id));
+												   11, source_id));
 }
 
 /* The same, on the plain connection the worker polls while it streams. */
@@ -82,7 +86,7 @@ LaredoSlotInfo *
 laredo_slot_info_sql(PGconn *conn, const char *source_id, const char *slot_name)
 {
 	return slot_info_from_rows(laredo_sql_query(conn, slot_info_query(slot_name, PQserverVersion(conn)),
-												9, source_id));
+												11, source_id));
 }
 
 /*
@@ -95,6 +99,22 @@ laredo_slot_create(WalReceiverConn *conn, const char *source_id, const char *slo
 {
 	return laredo_walrcv_create_slot(conn, slot_name, temporary, false, false, CRS_EXPORT_SNAPSHOT,
 									 consistent_lsn);
+}
+
+/*
+ * Makes the slot a failover slot, or an ordinary one (a source on 17 or
+ * later): its standbys with sync_replication_slots keep a copy that a
+ * promotion keeps.  A slot laredo creates with an exported snapshot is
+ * altered after its baseline, since the snapshot stays valid only while
+ * its connection runs no other command.
+ */
+void
+laredo_slot_set_failover(WalReceiverConn *conn, const char *source_id, const char *slot_name,
+						 bool failover)
+{
+	laredo_remote_command(conn, psprintf("ALTER_REPLICATION_SLOT %s (FAILOVER %s)",
+										 quote_identifier(slot_name), failover ? "true" : "false"),
+						  source_id);
 }
 
 void

@@ -21,6 +21,8 @@ typedef struct LaredoSlotInfo
 	char	   *active_appname; /* application_name of the active walsender */
 	int64		retained_wal_bytes; /* source's WAL end minus restart_lsn, or -1 */
 	char	   *invalidation_reason;	/* why it was invalidated (a source on 17 on), or NULL */
+	bool		failover;		/* a failover slot (a source on 17 on) */
+	char	   *wait_event;		/* of the walsender that holds it, or NULL */
 } LaredoSlotInfo;
 
 extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,
@@ -30,6 +32,8 @@ extern LaredoSlotInfo *laredo_slot_info_sql(PGconn *conn, const char *source_id,
 extern char *laredo_slot_create(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, bool temporary,
 								XLogRecPtr *consistent_lsn);
+extern void laredo_slot_set_failover(WalReceiverConn *conn, const char *source_id,
+									 const char *slot_name, bool failover);
 extern void laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_name);
 extern void laredo_stream_start(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, XLogRecPtr startpoint,

@@ -34,6 +34,8 @@
 
 #include "apply.h"
 #include "baseline.h"
+#include "continuity.h"
+#include "failover.h"
 #include "publication.h"
 #include "remote.h"
 #include "replication.h"
@@ -49,6 +51,8 @@
 #define SLOT_STATUS_MS			5000
 /* How often the replica identities of the source's tables are looked at. */
 #define IDENTITY_CHECK_MS		1000
+/* How often the source's failover setup is looked at (failover.c). */
+#define FAILOVER_CHECK_MS		30000
 
 LaredoWorkerSlot *MyLaredoSlot = NULL;
 
@@ -275,6 +279,24 @@ worker_publish_slot_info(LaredoSlotInfo *slot)
 	LWLockRelease(laredo_shared->lock);
 }
 
+/*
+ * Records a text of laredo.source_history (failover_readiness, lag_reason)
+ * when it differs from what this worker recorded last; *last lives in
+ * TopMemoryContext.
+ */
+static void
+worker_note_text(const char *column, const char *value, char **last, bool *known)
+{
+	if (*known && ((value == NULL && *last == NULL) ||
+				   (value != NULL && *last != NULL && strcmp(value, *last) == 0)))
+		return;
+	laredo_source_set_failover_state(worker_source_id, column, value);
+	if (*last)
+		pfree(*last);
+	*last = value ? MemoryContextStrdup(TopMemoryContext, value) : NULL;
+	*known = true;
+}
+
 static void
 worker_shutdown(int code, Datum arg)
 {
@@ -409,6 +431,23 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("replication slot \"%s\" on source \"%s\" is still held by a previous session (PID %d)",
 							source->slot_name, id, slot->active_pid)));
+
+		/*
+		 * laredo of this server's, on another timeline: this server's old
+		 * primary after a failover, whose walsender the source has not yet
+		 * timed out (wal_sender_timeout), or which still runs (split brain).
+		 * Worth retrying: a dead one's walsender goes.
+		 */
+		if (slot->active_appname &&
+			strncmp(slot->active_appname, appname, strcspn(appname, "/") + 1) == 0 &&
+			strstr(slot->active_appname, " source ") &&
+			strcmp(strstr(slot->active_appname, " source "), strstr(appname, " source ")) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" on source \"%s\" is held by laredo of another timeline of this server (PID %d, application \"%s\")",
+							source->slot_name, id, slot->active_pid, slot->active_appname),
+					 errdetail("A second consumer: this server's old primary after a failover, still connected or not yet timed out by the source."),
+					 errhint("Stop the old primary of this server for good (an HA manager fences it); the source ends a dead one's session after its wal_sender_timeout.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("replication slot \"%s\" on source \"%s\" is used by another consumer (PID %d, application \"%s\")",
@@ -454,7 +493,7 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("replication slot \"%s\" on source \"%s\" is ahead of laredo's position",
 						source->slot_name, id),
-				 errdetail("The slot has confirmed %X/%X, but only %X/%X is applied here; the changes between would be skipped.",
+				 errdetail("The slot has confirmed %X/%X, but only %X/%X is applied here; the changes between would be skipped. A second consumer may have streamed from the slot: a copy of this database, or this server's old primary after a failover.",
 						   LSN_FORMAT_ARGS(slot->confirmed_flush), LSN_FORMAT_ARGS(startpos)),
 				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
 }
@@ -496,6 +535,11 @@ static void
 worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 {
 	TimestampTz last_slot_status = 0;
+	TimestampTz last_failover_check = 0;
+	char	   *lag_reason = NULL;
+	bool		lag_reason_known = false;
+	char	   *readiness = NULL;
+	bool		readiness_known = false;
 	TimestampTz last_identity_check = 0;
 	TimestampTz last_maintain = 0;
 	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
@@ -529,6 +573,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		bool		waiter;
 		TimestampTz now;
 		XLogRecPtr	durable;
+		XLogRecPtr	acked;
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(msgcxt);
@@ -623,7 +668,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			if (!ping_sent &&
 				TimestampDifferenceExceeds(last_heard, now, wal_receiver_timeout / 2))
 			{
-				laredo_stream_feedback(conn, last_received, laredo_apply_durable_lsn(), true);
+				laredo_stream_feedback(conn, last_received, laredo_apply_ack_lsn(), true);
 				ping_sent = true;
 			}
 		}
@@ -658,10 +703,30 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
 
-			worker_publish_slot_info(laredo_slot_info_sql(worker_status_conn(), worker_source_id,
-														  source->slot_name));
+			LaredoSlotInfo *info = laredo_slot_info_sql(worker_status_conn(), worker_source_id,
+														source->slot_name);
+
+			worker_publish_slot_info(info);
+			/* a source on 17 or later waits for its synchronized_standby_slots */
+			if (!IsTransactionState())
+				worker_note_text("lag_reason",
+								 info->exists && info->wait_event &&
+								 strcmp(info->wait_event, "WaitForStandbyConfirmation") == 0 ?
+								 "the source waits for the standbys of its synchronized_standby_slots to confirm its WAL before it sends it (wait event WaitForStandbyConfirmation): one of them is down or behind" :
+								 NULL, &lag_reason, &lag_reason_known);
 			MemoryContextSwitchTo(old);
 			last_slot_status = now;
+		}
+		if (TimestampDifferenceExceeds(last_failover_check, now, FAILOVER_CHECK_MS) &&
+			!IsTransactionState())
+		{
+			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+
+			worker_note_text("failover_readiness",
+							 laredo_failover_readiness(source, worker_status_conn(), owner),
+							 &readiness, &readiness_known);
+			MemoryContextSwitchTo(old);
+			last_failover_check = now;
 		}
 		/* every second, and at once for a wait_for_catchup caller */
 		if ((waiter || TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS)) &&
@@ -680,11 +745,13 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);
 
-		if (reply_requested || durable != last_reported ||
+		/* what the consumer's standbys have too (laredo.synchronized_standby_slots) */
+		acked = laredo_apply_ack_lsn();
+		if (reply_requested || acked != last_reported ||
 			TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_INTERVAL_MS))
 		{
-			laredo_stream_feedback(conn, last_received, durable, false);
-			last_reported = durable;
+			laredo_stream_feedback(conn, last_received, acked, false);
+			last_reported = acked;
 			last_feedback = now;
 		}
 
@@ -732,7 +799,7 @@ worker_run(Oid owner)
 	bool		needs_sync = false;
 	bool		ephemeral;
 	ListCell   *lc;
-	char	   *appname = psprintf("laredo source %s", id);
+	char	   *appname;
 	MemoryContext old;
 
 	/*
@@ -793,7 +860,10 @@ worker_run(Oid owner)
 		if (!((LaredoPipelineConfig *) lfirst(lc))->baselined)
 			needs_sync = true;
 
+	appname = laredo_continuity_appname(id);
 	conn = laredo_connect(source->connection, owner, appname, id);
+	/* before anything is read from the slot: is this still the history laredo's position is on? */
+	startpos = laredo_continuity_check(conn, source, origin, needs_baseline ? InvalidXLogRecPtr : startpos);
 	slot = laredo_slot_info(conn, id, source->slot_name);
 	worker_publish_slot_info(slot);
 	worker_check_slot(source, slot, needs_baseline ? InvalidXLogRecPtr : startpos, appname);
@@ -872,6 +942,19 @@ worker_run(Oid owner)
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": synchronised new pipelines at %X/%X, the stream resumes from %X/%X",
 						id, LSN_FORMAT_ARGS(sync_lsn), LSN_FORMAT_ARGS(startpos))));
+	}
+	/*
+	 * A source on 17 or later keeps a failover slot on its standbys (when
+	 * they are set up for it: failover.c says what is missing).  A temporary
+	 * slot cannot be one.
+	 */
+	if (!ephemeral && walrcv_server_version(conn) >= 170000 &&
+		(needs_baseline ? false : slot->failover) != source->failover)
+	{
+		laredo_slot_set_failover(conn, id, source->slot_name, source->failover);
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": slot \"%s\" is %s a failover slot", id, source->slot_name,
+						source->failover ? "now" : "no longer")));
 	}
 	laredo_apply_set_origin(origin, startpos);
 	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source),

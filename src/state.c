@@ -94,16 +94,18 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 
 	bool		v020 = laredo_catalog_version() >= LAREDO_CATALOG_0_2_0;
 	bool		v030 = laredo_catalog_version() >= LAREDO_CATALOG_0_3_0;
+	bool		v040 = laredo_catalog_version() >= LAREDO_CATALOG_0_4_0;
 
 	SPI_connect();
 	if (SPI_execute_with_args(psprintf("SELECT source_id, connection, slot_mode, slot_name, publication, "
 									   "publish, create_publication, enabled, slot_pending, owner::int8, "
-									   "reconnect_max_attempts, %s, %s "
+									   "reconnect_max_attempts, %s, %s, %s "
 									   "FROM laredo.source_config WHERE source_id = $1",
 									   v020 ? "publish_via_partition_root" : "false",
 									   v030 ? "origin, home_system_identifier, home_database::text, "
 									   "saved_lsn IS NOT NULL, coalesce(home_database_oid, 0)::int8" :
-									   "'any', NULL::text, NULL::text, false, 0::int8"),
+									   "'any', NULL::text, NULL::text, false, 0::int8",
+									   v040 ? "failover" : "false"),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
 	if (SPI_processed == 1)
@@ -132,6 +134,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->home_database = spi_text(tup, desc, 15) ? pstrdup(spi_text(tup, desc, 15)) : NULL;
 		source->has_saved_lsn = spi_bool(tup, desc, 16);
 		source->home_database_oid = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 17, &isnull));
+		source->failover = spi_bool(tup, desc, 18);
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)
@@ -349,4 +352,121 @@ laredo_source_record_unmapped(const char *source_id, const char *relation, int64
 						   "VALUES ($1, $2, $3) ON CONFLICT (source_id, relation) DO UPDATE "
 						   "SET changes = u.changes + EXCLUDED.changes, last_seen = now()",
 						   3, types, values, NULL);
+}
+
+/*
+ * What laredo recorded of the source server when it last connected, or NULL
+ * (none yet, or a catalog before 0.4.0).  In the caller's memory context.
+ */
+LaredoSourceHistory *
+laredo_source_history_load(const char *source_id)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	LaredoSourceHistory *h = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(source_id)};
+	bool		own = !IsTransactionState();
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_4_0)
+		return NULL;
+	if (own)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT system_identifier, timeline, history, last_change_lsn "
+							  "FROM laredo.source_history WHERE source_id = $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read laredo.source_history");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		h = palloc0(sizeof(LaredoSourceHistory));
+		h->system_identifier = pstrdup(spi_text(tup, desc, 1));
+		h->timeline = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		h->history = pstrdup(spi_text(tup, desc, 3));
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		h->last_change = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	if (own)
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(caller);
+	}
+	return h;
+}
+
+/*
+ * Records the source server laredo is about to stream from: its system
+ * identifier, timeline and the switch points of its earlier timelines.  A new
+ * position (a baseline follows) has no last change behind it.
+ */
+void
+laredo_source_history_record(const char *source_id, const char *system_identifier,
+							 TimeLineID timeline, const char *history, bool new_position)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, BOOLOID};
+	Datum		values[5] = {CStringGetTextDatum(source_id), CStringGetTextDatum(system_identifier),
+		Int32GetDatum((int32) timeline), CStringGetTextDatum(history), BoolGetDatum(new_position)};
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_4_0)
+		return;
+	run_in_own_transaction("INSERT INTO laredo.source_history AS h "
+						   "(source_id, system_identifier, timeline, history, recorded_at) "
+						   "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (source_id) DO UPDATE "
+						   "SET system_identifier = EXCLUDED.system_identifier, "
+						   "timeline = EXCLUDED.timeline, history = EXCLUDED.history, "
+						   "recorded_at = EXCLUDED.recorded_at, "
+						   "last_change_lsn = CASE WHEN $5 THEN NULL ELSE h.last_change_lsn END",
+						   5, types, values, NULL);
+}
+
+/*
+ * Inside the caller's transaction: the position it commits is past the
+ * last change applied, which is at lsn; an invalid lsn says the position is
+ * itself that of a change.  apply.c calls it only when this flips, so it
+ * costs nothing while changes stream.
+ */
+void
+laredo_source_set_last_change(const char *source_id, XLogRecPtr lsn)
+{
+	Oid			types[2] = {TEXTOID, LSNOID};
+	Datum		values[2] = {CStringGetTextDatum(source_id), LSNGetDatum(lsn)};
+	char		nulls[2] = {' ', XLogRecPtrIsInvalid(lsn) ? 'n' : ' '};
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_4_0)
+		return;
+	run_in_own_transaction("UPDATE laredo.source_history SET last_change_lsn = $2 WHERE source_id = $1",
+						   2, types, values, nulls);
+}
+
+/*
+ * Records what a failover of the source would find (failover.c) or why the
+ * source holds the stream back (NULL: it does not), in a transaction of its
+ * own; the worker calls it only when the text changes.
+ */
+void
+laredo_source_set_failover_state(const char *source_id, const char *column, const char *value)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(source_id), value ? CStringGetTextDatum(value) : (Datum) 0};
+	char		nulls[2] = {' ', value ? ' ' : 'n'};
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_4_0)
+		return;
+	Assert(strcmp(column, "failover_readiness") == 0 || strcmp(column, "lag_reason") == 0);
+	run_in_own_transaction(psprintf("UPDATE laredo.source_history SET %s = $2%s WHERE source_id = $1",
+									column, strcmp(column, "failover_readiness") == 0 ?
+									", failover_checked_at = now()" : ""),
+						   2, types, values, nulls);
 }

@@ -49,6 +49,7 @@ typedef struct LaredoSourceConfig
 	char	   *home_database;	/* its name when it was made, for messages */
 	Oid			home_database_oid;	/* the check: a rename keeps it */
 	bool		has_saved_lsn;	/* save_positions() stopped it (0.3.0) */
+	bool		failover;		/* a failover slot, on a source on 17 or later (0.4.0) */
 	bool		enabled;
 	bool		slot_pending;
 	int			reconnect_max_attempts;
@@ -76,6 +77,7 @@ typedef struct LaredoPipelineCounters
 #define LAREDO_CATALOG_0_1_0	100
 #define LAREDO_CATALOG_0_2_0	200
 #define LAREDO_CATALOG_0_3_0	300
+#define LAREDO_CATALOG_0_4_0	400
 extern int	laredo_catalog_version(void);
 
 extern char *laredo_origin_name(const char *source_id);
@@ -84,6 +86,21 @@ extern int64 laredo_source_pipelines_pending(const char *source_id);
 extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);
 extern void laredo_pipeline_set_error(const char *pipeline_id, const char *message);
 extern void laredo_source_set_slot_pending(const char *source_id, bool pending);
+/* What laredo recorded of the source server at its last connect (0.4.0). */
+typedef struct LaredoSourceHistory
+{
+	char	   *system_identifier;
+	TimeLineID	timeline;		/* the source's timeline then */
+	char	   *history;		/* "tli switchpoint" lines of its earlier timelines */
+	XLogRecPtr	last_change;	/* see laredo.source_history; invalid: the position itself */
+} LaredoSourceHistory;
+
+extern LaredoSourceHistory *laredo_source_history_load(const char *source_id);
+extern void laredo_source_history_record(const char *source_id, const char *system_identifier,
+										 TimeLineID timeline, const char *history, bool new_position);
+extern void laredo_source_set_last_change(const char *source_id, XLogRecPtr lsn);
+extern void laredo_source_set_failover_state(const char *source_id, const char *column,
+											 const char *value);
 extern void laredo_source_record_unmapped(const char *source_id, const char *relation, int64 changes);
 extern void laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *counters,
 								   XLogRecPtr last_lsn, bool baseline_done);

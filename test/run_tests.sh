@@ -23,7 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/test/setup.sh"
 
 # the TAP tests a version runs: all, or these
-core_tap="test/t/010_stateful_resume.pl test/t/030_slot_safety.pl test/t/080_reconnect.pl test/t/100_operations.pl test/t/130_crash_loop.pl test/t/260_upgrade.pl"
+core_tap="test/t/010_stateful_resume.pl test/t/030_slot_safety.pl test/t/080_reconnect.pl test/t/100_operations.pl test/t/130_crash_loop.pl test/t/260_upgrade.pl test/t/340_source_failover.pl"
 crash_pattern="terminated by signal|was terminated by exception|PANIC|TRAP:|WARNING:.* leak\\b"
 
 # the last commit of laredo 0.1.0 (library and catalog): TAP 260 upgrades from it

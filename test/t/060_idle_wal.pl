@@ -72,7 +72,8 @@ ok($retained >= 0 && $retained < 64 * 1024 * 1024, "laredo.sources shows retaine
 is($source->safe_psql('postgres', q{
 	SELECT string_agg(backend_type || ': ' || application_name, ', ' ORDER BY application_name)
 	FROM pg_stat_activity WHERE application_name LIKE 'laredo %'}),
-	'walsender: laredo source idle, client backend: laredo status idle',
+	'walsender: laredo ' . $consumer->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()')
+	  . '/1 source idle, client backend: laredo status idle',
 	'the source sees one walsender (the stream) and a plain connection for the slot state');
 
 # An idle source's data still flows.

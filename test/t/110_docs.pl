@@ -14,7 +14,8 @@ my $source = PostgreSQL::Test::Cluster->new('source');
 $source->init(allows_streaming => 'logical');
 $source->start;
 my $consumer = PostgreSQL::Test::Cluster->new('consumer');
-$consumer->init;
+# wal_level replica: high-availability.md makes a physical slot
+$consumer->init(allows_streaming => 1);
 $consumer->append_conf('postgresql.conf', "shared_preload_libraries = 'laredo'\nlaredo.restart_delay = 200\n");
 $consumer->start;
 
@@ -58,6 +59,15 @@ run_page('resetting.md');
 isnt($out{'resetting.md:3'}, $out{'resetting.md:1'}, 'resetting.md: pg_replication_slots shows a new slot after the reset');
 
 run_page('state.md');
+run_page('high-availability.md');
+like($out{'high-availability.md:1'}, qr/^shop\|\d+\|1\|\|([0-9A-F]+\/[0-9A-F]+)?$/m,
+	"high-availability.md: laredo.source_servers shows the source's system identifier and timeline 1");
+ok($consumer->poll_query_until('postgres', q{SELECT failover FROM laredo.source_settings WHERE source_id = 'shop'}),
+	'high-availability.md: failover is on again');
+is($consumer->safe_psql('postgres', q{SELECT current_setting('laredo.synchronized_standby_slots')}), '',
+	'high-availability.md: the setting is reset');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('shop', '60s'); SELECT state FROM laredo.sources WHERE source_id = 'shop'}),
+	'STREAMING', 'high-availability.md: the source streams after accept_source_server');
 run_page('decommissioning.md');
 is($source->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
 	'decommissioning.md: no slot left on the source');

@@ -54,6 +54,13 @@ sub dump_to
 		"restored into $db on " . $to->name);
 }
 
+# the application_name of a consumer's walsender: its server and timeline, then the source
+sub holder_of
+{
+	my ($node) = @_;
+	return 'laredo ' . $node->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()') . '/1 source s';
+}
+
 sub slot_holder
 {
 	return $source->safe_psql('postgres', q{
@@ -80,7 +87,7 @@ for my $copy ([ $a, 'copy' ], [ $b, 'postgres' ])
 }
 $source->safe_psql('postgres', q{UPDATE items SET v = 'two' WHERE id % 7 = 0});
 equal($a, 'postgres', 'the original streams on');
-is(slot_holder(), 'laredo source s', "the original's worker holds its slot");
+is(slot_holder(), holder_of($a), "the original's worker holds its slot");
 my $copies = () = slurp_file($a->logfile) =~ /baseline committed/g;
 is($copies, 1, 'the original took one baseline');
 
@@ -101,7 +108,7 @@ is($source->safe_psql('postgres', q{SELECT string_agg(slot_name, ',' ORDER BY sl
 	'laredo_b,laredo_orig', 'each has its own slot');
 is($source->safe_psql('postgres', q{SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication WHERE pubname NOT LIKE '%insert_only'}),
 	'laredo_b_pub,laredo_orig_pub', 'and its own publication');
-is(slot_holder(), 'laredo source s', "the original's worker still holds its slot");
+is(slot_holder(), holder_of($a), "the original's worker still holds its slot");
 
 # A move: positions saved, the database dumped and restored on c, adopted there.
 my $saved = $a->safe_psql('postgres', q{SELECT source_id || ' ' || (saved_lsn IS NOT NULL) FROM laredo.save_positions()});
@@ -119,7 +126,7 @@ is($c->safe_psql('postgres', q{SELECT state FROM laredo.sources}), 'DISABLED', '
 is($c->safe_psql('postgres', q{SELECT laredo.adopt_source('s') IS NOT NULL}), 't', 'adopt_source in the moved copy');
 $source->safe_psql('postgres', q{UPDATE items SET v = 'after the move' WHERE id % 4 = 0});
 equal($c, 'postgres', 'the moved copy resumed where the original stopped: every change made since arrived');
-is(slot_holder(), 'laredo source s', 'it holds the slot now');
+is(slot_holder(), holder_of($c), 'the moved copy (another server) holds the slot now');
 $copies = () = slurp_file($c->logfile) =~ /baseline committed/g;
 is($copies, 0, 'without a new baseline');
 
