@@ -31,7 +31,14 @@ CREATE TABLE laredo.source_history (
 	failover_checked_at timestamptz,
 	-- why the source holds the stream back, when it does (a standby of
 	-- synchronized_standby_slots that has not confirmed); NULL otherwise
-	lag_reason text
+	lag_reason text,
+	-- the last time on_slot_lost = 'rebaseline' took a new baseline: when,
+	-- why (the error it replaced), the old slot (its name and position) and
+	-- the new one
+	rebaselined_at timestamptz,
+	rebaseline_cause text,
+	rebaseline_old_slot text,
+	rebaseline_new_slot text
 );
 REVOKE ALL ON laredo.source_history FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_history TO laredo_admin;
@@ -41,7 +48,8 @@ SELECT pg_catalog.pg_extension_config_dump('laredo.source_history', '');
 CREATE VIEW laredo.source_servers AS
 SELECT h.source_id, h.system_identifier, h.timeline,
        h.history AS earlier_timelines, h.last_change_lsn, h.recorded_at,
-       h.failover_readiness, h.failover_checked_at, h.lag_reason
+       h.failover_readiness, h.failover_checked_at, h.lag_reason,
+       h.rebaselined_at, h.rebaseline_cause, h.rebaseline_old_slot, h.rebaseline_new_slot
 FROM laredo.source_history h;
 GRANT SELECT ON laredo.source_servers TO PUBLIC;
 
@@ -70,13 +78,26 @@ $$;
 -- _is_copy's body (SQL-standard) depends on source_config's row type, which
 -- ALTER TABLE may not change under it: it is made again, the same.
 DROP FUNCTION laredo._is_copy(laredo.source_config);
-ALTER TABLE laredo.source_config ADD COLUMN failover boolean NOT NULL DEFAULT true;
+ALTER TABLE laredo.source_config ADD COLUMN failover boolean NOT NULL DEFAULT true,
+	ADD COLUMN on_slot_lost text NOT NULL DEFAULT 'error' CHECK (on_slot_lost IN ('error', 'rebaseline'));
 CREATE FUNCTION laredo._is_copy(s laredo.source_config) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 RETURN s.home_system_identifier IS DISTINCT FROM laredo._system_identifier()
 	OR s.home_database_oid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database());
 
--- create_source and alter_source take failover.
+-- on_slot_lost: 'error' or 'rebaseline'.
+CREATE FUNCTION laredo._check_on_slot_lost(on_slot_lost text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF on_slot_lost IS NULL OR on_slot_lost NOT IN ('error', 'rebaseline') THEN
+		RAISE EXCEPTION 'invalid on_slot_lost "%"', coalesce(on_slot_lost, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'on_slot_lost is ''error'' (a durable ERROR when the slot is lost, invalidated or does not continue laredo''s position) or ''rebaseline'' (a new slot and a new baseline, by itself).';
+	END IF;
+END
+$$;
+
+-- create_source and alter_source take failover and on_slot_lost.
 DROP FUNCTION laredo.create_source(text, text, text, text, text, boolean, text, integer, interval,
 	interval, float8, boolean, boolean, text);
 CREATE FUNCTION laredo.create_source(
@@ -94,7 +115,8 @@ CREATE FUNCTION laredo.create_source(
 	enabled boolean DEFAULT true,
 	publish_via_partition_root boolean DEFAULT false,
 	origin text DEFAULT 'any',
-	failover boolean DEFAULT true)
+	failover boolean DEFAULT true,
+	on_slot_lost text DEFAULT 'error')
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -212,17 +234,18 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed',
 			      HINT = 'Pass true (the slot follows a failover of a source on PostgreSQL 17 or later) or false.';
 	END IF;
+	PERFORM laredo._check_on_slot_lost(on_slot_lost);
 
 	INSERT INTO laredo.source_config (source_id, connection, slot_mode, slot_name, publication,
 		create_publication, publish, publish_via_partition_root, reconnect_max_attempts,
 		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier, enabled, owner,
-		origin, home_system_identifier, home_database, home_database_oid, failover)
+		origin, home_system_identifier, home_database, home_database_oid, failover, on_slot_lost)
 	VALUES (source_id, connection, slot_mode, v_slot, v_pub, coalesce(create_publication, true),
 		array_to_string(v_publish, ', '), publish_via_partition_root, reconnect_max_attempts,
 		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier,
 		coalesce(enabled, true), (SELECT oid FROM pg_roles WHERE rolname = current_user),
 		origin, laredo._system_identifier(), current_database(),
-		(SELECT oid FROM pg_database WHERE datname = current_database()), failover);
+		(SELECT oid FROM pg_database WHERE datname = current_database()), failover, on_slot_lost);
 	PERFORM laredo._notify_config_change();
 END
 $$;
@@ -238,7 +261,8 @@ CREATE FUNCTION laredo.alter_source(
 	reconnect_backoff_multiplier float8 DEFAULT NULL,
 	slot_mode text DEFAULT NULL,
 	origin text DEFAULT NULL,
-	failover boolean DEFAULT NULL)
+	failover boolean DEFAULT NULL,
+	on_slot_lost text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -254,6 +278,9 @@ BEGIN
 	END IF;
 	IF origin IS NOT NULL THEN
 		PERFORM laredo._check_origin(origin);
+	END IF;
+	IF on_slot_lost IS NOT NULL THEN
+		PERFORM laredo._check_on_slot_lost(on_slot_lost);
 	END IF;
 	IF alter_source.enabled AND s.saved_lsn IS NOT NULL THEN
 		RAISE EXCEPTION 'source "%" has a saved position and waits to be adopted', s.source_id
@@ -310,6 +337,7 @@ BEGIN
 		reconnect_backoff_multiplier = s.reconnect_backoff_multiplier,
 		origin = coalesce(alter_source.origin, c.origin),
 		failover = coalesce(alter_source.failover, c.failover),
+		on_slot_lost = coalesce(alter_source.on_slot_lost, c.on_slot_lost),
 		config_version = c.config_version + 1,
 		error = NULL, error_hint = NULL, error_time = NULL
 	WHERE c.source_id = alter_source.source_id;
@@ -328,11 +356,12 @@ $$;
 CREATE OR REPLACE VIEW laredo.source_settings AS
 SELECT c.source_id, c.create_publication, c.publish, c.publish_via_partition_root, c.reconnect_max_attempts,
        c.reconnect_initial_backoff, c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
-       c.created_at, c.origin, c.saved_lsn, c.failover
+       c.created_at, c.origin, c.saved_lsn, c.failover, c.on_slot_lost
 FROM laredo.source_config c;
 
 ALTER TYPE laredo.source_info ADD ATTRIBUTE failover boolean, ADD ATTRIBUTE failover_readiness text,
-	ADD ATTRIBUTE lag_reason text;
+	ADD ATTRIBUTE lag_reason text, ADD ATTRIBUTE on_slot_lost text, ADD ATTRIBUTE rebaselined_at timestamptz,
+	ADD ATTRIBUTE rebaseline_cause text;
 CREATE OR REPLACE FUNCTION laredo.source(source_id text)
 RETURNS SETOF laredo.source_info
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -354,7 +383,8 @@ BEGIN
 	        WHERE t.source_id = v.source_id),
 	       (SELECT array_agg(p.pipeline_id ORDER BY p.pipeline_id) FROM laredo.pipelines p
 	        WHERE p.source_id = v.source_id),
-	       c.created_at, c.failover, h.failover_readiness, h.lag_reason
+	       c.created_at, c.failover, h.failover_readiness, h.lag_reason, c.on_slot_lost,
+	       h.rebaselined_at, h.rebaseline_cause
 	FROM laredo.sources v JOIN laredo.source_settings c USING (source_id)
 	LEFT JOIN laredo.source_servers h USING (source_id)
 	WHERE v.source_id = source.source_id;
@@ -420,6 +450,13 @@ BEGIN
 	SELECT h.source_id, NULL, 'source holds the stream back', h.lag_reason, NULL
 	FROM laredo.source_history h WHERE h.lag_reason IS NOT NULL
 	UNION ALL
+	-- reported for a day: a monitoring system sees it, then it clears by itself
+	SELECT h.source_id, NULL, 'source rebaselined after losing its slot',
+	       format('on_slot_lost = rebaseline replaced slot %s with %s and took a new baseline: %s',
+	              h.rebaseline_old_slot, h.rebaseline_new_slot, h.rebaseline_cause),
+	       h.rebaselined_at
+	FROM laredo.source_history h WHERE h.rebaselined_at > now() - interval '1 day'
+	UNION ALL
 	-- 0.4.0: a standby of this server that laredo waits for (laredo.synchronized_standby_slots)
 	SELECT NULL, NULL, 'standby holds back acknowledgements',
 	       CASE WHEN r.slot_name IS NULL
@@ -437,3 +474,40 @@ BEGIN
 	ORDER BY 1, 2 NULLS FIRST, 3;
 END
 $$;
+
+-- laredo.sources shows the last rebaseline (on_slot_lost).
+CREATE OR REPLACE VIEW laredo.sources AS
+SELECT c.source_id,
+       c.slot_mode,
+       c.slot_name,
+       c.publication,
+       c.enabled,
+       CASE WHEN c.error IS NOT NULL THEN 'ERROR'
+            WHEN NOT c.enabled THEN 'DISABLED'
+            WHEN EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.source_id = c.source_id AND p.paused)
+                 THEN 'PAUSED'
+            WHEN w.state IS NOT NULL THEN w.state
+            ELSE 'STARTING' END AS state,
+       w.worker_pid,
+       coalesce(w.confirmed_lsn, laredo._origin_lsn(c.source_id)) AS confirmed_lsn,
+       w.received_lsn,
+       CASE WHEN w.source_wal_end IS NOT NULL
+            THEN greatest(0, w.source_wal_end - coalesce(w.confirmed_lsn, laredo._origin_lsn(c.source_id)))
+       END::bigint AS lag_bytes,
+       coalesce(c.error, w.last_error) AS last_error,
+       CASE WHEN c.error IS NOT NULL THEN c.error_time ELSE w.last_error_time END AS last_error_time,
+       c.error_hint AS last_error_hint,
+       coalesce(w.reconnect_attempts, 0) AS reconnect_attempts,
+       w.next_retry_at,
+       w.restart_lsn,
+       w.confirmed_flush_lsn,
+       w.wal_status,
+       w.retained_wal_bytes,
+       CASE WHEN pg_has_role(current_user, c.owner, 'USAGE')
+            THEN (laredo._check_connection(c.connection)).masked END AS connection,
+       c.owner::regrole::name AS owner,
+       h.rebaselined_at AS last_rebaseline_at,
+       h.rebaseline_cause AS last_rebaseline_cause
+FROM laredo.source_config c
+LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id
+LEFT JOIN laredo.source_history h ON h.source_id = c.source_id;

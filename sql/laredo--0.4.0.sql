@@ -60,7 +60,11 @@ CREATE TABLE laredo.source_config (
 	saved_enabled boolean,
 	-- 0.4.0: a stateful source's slot is a failover slot (sources on 17 or
 	-- later), synchronised to the source's standbys that are set up for it
-	failover boolean NOT NULL DEFAULT true
+	failover boolean NOT NULL DEFAULT true,
+	-- 0.4.0: what a lost, invalidated or discontinued slot does: 'error' (a
+	-- durable ERROR, a person decides) or 'rebaseline' (a new slot and a new
+	-- baseline, readers never seeing an empty target)
+	on_slot_lost text NOT NULL DEFAULT 'error' CHECK (on_slot_lost IN ('error', 'rebaseline'))
 );
 
 CREATE TABLE laredo.source_tables (
@@ -193,6 +197,41 @@ CREATE TRIGGER check_owner BEFORE INSERT OR UPDATE OF owner ON laredo.pipeline_c
 SELECT pg_catalog.pg_extension_config_dump('laredo.source_config', '');
 SELECT pg_catalog.pg_extension_config_dump('laredo.source_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('laredo.pipeline_config', '');
+
+-- 0.4.0: what laredo knows of the source server its position came from,
+-- recorded on each connect and checked on the next (continuity.c): the
+-- server's system identifier, its timeline and the switch points of its
+-- earlier timelines ("tli switchpoint" lines), and, when the position is
+-- past the last change applied (keepalives, tables nobody follows), where
+-- that change was.  A failover to a standby whose history forks after the
+-- last change moves the position back to the fork; one that forks before
+-- it stops the source with an ERROR.
+CREATE TABLE laredo.source_history (
+	source_id text PRIMARY KEY REFERENCES laredo.source_config ON UPDATE CASCADE ON DELETE CASCADE,
+	system_identifier text NOT NULL,
+	timeline integer NOT NULL,
+	history text NOT NULL,
+	last_change_lsn pg_lsn,
+	recorded_at timestamptz NOT NULL,
+	-- what a failover of the source would find (sources on 17 or later, with
+	-- failover on): 'ready', or what is missing, on the primary and on each
+	-- standby the connection string names; NULL: not checked
+	failover_readiness text,
+	failover_checked_at timestamptz,
+	-- why the source holds the stream back, when it does (a standby of
+	-- synchronized_standby_slots that has not confirmed); NULL otherwise
+	lag_reason text,
+	-- the last time on_slot_lost = 'rebaseline' took a new baseline: when,
+	-- why (the error it replaced), the old slot (its name and position) and
+	-- the new one
+	rebaselined_at timestamptz,
+	rebaseline_cause text,
+	rebaseline_old_slot text,
+	rebaseline_new_slot text
+);
+REVOKE ALL ON laredo.source_history FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_history TO laredo_admin;
+SELECT pg_catalog.pg_extension_config_dump('laredo.source_history', '');
 
 -------------------------------------------------------------------------------
 -- C entry points
@@ -459,6 +498,18 @@ BEGIN
 END
 $$;
 
+-- on_slot_lost: 'error' or 'rebaseline'.
+CREATE FUNCTION laredo._check_on_slot_lost(on_slot_lost text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF on_slot_lost IS NULL OR on_slot_lost NOT IN ('error', 'rebaseline') THEN
+		RAISE EXCEPTION 'invalid on_slot_lost "%"', coalesce(on_slot_lost, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'on_slot_lost is ''error'' (a durable ERROR when the slot is lost, invalidated or does not continue laredo''s position) or ''rebaseline'' (a new slot and a new baseline, by itself).';
+	END IF;
+END
+$$;
+
 CREATE FUNCTION laredo.create_source(
 	source_id text,
 	connection text DEFAULT '',
@@ -474,7 +525,8 @@ CREATE FUNCTION laredo.create_source(
 	enabled boolean DEFAULT true,
 	publish_via_partition_root boolean DEFAULT false,
 	origin text DEFAULT 'any',
-	failover boolean DEFAULT true)
+	failover boolean DEFAULT true,
+	on_slot_lost text DEFAULT 'error')
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -592,17 +644,18 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed',
 			      HINT = 'Pass true (the slot follows a failover of a source on PostgreSQL 17 or later) or false.';
 	END IF;
+	PERFORM laredo._check_on_slot_lost(on_slot_lost);
 
 	INSERT INTO laredo.source_config (source_id, connection, slot_mode, slot_name, publication,
 		create_publication, publish, publish_via_partition_root, reconnect_max_attempts,
 		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier, enabled, owner,
-		origin, home_system_identifier, home_database, home_database_oid, failover)
+		origin, home_system_identifier, home_database, home_database_oid, failover, on_slot_lost)
 	VALUES (source_id, connection, slot_mode, v_slot, v_pub, coalesce(create_publication, true),
 		array_to_string(v_publish, ', '), publish_via_partition_root, reconnect_max_attempts,
 		reconnect_initial_backoff, reconnect_max_backoff, reconnect_backoff_multiplier,
 		coalesce(enabled, true), (SELECT oid FROM pg_roles WHERE rolname = current_user),
 		origin, laredo._system_identifier(), current_database(),
-		(SELECT oid FROM pg_database WHERE datname = current_database()), failover);
+		(SELECT oid FROM pg_database WHERE datname = current_database()), failover, on_slot_lost);
 	PERFORM laredo._notify_config_change();
 END
 $$;
@@ -617,7 +670,8 @@ CREATE FUNCTION laredo.alter_source(
 	reconnect_backoff_multiplier float8 DEFAULT NULL,
 	slot_mode text DEFAULT NULL,
 	origin text DEFAULT NULL,
-	failover boolean DEFAULT NULL)
+	failover boolean DEFAULT NULL,
+	on_slot_lost text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -633,6 +687,9 @@ BEGIN
 	END IF;
 	IF origin IS NOT NULL THEN
 		PERFORM laredo._check_origin(origin);
+	END IF;
+	IF on_slot_lost IS NOT NULL THEN
+		PERFORM laredo._check_on_slot_lost(on_slot_lost);
 	END IF;
 	IF alter_source.enabled AND s.saved_lsn IS NOT NULL THEN
 		RAISE EXCEPTION 'source "%" has a saved position and waits to be adopted', s.source_id
@@ -689,6 +746,7 @@ BEGIN
 		reconnect_backoff_multiplier = s.reconnect_backoff_multiplier,
 		origin = coalesce(alter_source.origin, c.origin),
 		failover = coalesce(alter_source.failover, c.failover),
+		on_slot_lost = coalesce(alter_source.on_slot_lost, c.on_slot_lost),
 		config_version = c.config_version + 1,
 		error = NULL, error_hint = NULL, error_time = NULL
 	WHERE c.source_id = alter_source.source_id;
@@ -1671,9 +1729,12 @@ SELECT c.source_id,
        w.retained_wal_bytes,
        CASE WHEN pg_has_role(current_user, c.owner, 'USAGE')
             THEN (laredo._check_connection(c.connection)).masked END AS connection,
-       c.owner::regrole::name AS owner
+       c.owner::regrole::name AS owner,
+       h.rebaselined_at AS last_rebaseline_at,
+       h.rebaseline_cause AS last_rebaseline_cause
 FROM laredo.source_config c
-LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id;
+LEFT JOIN laredo._worker_status() w ON w.source_id = c.source_id
+LEFT JOIN laredo.source_history h ON h.source_id = c.source_id;
 
 CREATE VIEW laredo.pipelines AS
 SELECT p.pipeline_id,
@@ -1719,13 +1780,14 @@ CREATE TYPE laredo.source_info AS (source_id text, slot_mode text, slot_name nam
 	publish_via_partition_root boolean,
 	reconnect_initial_backoff interval, reconnect_max_backoff interval,
 	reconnect_backoff_multiplier float8, tables text[], pipelines text[], created_at timestamptz,
-	failover boolean, failover_readiness text, lag_reason text);
+	failover boolean, failover_readiness text, lag_reason text, on_slot_lost text,
+	rebaselined_at timestamptz, rebaseline_cause text);
 
 -- A source's settings, without its connection string: readable by anyone.
 CREATE VIEW laredo.source_settings AS
 SELECT c.source_id, c.create_publication, c.publish, c.publish_via_partition_root, c.reconnect_max_attempts,
        c.reconnect_initial_backoff, c.reconnect_max_backoff, c.reconnect_backoff_multiplier,
-       c.created_at, c.origin, c.saved_lsn, c.failover
+       c.created_at, c.origin, c.saved_lsn, c.failover, c.on_slot_lost
 FROM laredo.source_config c;
 GRANT SELECT ON laredo.source_settings TO PUBLIC;
 
@@ -1752,7 +1814,8 @@ BEGIN
 	        WHERE t.source_id = v.source_id),
 	       (SELECT array_agg(p.pipeline_id ORDER BY p.pipeline_id) FROM laredo.pipelines p
 	        WHERE p.source_id = v.source_id),
-	       c.created_at, c.failover, h.failover_readiness, h.lag_reason
+	       c.created_at, c.failover, h.failover_readiness, h.lag_reason, c.on_slot_lost,
+	       h.rebaselined_at, h.rebaseline_cause
 	FROM laredo.sources v JOIN laredo.source_settings c USING (source_id)
 	LEFT JOIN laredo.source_servers h USING (source_id)
 	WHERE v.source_id = source.source_id;
@@ -1816,6 +1879,13 @@ BEGIN
 	UNION ALL
 	SELECT h.source_id, NULL, 'source holds the stream back', h.lag_reason, NULL
 	FROM laredo.source_history h WHERE h.lag_reason IS NOT NULL
+	UNION ALL
+	-- reported for a day: a monitoring system sees it, then it clears by itself
+	SELECT h.source_id, NULL, 'source rebaselined after losing its slot',
+	       format('on_slot_lost = rebaseline replaced slot %s with %s and took a new baseline: %s',
+	              h.rebaseline_old_slot, h.rebaseline_new_slot, h.rebaseline_cause),
+	       h.rebaselined_at
+	FROM laredo.source_history h WHERE h.rebaselined_at > now() - interval '1 day'
 	UNION ALL
 	-- 0.4.0: a standby of this server that laredo waits for (laredo.synchronized_standby_slots)
 	SELECT NULL, NULL, 'standby holds back acknowledgements',
@@ -1889,39 +1959,13 @@ BEGIN
 END
 $$;
 
--- 0.4.0: what laredo knows of the source server its position came from,
--- recorded on each connect and checked on the next (continuity.c): the
--- server's system identifier, its timeline and the switch points of its
--- earlier timelines ("tli switchpoint" lines), and, when the position is
--- past the last change applied (keepalives, tables nobody follows), where
--- that change was.  A failover to a standby whose history forks after the
--- last change moves the position back to the fork; one that forks before
--- it stops the source with an ERROR.
-CREATE TABLE laredo.source_history (
-	source_id text PRIMARY KEY REFERENCES laredo.source_config ON UPDATE CASCADE ON DELETE CASCADE,
-	system_identifier text NOT NULL,
-	timeline integer NOT NULL,
-	history text NOT NULL,
-	last_change_lsn pg_lsn,
-	recorded_at timestamptz NOT NULL,
-	-- what a failover of the source would find (sources on 17 or later, with
-	-- failover on): 'ready', or what is missing, on the primary and on each
-	-- standby the connection string names; NULL: not checked
-	failover_readiness text,
-	failover_checked_at timestamptz,
-	-- why the source holds the stream back, when it does (a standby of
-	-- synchronized_standby_slots that has not confirmed); NULL otherwise
-	lag_reason text
-);
-REVOKE ALL ON laredo.source_history FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.source_history TO laredo_admin;
-SELECT pg_catalog.pg_extension_config_dump('laredo.source_history', '');
 
 -- The source's server as laredo last saw it, for everyone (no secret in it).
 CREATE VIEW laredo.source_servers AS
 SELECT h.source_id, h.system_identifier, h.timeline,
        h.history AS earlier_timelines, h.last_change_lsn, h.recorded_at,
-       h.failover_readiness, h.failover_checked_at, h.lag_reason
+       h.failover_readiness, h.failover_checked_at, h.lag_reason,
+       h.rebaselined_at, h.rebaseline_cause, h.rebaseline_old_slot, h.rebaseline_new_slot
 FROM laredo.source_history h;
 GRANT SELECT ON laredo.source_servers TO PUBLIC;
 

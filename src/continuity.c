@@ -39,6 +39,8 @@
 #include "continuity.h"
 #include "remote.h"
 
+const char *laredo_slot_lost_cause = NULL;
+
 /* One timeline of a history: WAL before `end` is on `tli` (the current one has no end). */
 typedef struct HistoryEntry
 {
@@ -226,6 +228,8 @@ laredo_continuity_check(WalReceiverConn *conn, LaredoSourceConfig *source, ReplO
 		if (!XLogRecPtrIsInvalid(fork) && fork < startpos)
 		{
 			if (last_change > fork)
+			{
+				laredo_slot_lost_cause = "the source's history forked before laredo's last change";
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("source \"%s\" no longer has changes laredo applied: its timeline %u forked from laredo's history at %X/%X",
@@ -235,6 +239,7 @@ laredo_continuity_check(WalReceiverConn *conn, LaredoSourceConfig *source, ReplO
 								   LSN_FORMAT_ARGS(fork), history_tli_at(&now, fork)),
 						 errhint("The targets hold changes the source lost. Call laredo.reset_source('%s') to take a new baseline from the source as it is now.",
 								 id)));
+			}
 			ereport(LOG,
 					(errmsg("laredo source \"%s\": the source's timeline %u forked at %X/%X, before laredo's position %X/%X; no change was applied after the fork, so the stream resumes from it",
 							id, tli, LSN_FORMAT_ARGS(fork), LSN_FORMAT_ARGS(startpos))));
@@ -243,6 +248,8 @@ laredo_continuity_check(WalReceiverConn *conn, LaredoSourceConfig *source, ReplO
 		}
 	}
 	if (!XLogRecPtrIsInvalid(startpos) && source_end < startpos)
+	{
+		laredo_slot_lost_cause = "the source's WAL ends before laredo's position";
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" is behind laredo's position: its WAL ends at %X/%X, laredo has received up to %X/%X",
@@ -251,6 +258,7 @@ laredo_continuity_check(WalReceiverConn *conn, LaredoSourceConfig *source, ReplO
 						   LSN_FORMAT_ARGS(source_end)),
 				 errhint("Call laredo.reset_source('%s') to take a new baseline from the source as it is now.",
 						 id)));
+	}
 	laredo_source_history_record(id, ident[0], tli, history_text(&now), XLogRecPtrIsInvalid(startpos));
 	laredo_apply_set_last_change(before != NULL && !XLogRecPtrIsInvalid(startpos) ?
 								 before->last_change : InvalidXLogRecPtr);

@@ -480,6 +480,7 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 			why = "The source's wal_level is no longer logical.";
 		else if (strcmp(reason, "wal_removed") != 0)
 			why = psprintf("The source invalidated it (%s).", reason);
+		laredo_slot_lost_cause = "the slot was invalidated";
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("replication slot \"%s\" on source \"%s\" has been invalidated (%s)",
@@ -489,6 +490,8 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 						 id, prevent)));
 	}
 	if (!XLogRecPtrIsInvalid(startpos) && slot->confirmed_flush > startpos)
+	{
+		laredo_slot_lost_cause = "the slot is ahead of laredo's position";
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("replication slot \"%s\" on source \"%s\" is ahead of laredo's position",
@@ -496,6 +499,63 @@ worker_check_slot(LaredoSourceConfig *source, LaredoSlotInfo *slot, XLogRecPtr s
 				 errdetail("The slot has confirmed %X/%X, but only %X/%X is applied here; the changes between would be skipped. A second consumer may have streamed from the slot: a copy of this database, or this server's old primary after a failover.",
 						   LSN_FORMAT_ARGS(slot->confirmed_flush), LSN_FORMAT_ARGS(startpos)),
 				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
+	}
+}
+
+/*
+ * on_slot_lost = 'rebaseline': the slot no longer carries laredo's position
+ * (the error being handled says why), so instead of stopping, the source
+ * starts over by itself as reset_source would: the old slot is dropped if it
+ * is still there and nobody uses it, the position cleared, and the caller
+ * takes a new baseline into a new slot of the same name.  Readers never see
+ * an empty target: a live table target's old rows are replaced in the
+ * transaction that commits the new ones.  The event is recorded (when, why,
+ * the old slot and the new one) for laredo.sources and health().  Returns
+ * the slot as the source sees it now.
+ */
+static LaredoSlotInfo *
+worker_rebaseline(WalReceiverConn *conn, LaredoSourceConfig *source, ReplOriginId origin,
+				  MemoryContext cxt)
+{
+	const char *id = source->source_id;
+	ErrorData  *edata;
+	LaredoSlotInfo *old;
+	char	   *old_slot;
+	ListCell   *lc;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	MemoryContextSwitchTo(cxt);
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("laredo source \"%s\": %s", id, edata->message),
+			 errdetail("on_slot_lost = 'rebaseline': laredo drops the slot if it is still there, creates it again and takes a new baseline; readers keep the old rows until the new ones commit.")));
+
+	old = laredo_slot_info(conn, id, source->slot_name);
+	old_slot = old->exists ?
+		psprintf("%s (confirmed %X/%X%s%s)", source->slot_name, LSN_FORMAT_ARGS(old->confirmed_flush),
+				 old->invalidation_reason ? ", invalidated: " : "",
+				 old->invalidation_reason ? old->invalidation_reason : "") :
+		psprintf("%s (gone)", source->slot_name);
+	if (old->exists)
+	{
+		if (old->active_pid != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" on source \"%s\" is in use (PID %d): laredo cannot replace it",
+							source->slot_name, id, old->active_pid)));
+		laredo_slot_drop(conn, id, source->slot_name);
+	}
+	laredo_apply_rewind_origin(origin, InvalidXLogRecPtr);
+	/* the server the new baseline comes from */
+	(void) laredo_continuity_check(conn, source, origin, InvalidXLogRecPtr);
+	laredo_source_record_rebaseline(id, edata->message, old_slot, source->slot_name);
+	foreach(lc, source->pipelines)
+		((LaredoPipelineConfig *) lfirst(lc))->baselined = false;
+	laredo_slot_lost_cause = NULL;
+	return laredo_slot_info(conn, id, source->slot_name);
 }
 
 /*
@@ -801,6 +861,7 @@ worker_run(Oid owner)
 	ListCell   *lc;
 	char	   *appname;
 	MemoryContext old;
+	MemoryContext cxt;
 
 	/*
 	 * Commits are asynchronous, as the built-in apply worker's: the worker
@@ -862,20 +923,37 @@ worker_run(Oid owner)
 
 	appname = laredo_continuity_appname(id);
 	conn = laredo_connect(source->connection, owner, appname, id);
-	/* before anything is read from the slot: is this still the history laredo's position is on? */
-	startpos = laredo_continuity_check(conn, source, origin, needs_baseline ? InvalidXLogRecPtr : startpos);
-	slot = laredo_slot_info(conn, id, source->slot_name);
-	worker_publish_slot_info(slot);
-	worker_check_slot(source, slot, needs_baseline ? InvalidXLogRecPtr : startpos, appname);
+	laredo_slot_lost_cause = NULL;
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		/* before anything is read from the slot: is this still the history laredo's position is on? */
+		startpos = laredo_continuity_check(conn, source, origin, needs_baseline ? InvalidXLogRecPtr : startpos);
+		slot = laredo_slot_info(conn, id, source->slot_name);
+		worker_publish_slot_info(slot);
+		worker_check_slot(source, slot, needs_baseline ? InvalidXLogRecPtr : startpos, appname);
 
-	if (!needs_baseline && !slot->exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("replication slot \"%s\" of source \"%s\" no longer exists on the source",
-						source->slot_name, id),
-				 errdetail("laredo resumes from %X/%X, but the slot that keeps those changes was dropped.",
-						   LSN_FORMAT_ARGS(startpos)),
-				 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
+		if (!needs_baseline && !slot->exists)
+		{
+			laredo_slot_lost_cause = "the slot no longer exists";
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("replication slot \"%s\" of source \"%s\" no longer exists on the source",
+							source->slot_name, id),
+					 errdetail("laredo resumes from %X/%X, but the slot that keeps those changes was dropped.",
+							   LSN_FORMAT_ARGS(startpos)),
+					 errhint("Call laredo.reset_source('%s') to create a new slot and take a new baseline.", id)));
+		}
+	}
+	PG_CATCH();
+	{
+		if (laredo_slot_lost_cause == NULL || strcmp(source->on_slot_lost, "rebaseline") != 0 || ephemeral)
+			PG_RE_THROW();
+		slot = worker_rebaseline(conn, source, origin, cxt);
+		startpos = InvalidXLogRecPtr;
+		needs_baseline = true;
+	}
+	PG_END_TRY();
 
 	if (needs_baseline && slot->exists)
 	{

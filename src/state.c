@@ -105,7 +105,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 									   v030 ? "origin, home_system_identifier, home_database::text, "
 									   "saved_lsn IS NOT NULL, coalesce(home_database_oid, 0)::int8" :
 									   "'any', NULL::text, NULL::text, false, 0::int8",
-									   v040 ? "failover" : "false"),
+									   v040 ? "failover, on_slot_lost" : "false, 'error'"),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
 	if (SPI_processed == 1)
@@ -135,6 +135,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->has_saved_lsn = spi_bool(tup, desc, 16);
 		source->home_database_oid = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 17, &isnull));
 		source->failover = spi_bool(tup, desc, 18);
+		source->on_slot_lost = pstrdup(spi_text(tup, desc, 19));
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)
@@ -448,6 +449,26 @@ laredo_source_set_last_change(const char *source_id, XLogRecPtr lsn)
 		return;
 	run_in_own_transaction("UPDATE laredo.source_history SET last_change_lsn = $2 WHERE source_id = $1",
 						   2, types, values, nulls);
+}
+
+/*
+ * Records that on_slot_lost = 'rebaseline' replaced a source's slot: when,
+ * why (the error it replaced), the old slot and the new one; the source's
+ * pipelines are to be copied again.
+ */
+void
+laredo_source_record_rebaseline(const char *source_id, const char *cause, const char *old_slot,
+								const char *new_slot)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4] = {CStringGetTextDatum(source_id), CStringGetTextDatum(cause),
+		CStringGetTextDatum(old_slot), CStringGetTextDatum(new_slot)};
+
+	run_in_own_transaction("UPDATE laredo.source_history SET rebaselined_at = now(), rebaseline_cause = $2, "
+						   "rebaseline_old_slot = $3, rebaseline_new_slot = $4 WHERE source_id = $1",
+						   4, types, values, NULL);
+	run_in_own_transaction("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE source_id = $1",
+						   1, types, values, NULL);
 }
 
 /*

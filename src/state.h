@@ -50,6 +50,7 @@ typedef struct LaredoSourceConfig
 	Oid			home_database_oid;	/* the check: a rename keeps it */
 	bool		has_saved_lsn;	/* save_positions() stopped it (0.3.0) */
 	bool		failover;		/* a failover slot, on a source on 17 or later (0.4.0) */
+	char	   *on_slot_lost;	/* "error" or "rebaseline" (0.4.0) */
 	bool		enabled;
 	bool		slot_pending;
 	int			reconnect_max_attempts;
@@ -99,6 +100,8 @@ extern LaredoSourceHistory *laredo_source_history_load(const char *source_id);
 extern void laredo_source_history_record(const char *source_id, const char *system_identifier,
 										 TimeLineID timeline, const char *history, bool new_position);
 extern void laredo_source_set_last_change(const char *source_id, XLogRecPtr lsn);
+extern void laredo_source_record_rebaseline(const char *source_id, const char *cause,
+											const char *old_slot, const char *new_slot);
 extern void laredo_source_set_failover_state(const char *source_id, const char *column,
 											 const char *value);
 extern void laredo_source_record_unmapped(const char *source_id, const char *relation, int64 changes);

@@ -18,7 +18,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(kill_process crash_lines source_server consumer_server table_digest);
+our @EXPORT = qw(kill_process crash_lines source_server consumer_server table_digest invalidate_slot);
 
 # node name => { pid => 1 } of processes killed on purpose
 my %excused;
@@ -103,6 +103,29 @@ sub table_digest
 	$order //= 't::text';
 	return $node->safe_psql($db,
 		"SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY $order), '')) FROM $table t");
+}
+
+# invalidate_slot($node, $slot): makes $node remove WAL that slot $slot
+# (not in use) still needs (max_slot_wal_keep_size = 1MB while WAL is
+# written and checkpointed), until its wal_status is lost; the setting is
+# reset afterwards.
+sub invalidate_slot
+{
+	my ($node, $slot) = @_;
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf()});
+	for (1 .. 4)
+	{
+		$node->safe_psql('postgres', q{
+			CREATE TABLE IF NOT EXISTS laredo_test_filler (x text);
+			INSERT INTO laredo_test_filler SELECT repeat('x', 1000) FROM generate_series(1, 2000);
+			SELECT pg_switch_wal();
+			CHECKPOINT;
+		});
+	}
+	$node->poll_query_until('postgres', qq{SELECT wal_status = 'lost' FROM pg_replication_slots WHERE slot_name = '$slot'})
+	  or die "slot $slot was not invalidated";
+	$node->safe_psql('postgres', q{ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf()});
+	return;
 }
 
 # The lines of $node's log that show a crash not excused by kill_process.

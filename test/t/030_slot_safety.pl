@@ -132,19 +132,7 @@ expect_error_then_reset('slot used by another consumer', qr/is used by another c
 
 # 4. the slot invalidated by max_slot_wal_keep_size
 stop_worker();
-$source->safe_psql('postgres', q{ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf()});
-for (1 .. 4)
-{
-	$source->safe_psql('postgres', q{
-		CREATE TABLE IF NOT EXISTS filler (x text);
-		INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 2000);
-		SELECT pg_switch_wal();
-		CHECKPOINT;
-	});
-}
-$source->poll_query_until('postgres', q{SELECT wal_status = 'lost' FROM pg_replication_slots WHERE slot_name = 'laredo_s'})
-  or die 'slot was not invalidated';
-$source->safe_psql('postgres', q{ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf()});
+invalidate_slot($source, 'laredo_s');
 expect_error_then_reset('slot invalidated', qr/replication slot "laredo_s" on source "s" has been invalidated \(wal_removed\)/);
 
 # 4b. a source on 18 or later invalidates a slot idle for longer than
