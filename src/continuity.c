@@ -214,6 +214,20 @@ laredo_continuity_check(WalReceiverConn *conn, LaredoSourceConfig *source, ReplO
 		XLogRecPtr	fork;
 		XLogRecPtr	last_change = XLogRecPtrIsInvalid(before->last_change) ?
 			startpos : before->last_change;
+		ListCell   *lc;
+
+		/*
+		 * A table added to the running source was copied at its own point,
+		 * which may be past the stream's position: its target holds the
+		 * source's state there.
+		 */
+		foreach(lc, source->pipelines)
+		{
+			LaredoPipelineConfig *p = lfirst(lc);
+
+			if (p->baselined && p->baseline_lsn > last_change)
+				last_change = p->baseline_lsn;
+		}
 
 		if (strcmp(before->system_identifier, ident[0]) != 0)
 			ereport(ERROR,
@@ -225,7 +239,7 @@ laredo_continuity_check(WalReceiverConn *conn, LaredoSourceConfig *source, ReplO
 							 id, id, id)));
 
 		fork = history_fork(&then, &now);
-		if (!XLogRecPtrIsInvalid(fork) && fork < startpos)
+		if (!XLogRecPtrIsInvalid(fork) && fork < Max(startpos, last_change))
 		{
 			if (last_change > fork)
 			{

@@ -149,6 +149,30 @@ $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('lost', '120s')}
 is(table_digest($consumer, 'postgres', 'mirror.lost', 'id'), table_digest($s2, 'postgres', 'items', 'id'),
 	'reset_source takes the new primary as it is');
 
+# ---- A table added after the standby was cut off is copied at a point the
+# new primary never reached: its mirror holds the old primary's state there,
+# though the stream itself applied nothing after the fork.
+my ($p3, $s3) = source_pair('added');
+$p3->safe_psql('postgres', q{CREATE TABLE extra (id int PRIMARY KEY, v text)});
+detach_standby('added', $p3, $s3);
+$p3->safe_psql('postgres',
+	q{INSERT INTO extra SELECT g, 'only the old primary had this' FROM generate_series(1, 100) g});
+$consumer->safe_psql('postgres', q{
+	SELECT laredo.add_table('added', 'public.extra');
+	SELECT laredo.create_pipeline('added_extra', 'added', 'public.extra', target => 'mirror.added_extra');
+});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('added', '120s')});
+is($consumer->safe_psql('postgres', 'SELECT count(*) FROM mirror.added_extra'), '100', 'the added table was copied');
+fail_over('added', $p3, $s3);
+# the new primary has the table (made before the cut) but not its rows
+$s3->safe_psql('postgres', q{INSERT INTO extra VALUES (1000, 'new primary')});
+$consumer->safe_psql('postgres', q{SELECT laredo.alter_source('added', enabled => true)});
+ok($consumer->poll_query_until('postgres', q{SELECT state = 'ERROR' FROM laredo.sources WHERE source_id = 'added'}),
+	'a copy past the fork stops the source too');
+like(source_state('added'),
+	qr/^ERROR\|source "added" no longer has changes laredo applied: its timeline 2 forked from laredo's history at [0-9A-F]+\/[0-9A-F]+$/,
+	'with the durable ERROR naming the fork');
+
 # ---- A source restored from a copy taken before laredo's position.
 my $r = source_server('restored', "wal_keep_size = 512MB\n");
 $r->safe_psql('postgres', q{
@@ -210,5 +234,5 @@ is($consumer->safe_psql('postgres',
 	$other->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()'),
 	'and the new server is recorded');
 
-is(join("\n", map { crash_lines($_) } $consumer, $p1, $s1, $p2, $s2, $r, $other), '', 'no server crashed');
+is(join("\n", map { crash_lines($_) } $consumer, $p1, $s1, $p2, $s2, $p3, $s3, $r, $other), '', 'no server crashed');
 done_testing();
