@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "apply.h"
+#include "schema_changes.h"
 #include "standby_slots.h"
 
 typedef struct RemoteRelEntry
@@ -35,6 +36,7 @@ typedef struct RemoteRelEntry
 	LogicalRepRelId remoteid;
 	LogicalRepRelation *rel;
 	List	   *pipelines;		/* of LaredoPipeline * */
+	List	   *shape_pending;	/* pipelines yet to compare a new description with theirs */
 	int64		unmapped;		/* changes no pipeline took, not yet recorded */
 } RemoteRelEntry;
 
@@ -249,6 +251,12 @@ laredo_apply_row_matches(LaredoPipeline *p, LogicalRepRelation *rel, LogicalRepT
 }
 
 /* Builds the pipelines of a source and lets each target validate itself. */
+const LaredoSourceConfig *
+laredo_apply_source(void)
+{
+	return apply_source;
+}
+
 void
 laredo_apply_init(LaredoSourceConfig *source)
 {
@@ -640,6 +648,7 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 	CommitTransactionCommand();
 	laredo_xact_origin_lsn = InvalidXLogRecPtr;
 	laredo_xact_origin_timestamp = 0;
+	laredo_schema_release();
 
 	foreach(lc, apply_pipelines)
 	{
@@ -754,6 +763,21 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 		{
 			p->routine->relation(p, entry->rel);
 			p->rel = entry->rel;
+		}
+		/*
+		 * A new description of the table: compared before the change is
+		 * applied (not as the target's failure: reading the source's
+		 * catalog may fail as any connection does, and is retried).
+		 */
+		if (list_member_ptr(entry->shape_pending, p))
+		{
+			entry->shape_pending = list_delete_ptr(entry->shape_pending, p);
+			if (p->routine->shape != NULL && !p->routine->shape(p, entry->rel))
+			{
+				/* to be copied again: this change is in the copy too */
+				apply_end_step();
+				continue;
+			}
 		}
 		applying_pipeline = p;
 		switch (kind)
@@ -877,10 +901,19 @@ laredo_apply_message(StringInfo s)
 		case LOGICAL_REP_MSG_RELATION:
 			{
 				MemoryContext old = MemoryContextSwitchTo(ApplyCacheContext);
-				LogicalRepRelation *rel = logicalrep_read_rel(s);
+				LogicalRepRelation *rel;
+				RemoteRelEntry *entry;
 
+				laredo_schema_note_relation(s, ApplyCacheContext);
+				rel = logicalrep_read_rel(s);
 				MemoryContextSwitchTo(old);
 				laredo_apply_relation(rel, NULL);
+				/* a new shape, or the same described again: each pipeline compares */
+				entry = remote_rel_lookup(rel->remoteid);
+				old = MemoryContextSwitchTo(ApplyCacheContext);
+				list_free(entry->shape_pending);
+				entry->shape_pending = list_copy(entry->pipelines);
+				MemoryContextSwitchTo(old);
 				break;
 			}
 		case LOGICAL_REP_MSG_TYPE:
@@ -888,6 +921,7 @@ laredo_apply_message(StringInfo s)
 				LogicalRepTyp typ;
 
 				logicalrep_read_typ(s, &typ);
+				laredo_schema_note_type(&typ, ApplyCacheContext);
 				break;
 			}
 		case LOGICAL_REP_MSG_ORIGIN:

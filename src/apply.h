@@ -14,6 +14,7 @@
 #include "target.h"
 
 extern void laredo_apply_init(LaredoSourceConfig *source);
+extern const LaredoSourceConfig *laredo_apply_source(void);
 extern void laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos);
 extern void laredo_apply_set_last_change(XLogRecPtr last_change);
 extern void laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn);

@@ -25,6 +25,7 @@
 
 #include "apply.h"
 #include "baseline.h"
+#include "schema_changes.h"
 #include "publication.h"
 #include "remote.h"
 
@@ -92,6 +93,9 @@ typedef struct BaselineRelation
 	LogicalRepRelation *rel;	/* described as pgoutput would describe it */
 	char	   *rowfilter;		/* the publication's, for this relation */
 	bool		only;			/* not a partitioned table read whole */
+	int32	   *typmods;		/* per column: its type modifier, */
+	int16	   *attnums;		/* its number on the source */
+	int			relnatts;		/* and the table's pg_class.relnatts */
 } BaselineRelation;
 
 /*
@@ -165,7 +169,8 @@ baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTable
 			"WITH pt AS (SELECT attnames FROM pg_catalog.pg_publication_tables "
 			"            WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1) "
 			"SELECT a.attname::text, a.atttypid::text, "
-			"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text "
+			"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text, "
+			"       a.atttypmod::text, a.attnum::text, c.relnatts::text "
 			"FROM pg_catalog.pg_class c "
 			"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 			"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
@@ -175,8 +180,10 @@ baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTable
 			"ORDER BY a.attnum",
 			pubs.data, quote_literal_cstr(r[1]), quote_literal_cstr(r[2]), r[0],
 			walrcv_server_version(conn) >= 180000 ? "a.attgenerated = 's'" : "false"),
-			3, source->source_id);
+			6, source->source_id);
 		rel->natts = list_length(cols);
+		br->typmods = palloc(sizeof(int32) * Max(rel->natts, 1));
+		br->attnums = palloc(sizeof(int16) * Max(rel->natts, 1));
 		rel->attnames = palloc(sizeof(char *) * Max(rel->natts, 1));
 		rel->atttyps = palloc(sizeof(Oid) * Max(rel->natts, 1));
 		foreach(c, cols)
@@ -185,6 +192,9 @@ baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTable
 
 			rel->attnames[i] = col[0];
 			rel->atttyps[i] = (Oid) strtoul(col[1], NULL, 10);
+			br->typmods[i] = atoi(col[3]);
+			br->attnums[i] = (int16) atoi(col[4]);
+			br->relnatts = atoi(col[5]);
 			if (strcmp(col[2], "true") == 0 || rel->replident == REPLICA_IDENTITY_FULL)
 				rel->attkeys = bms_add_member(rel->attkeys, i);
 			i++;
@@ -435,10 +445,28 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 			foreach(lc, pipelines)
 				((LaredoPipeline *) lfirst(lc))->routine->baseline_begin(lfirst(lc));
 		}
+		/* the shape each target is mapped to, which schema changes are compared with */
+		foreach(lc, pipelines)
+		{
+			LaredoPipeline *p = lfirst(lc);
+
+			if (p->routine->shape != NULL)
+				laredo_schema_record_baseline(p, br->rel, br->typmods, br->attnums, br->relnatts,
+											  r == list_head(relations));
+		}
 		row = baseline_copy_relation(conn, source, br, pipelines, copy_lsn, row);
 	}
 	foreach(lc, pipelines)
 		((LaredoPipeline *) lfirst(lc))->routine->baseline_end(lfirst(lc));
+	/* a partitioned table's leaves in this snapshot: the worker notices one attached or detached later */
+	if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0)
+	{
+		List	   *leaves = laredo_remote_query(conn, laredo_partitions_query(list_make1(t)), 3,
+												 source->source_id);
+
+		if (leaves != NIL)
+			laredo_source_table_set_partitions(source->source_id, t, ((char **) linitial(leaves))[2]);
+	}
 	PopActiveSnapshot();
 	CommandCounterIncrement();
 }

@@ -29,6 +29,7 @@
 #include "utils/timeout.h"
 
 #include "remote.h"
+#include "state.h"
 
 /* Session settings that make text values round-trip exactly. */
 #define LAREDO_SESSION_OPTIONS \
@@ -699,4 +700,39 @@ laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_
 				(errcode(ERRCODE_CONNECTION_EXCEPTION),
 				 errmsg("query on %s failed: %s", source_label(source_id), failure)));
 	return rows;
+}
+
+/*
+ * A query for the leaf partitions of each of tables (LaredoTableConfig *):
+ * one row per partitioned table (schema, table, the leaves' qualified names
+ * in one comma-separated string, '' for none), none for the others.  The
+ * baseline records its answer in its snapshot; the worker compares it with
+ * the source's catalog now, to find partitions attached or detached.
+ */
+char *
+laredo_partitions_query(List *tables)
+{
+	StringInfoData q;
+	ListCell   *lc;
+
+	initStringInfo(&q);
+	appendStringInfoString(&q,
+						   "SELECT n.nspname::text, c.relname::text, "
+						   "  coalesce((SELECT pg_catalog.string_agg(pg_catalog.quote_ident(ln.nspname) || '.' || "
+						   "                   pg_catalog.quote_ident(l.relname), ',' "
+						   "                   ORDER BY ln.nspname COLLATE \"C\", l.relname COLLATE \"C\") "
+						   "   FROM pg_catalog.pg_partition_tree(c.oid) p "
+						   "   JOIN pg_catalog.pg_class l ON l.oid = p.relid "
+						   "   JOIN pg_catalog.pg_namespace ln ON ln.oid = l.relnamespace WHERE p.isleaf), '') "
+						   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+						   "WHERE c.relkind = 'p' AND (n.nspname, c.relname) IN (");
+	foreach(lc, tables)
+	{
+		LaredoTableConfig *t = lfirst(lc);
+
+		appendStringInfo(&q, "%s(%s, %s)", lc == list_head(tables) ? "" : ", ",
+						 quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name));
+	}
+	appendStringInfoChar(&q, ')');
+	return q.data;
 }

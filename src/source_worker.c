@@ -125,6 +125,48 @@ worker_resolve_relation(LogicalRepRelation *rel)
 }
 
 /*
+ * Partitions attached to or detached from a partitioned source table since
+ * its copy: the stream carries none of the rows that came or went with them
+ * (an attached partition's rows are not in the mirror, a detached one's stay
+ * there), so its mirrors are copied again (laredo._partitions_changed).
+ */
+static void
+worker_check_partitions(LaredoSourceConfig *source)
+{
+	List	   *tables = NIL;
+	List	   *rows;
+	ListCell   *lc;
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_5_0)
+		return;
+	foreach(lc, source->tables)
+		if (((LaredoTableConfig *) lfirst(lc))->partitions != NULL)
+			tables = lappend(tables, lfirst(lc));
+	if (tables == NIL)
+		return;
+	rows = laredo_sql_query(worker_status_conn(), laredo_partitions_query(tables), 3, worker_source_id);
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+		ListCell   *c;
+
+		foreach(c, tables)
+		{
+			LaredoTableConfig *t = lfirst(c);
+
+			if (strcmp(t->schema_name, row[0]) == 0 && strcmp(t->table_name, row[1]) == 0 &&
+				strcmp(t->partitions, row[2]) != 0)
+			{
+				ereport(LOG,
+						(errmsg("laredo source \"%s\": the partitions of %s.%s changed (%s, were %s): its mirrors are copied again",
+								worker_source_id, row[0], row[1], row[2], t->partitions)));
+				laredo_source_partitions_changed(worker_source_id, t, row[2]);
+			}
+		}
+	}
+}
+
+/*
  * The replica identity of a table decides the publication laredo puts it in
  * (publication.c): without a usable one, insert and truncate only, since
  * PostgreSQL refuses UPDATE and DELETE on a table published for them without
@@ -602,6 +644,8 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 	bool		readiness_known = false;
 	TimestampTz last_identity_check = 0;
 	TimestampTz last_maintain = 0;
+	TimestampTz last_sequence_sync = 0;
+	TimestampTz last_schema_check = GetCurrentTimestamp();
 	MemoryContext msgcxt = AllocSetContextCreate(TopMemoryContext, "laredo message",
 												 ALLOCSET_DEFAULT_SIZES);
 	XLogRecPtr	last_received = startpos;
@@ -759,6 +803,20 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			laredo_apply_maintain();
 			last_maintain = now;
 		}
+		/* sequences kept close to the source's (a lower bound; the cutover calls sync_sequences) */
+		if (source->sequence_sync_ms > 0 && !IsTransactionState() &&
+			TimestampDifferenceExceeds(last_sequence_sync, now, (int) Min(source->sequence_sync_ms, INT_MAX)))
+		{
+			laredo_source_sync_sequences(source->source_id);
+			last_sequence_sync = GetCurrentTimestamp();
+		}
+		/* tables created or dropped in the source's added schemas */
+		if (source->schema_check_ms > 0 && !IsTransactionState() &&
+			TimestampDifferenceExceeds(last_schema_check, now, (int) Min(source->schema_check_ms, INT_MAX)))
+		{
+			laredo_source_check_schemas(source->source_id);
+			last_schema_check = GetCurrentTimestamp();
+		}
 		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS))
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
@@ -796,6 +854,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			TimestampTz checked = GetCurrentTimestamp();
 
 			worker_check_identities(source);
+			worker_check_partitions(source);
 			MemoryContextSwitchTo(old);
 			last_identity_check = now;
 			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);

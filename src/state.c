@@ -95,17 +95,22 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 	bool		v020 = laredo_catalog_version() >= LAREDO_CATALOG_0_2_0;
 	bool		v030 = laredo_catalog_version() >= LAREDO_CATALOG_0_3_0;
 	bool		v040 = laredo_catalog_version() >= LAREDO_CATALOG_0_4_0;
+	bool		v050 = laredo_catalog_version() >= LAREDO_CATALOG_0_5_0;
 
 	SPI_connect();
 	if (SPI_execute_with_args(psprintf("SELECT source_id, connection, slot_mode, slot_name, publication, "
 									   "publish, create_publication, enabled, slot_pending, owner::int8, "
-									   "reconnect_max_attempts, %s, %s, %s "
+									   "reconnect_max_attempts, %s, %s, %s, %s "
 									   "FROM laredo.source_config WHERE source_id = $1",
 									   v020 ? "publish_via_partition_root" : "false",
 									   v030 ? "origin, home_system_identifier, home_database::text, "
 									   "saved_lsn IS NOT NULL, coalesce(home_database_oid, 0)::int8" :
 									   "'any', NULL::text, NULL::text, false, 0::int8",
-									   v040 ? "failover, on_slot_lost" : "false, 'error'"),
+									   v040 ? "failover, on_slot_lost" : "false, 'error'",
+									   v050 ? "coalesce(extract(epoch FROM sequence_sync_interval) * 1000, 0)::int8, "
+									   "(SELECT coalesce(extract(epoch FROM min(x.check_interval)) * 1000, 0)::int8 "
+									   " FROM laredo.source_schemas x WHERE x.source_id = source_config.source_id)" :
+									   "0::int8, 0::int8"),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_config");
 	if (SPI_processed == 1)
@@ -136,6 +141,8 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		source->home_database_oid = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 17, &isnull));
 		source->failover = spi_bool(tup, desc, 18);
 		source->on_slot_lost = pstrdup(spi_text(tup, desc, 19));
+		source->sequence_sync_ms = DatumGetInt64(SPI_getbinval(tup, desc, 20, &isnull));
+		source->schema_check_ms = DatumGetInt64(SPI_getbinval(tup, desc, 21, &isnull));
 		MemoryContextSwitchTo(spi);
 	}
 	else if (missing_is_error)
@@ -149,10 +156,11 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		return NULL;
 	}
 
-	if (SPI_execute_with_args("SELECT schema_name, table_name, where_clause, "
-							  "array_to_string(columns, ','), insert_only "
-							  "FROM laredo.source_tables WHERE source_id = $1 "
-							  "ORDER BY schema_name, table_name",
+	if (SPI_execute_with_args(psprintf("SELECT schema_name, table_name, where_clause, "
+									   "array_to_string(columns, ','), insert_only, %s "
+									   "FROM laredo.source_tables WHERE source_id = $1 "
+									   "ORDER BY schema_name, table_name",
+									   v050 ? "partitions" : "NULL::text"),
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_tables");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -175,6 +183,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 				t->columns = lappend(t->columns, pstrdup(c));
 		}
 		t->insert_only = spi_bool(tup, desc, 5);
+		t->partitions = spi_text(tup, desc, 6) ? pstrdup(spi_text(tup, desc, 6)) : NULL;
 		source->tables = lappend(source->tables, t);
 		MemoryContextSwitchTo(spi);
 	}
@@ -252,6 +261,69 @@ run_in_own_transaction(const char *sql, int nargs, Oid *types, Datum *values, co
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 	}
+}
+
+/*
+ * Moves this database's sequences of the source's mirrored tables up to the
+ * source's values (sequence_sync_interval), in a transaction of its own.  A
+ * sequence the source does not let laredo read is an ERROR naming it.
+ */
+void
+laredo_source_sync_sequences(const char *source_id)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(source_id)};
+
+	run_in_own_transaction("SELECT count(*) FROM laredo._sync_sequences($1, NULL, true)",
+						   1, types, values, NULL);
+}
+
+/*
+ * Reads the source's catalog for tables created or dropped in its added
+ * schemas (laredo._schema_check), in a transaction of its own; a change
+ * restarts the worker with the new pipelines, which are copied alone.
+ */
+void
+laredo_source_check_schemas(const char *source_id)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(source_id)};
+
+	run_in_own_transaction("SELECT count(*) FROM laredo._schema_check($1)", 1, types, values, NULL);
+}
+
+/*
+ * The leaf partitions a copy of a partitioned table saw (in the copy's
+ * transaction), which the worker compares with the source's later.
+ */
+void
+laredo_source_table_set_partitions(const char *source_id, LaredoTableConfig *t, const char *leaves)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4] = {CStringGetTextDatum(source_id), CStringGetTextDatum(t->schema_name),
+		CStringGetTextDatum(t->table_name), CStringGetTextDatum(leaves)};
+
+	run_in_own_transaction("UPDATE laredo.source_tables SET partitions = $4 "
+						   "WHERE source_id = $1 AND schema_name = $2 AND table_name = $3",
+						   4, types, values, NULL);
+	t->partitions = MemoryContextStrdup(GetMemoryChunkContext(t), leaves);
+}
+
+/*
+ * The source attached or detached partitions of a partitioned table since its
+ * copy (laredo._partitions_changed: its mirrors are copied again), in a
+ * transaction of its own.
+ */
+void
+laredo_source_partitions_changed(const char *source_id, LaredoTableConfig *t, const char *leaves)
+{
+	Oid			types[4] = {TEXTOID, NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[4] = {CStringGetTextDatum(source_id),
+		DirectFunctionCall1(namein, CStringGetDatum(t->schema_name)),
+		DirectFunctionCall1(namein, CStringGetDatum(t->table_name)), CStringGetTextDatum(leaves)};
+
+	run_in_own_transaction("SELECT laredo._partitions_changed($1, $2, $3, $4)", 4, types, values, NULL);
+	t->partitions = MemoryContextStrdup(GetMemoryChunkContext(t), leaves);
 }
 
 /*

@@ -18,6 +18,7 @@ typedef struct LaredoTableConfig
 	char	   *where_clause;	/* NULL: no row filter */
 	List	   *columns;		/* of char *; NIL: every column */
 	bool		insert_only;
+	char	   *partitions;		/* its leaf partitions at the copy, or NULL (0.5.0) */
 } LaredoTableConfig;
 
 typedef struct LaredoPipelineConfig
@@ -51,6 +52,8 @@ typedef struct LaredoSourceConfig
 	bool		has_saved_lsn;	/* save_positions() stopped it (0.3.0) */
 	bool		failover;		/* a failover slot, on a source on 17 or later (0.4.0) */
 	char	   *on_slot_lost;	/* "error" or "rebaseline" (0.4.0) */
+	int64		sequence_sync_ms;	/* sequence_sync_interval; 0: off (0.5.0) */
+	int64		schema_check_ms;	/* the shortest check_interval of its schemas; 0: none (0.5.0) */
 	bool		enabled;
 	bool		slot_pending;
 	int			reconnect_max_attempts;
@@ -79,11 +82,18 @@ typedef struct LaredoPipelineCounters
 #define LAREDO_CATALOG_0_2_0	200
 #define LAREDO_CATALOG_0_3_0	300
 #define LAREDO_CATALOG_0_4_0	400
+#define LAREDO_CATALOG_0_5_0	500
 extern int	laredo_catalog_version(void);
 
 extern char *laredo_origin_name(const char *source_id);
 extern LaredoSourceConfig *laredo_source_config_load(const char *source_id, bool missing_is_error);
 extern int64 laredo_source_pipelines_pending(const char *source_id);
+extern void laredo_source_sync_sequences(const char *source_id);
+extern void laredo_source_check_schemas(const char *source_id);
+extern void laredo_source_table_set_partitions(const char *source_id, LaredoTableConfig *t,
+											   const char *leaves);
+extern void laredo_source_partitions_changed(const char *source_id, LaredoTableConfig *t,
+											 const char *leaves);
 extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);
 extern void laredo_pipeline_set_error(const char *pipeline_id, const char *message);
 extern void laredo_source_set_slot_pending(const char *source_id, bool pending);

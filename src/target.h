@@ -63,6 +63,13 @@ typedef struct LaredoTargetRoutine
 	 */
 	void		(*truncate) (LaredoPipeline *pipeline, LaredoTruncate *truncate);
 	void		(*truncate_finish) (LaredoPipeline *pipeline, LaredoTruncate *truncate);
+	/*
+	 * optional: the stream described the source table again (a Relation
+	 * message); called in the local transaction of the first change after
+	 * it.  Returns false when the table is to be copied again (its changes
+	 * are skipped until then).
+	 */
+	bool		(*shape) (LaredoPipeline *pipeline, LogicalRepRelation *remoterel);
 	/* the local transaction is about to commit: release per-transaction state */
 	void		(*xact_end) (LaredoPipeline *pipeline);
 

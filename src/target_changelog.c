@@ -40,6 +40,7 @@
 
 #include "row_json.h"
 #include "target.h"
+#include "schema_changes.h"
 #include "target_exec.h"
 
 #define CHANGELOG_NATTS 9
@@ -93,6 +94,15 @@ changelog_init(LaredoPipeline *p)
 static void
 changelog_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 {
+}
+
+/* A change log takes any shape: a new one is only recorded (schema_changes.c). */
+static bool
+changelog_shape(LaredoPipeline *p, LogicalRepRelation *remoterel)
+{
+	LaredoSchemaPolicy policy = {.target_relid = InvalidOid, .follow = true};
+
+	return laredo_schema_check(p, remoterel, &policy);
 }
 
 static void
@@ -233,6 +243,7 @@ laredo_target_changelog_prune(LaredoPipeline *p)
 const LaredoTargetRoutine laredo_target_changelog = {
 	.init = changelog_init,
 	.relation = changelog_relation,
+	.shape = changelog_shape,
 	.baseline_begin = changelog_baseline_begin,
 	.baseline_row = changelog_baseline_row,
 	.baseline_end = changelog_baseline_end,

@@ -62,6 +62,7 @@
 #include "target_exec.h"
 #include "bpchar_input.h"
 #include "target_table.h"
+#include "schema_changes.h"
 
 
 static void
@@ -97,6 +98,19 @@ table_parse_options(LaredoPipeline *p, TableTarget *t)
 	Jsonb	   *options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->config->options)));
 	JsonbValue *columns = getKeyJsonValueFromContainer(&options->root, "columns", strlen("columns"), NULL);
 
+	JsonbValue *schema_changes = getKeyJsonValueFromContainer(&options->root, "schema_changes",
+															  strlen("schema_changes"), NULL);
+	JsonbValue *dropped = getKeyJsonValueFromContainer(&options->root, "dropped_columns",
+													   strlen("dropped_columns"), NULL);
+
+	t->schema_follow = !(schema_changes && schema_changes->type == jbvString &&
+						 schema_changes->val.string.len == 5 &&
+						 strncmp(schema_changes->val.string.val, "error", 5) == 0);
+	t->schema_ignore = schema_changes && schema_changes->type == jbvString &&
+		schema_changes->val.string.len == 6 &&
+		strncmp(schema_changes->val.string.val, "ignore", 6) == 0;
+	t->keep_dropped = dropped && dropped->type == jbvString && dropped->val.string.len == 4 &&
+		strncmp(dropped->val.string.val, "keep", 4) == 0;
 	t->soft_delete = option_bool(options, "soft_delete");
 	t->metadata_columns = option_bool(options, "metadata_columns");
 	if (columns && columns->type == jbvBinary)
@@ -202,6 +216,39 @@ table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 	}
 	t->remoterel = remoterel;
 	t->map_stale = true;
+}
+
+/* Before an ALTER TABLE of the mirror: what this transaction holds open on it is written and closed. */
+static void
+table_close_for_ddl(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+
+	if (t->x.rel != NULL)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		laredo_table_xact_end(p);
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+	}
+	t->map_stale = true;
+}
+
+/* The source table was described again: compared with the shape mapped (schema_changes.c). */
+static bool
+table_shape(LaredoPipeline *p, LogicalRepRelation *remoterel)
+{
+	TableTarget *t = p->private;
+	/* ignore: recorded only, the columns mapped by name as the subscriber maps them */
+	LaredoSchemaPolicy policy = {
+		.target_relid = t->schema_ignore ? InvalidOid : t->relid,
+		.follow = t->schema_follow,
+		.keep_dropped = t->keep_dropped,
+		.subset = t->subset,
+		.close = table_close_for_ddl,
+	};
+
+	return laredo_schema_check(p, remoterel, &policy);
 }
 
 /* Maps local attributes to the remote columns, by name. */
@@ -1140,6 +1187,7 @@ table_baseline_end(LaredoPipeline *p)
 const LaredoTargetRoutine laredo_target_table = {
 	.init = table_init,
 	.relation = table_relation,
+	.shape = table_shape,
 	.baseline_begin = table_baseline_begin,
 	.baseline_row = table_insert,
 	.baseline_end = table_baseline_end,

@@ -31,6 +31,9 @@ typedef struct TableTarget
 	List	   *subset;			/* of char *: the source columns kept; NIL: all */
 	bool		soft_delete;	/* mark _deleted_at instead of deleting */
 	bool		metadata_columns;	/* fill _lsn and _commit_time */
+	bool		schema_follow;	/* schema_changes = follow (the default) */
+	bool		schema_ignore;	/* schema_changes = ignore: as the built-in subscriber */
+	bool		keep_dropped;	/* dropped_columns = keep */
 	AttrNumber	deleted_attno;	/* 0 when absent */
 	AttrNumber	lsn_attno;
 	AttrNumber	commit_time_attno;

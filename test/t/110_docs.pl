@@ -55,6 +55,10 @@ is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.closed_orders'),
 	'targets.md: the filtered pipeline holds the 50 closed orders');
 like($out{'targets.md:4'}, qr/U\|\{"id": 2\}\|\{"id": 2\}\|paid/, 'targets.md: the change log shows the update');
 
+run_page('schema-changes.md');
+like($out{'schema-changes.md:2'}, qr/app\.invoices\|app_invoices/, 'schema-changes.md: add_schema made a pipeline for the table');
+ok($consumer->poll_query_until('postgres', q{SELECT count(*) = 2 FROM app.invoices}), 'schema-changes.md: and it was copied');
+
 run_page('resetting.md');
 isnt($out{'resetting.md:3'}, $out{'resetting.md:1'}, 'resetting.md: pg_replication_slots shows a new slot after the reset');
 
