@@ -589,7 +589,8 @@ END
 $$;
 
 ALTER TABLE laredo.source_tables ADD COLUMN via_schema boolean NOT NULL DEFAULT false,
-	ADD COLUMN partitions text;
+	ADD COLUMN partitions text,
+	ADD COLUMN source_oid oid;
 
 -- 0.5.0: whole schemas of a source (add_schema): every table there is
 -- mirrored, and the worker reads the source's catalog every check_interval
@@ -601,6 +602,10 @@ CREATE TABLE laredo.source_schemas (
 	target_kind text NOT NULL CHECK (target_kind IN ('table', 'changelog')),
 	options jsonb NOT NULL DEFAULT '{}',
 	check_interval interval NOT NULL CHECK (check_interval >= interval '1 second'),
+	-- 'tables': laredo's publication names the tables (a new one is added when
+	-- found); 'schema': it holds the whole schema (FOR TABLES IN SCHEMA), so a
+	-- new table is published from its creation (a superuser on the source)
+	publication text NOT NULL DEFAULT 'tables' CHECK (publication IN ('tables', 'schema')),
 	created_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (source_id, schema_name)
 );
@@ -669,7 +674,7 @@ $$;
 -- the schema already added alone keeps its own settings: the schema skips it.
 CREATE FUNCTION laredo.add_schema(source_id text, schema_name name, target_schema name DEFAULT NULL,
 	target_kind text DEFAULT 'table', options jsonb DEFAULT '{}', check_interval interval DEFAULT '10s',
-	OUT source_table text, OUT pipeline_id text)
+	publication text DEFAULT 'tables', OUT source_table text, OUT pipeline_id text)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -706,6 +711,30 @@ BEGIN
 		RAISE EXCEPTION 'invalid check_interval %', coalesce(check_interval::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an interval of at least 1 second.';
 	END IF;
+	IF publication IS NULL OR publication NOT IN ('tables', 'schema') THEN
+		RAISE EXCEPTION 'invalid publication "%" for a schema', coalesce(publication, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'publication is ''tables'' (laredo''s publication names each table) or ''schema'' (FOR TABLES IN SCHEMA: a superuser on the source).';
+	END IF;
+	IF publication = 'schema' AND NOT s.create_publication THEN
+		RAISE EXCEPTION 'source "%" does not manage its publication', s.source_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Add the schema to your publication yourself (ALTER PUBLICATION ... ADD TABLES IN SCHEMA), and call add_schema with publication => ''tables''.';
+	END IF;
+	IF publication = 'schema' AND NOT EXISTS (SELECT FROM laredo._source_query(s.connection,
+	        'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = current_user AND rolsuper')) THEN
+		RAISE EXCEPTION 'publication => ''schema'' needs a superuser on source "%"', s.source_id
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'PostgreSQL lets only superusers publish FOR TABLES IN SCHEMA.',
+			      HINT = 'Use publication => ''tables'' (the default): laredo adds each new table to its publication when it finds it.';
+	END IF;
+	IF publication = 'schema' AND EXISTS (SELECT FROM laredo.source_tables x WHERE x.source_id = s.source_id
+	        AND x.schema_name = add_schema.schema_name AND (x.where_clause IS NOT NULL OR x.columns IS NOT NULL)) THEN
+		RAISE EXCEPTION 'tables of schema "%" have a row filter or a column list on source "%"', schema_name, s.source_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A publication of the whole schema would ignore their row filters, and PostgreSQL refuses column lists beside it.',
+			      HINT = 'Use publication => ''tables'' (the default).';
+	END IF;
 	IF NOT EXISTS (SELECT FROM laredo._source_query(s.connection,
 	                   format('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %L', schema_name))) THEN
 		RAISE EXCEPTION 'schema "%" does not exist on source "%"', schema_name, s.source_id
@@ -720,8 +749,9 @@ BEGIN
 		RAISE EXCEPTION 'a target cannot be in schema laredo' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Choose another target_schema.';
 	END IF;
-	INSERT INTO laredo.source_schemas (source_id, schema_name, target_schema, target_kind, options, check_interval)
-	VALUES (s.source_id, schema_name, target_schema, target_kind, options, check_interval)
+	INSERT INTO laredo.source_schemas (source_id, schema_name, target_schema, target_kind, options, check_interval,
+		publication)
+	VALUES (s.source_id, schema_name, target_schema, target_kind, options, check_interval, publication)
 	RETURNING * INTO sc;
 	FOR t IN SELECT * FROM laredo._source_schema_tables(s.connection, schema_name) LOOP
 		source_table := quote_ident(schema_name) || '.' || quote_ident(t);
@@ -853,5 +883,201 @@ BEGIN
 	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table AND p.target_kind = 'table';
 	PERFORM laredo._source_changed(p_source_id);
 	RETURN v_msg;
+END
+$$;
+
+-- Called by a source's worker when the source table of that name is not the
+-- one copied: created again (p_oid: the new one), or gone (NULL).  A table
+-- created again is copied again, alone (its pipelines of every kind); a
+-- table added alone and gone stops the source with an ERROR that says what
+-- to do; one of an added schema is left to the schema's check (its
+-- pipeline goes, its target stays).
+CREATE FUNCTION laredo._source_table_replaced(p_source_id text, p_schema name, p_table name, p_oid oid)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t laredo.source_tables;
+	v_msg text;
+	v_pipelines text;
+BEGIN
+	SELECT * INTO t FROM laredo.source_tables x
+	WHERE x.source_id = p_source_id AND x.schema_name = p_schema AND x.table_name = p_table;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF p_oid IS NULL THEN
+		IF t.via_schema THEN
+			RETURN NULL;
+		END IF;
+		SELECT string_agg(format('SELECT laredo.drop_pipeline(%L);', p.pipeline_id), ' ' ORDER BY p.pipeline_id) INTO v_pipelines
+		FROM laredo.pipeline_config p WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+		RAISE EXCEPTION 'table %.% of source "%" was dropped on the source', quote_ident(p_schema), quote_ident(p_table), p_source_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = 'A DROP TABLE produces nothing in the stream; a table created again under its name would be neither copied nor published.',
+			      HINT = format('Remove it (its targets stay): %sSELECT laredo.remove_table(%L, %L); then SELECT laredo.alter_source(%L, enabled => true);',
+			                    coalesce(v_pipelines || ' ', ''), p_source_id, quote_ident(p_schema) || '.' || quote_ident(p_table), p_source_id);
+	END IF;
+	v_msg := format('table %I.%I was dropped and created again on the source: copied again', p_schema, p_table);
+	UPDATE laredo.source_tables x SET source_oid = p_oid
+	WHERE x.source_id = p_source_id AND x.schema_name = p_schema AND x.table_name = p_table;
+	INSERT INTO laredo.schema_changes (pipeline_id, change)
+	SELECT p.pipeline_id, v_msg FROM laredo.pipeline_config p
+	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL
+	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+	DELETE FROM laredo.pipeline_columns c USING laredo.pipeline_config p
+	WHERE c.pipeline_id = p.pipeline_id AND p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+	PERFORM laredo._source_changed(p_source_id);
+	RETURN v_msg;
+END
+$$;
+
+-- _add_table: no row filter or column list for a table of a schema published whole.
+CREATE OR REPLACE FUNCTION laredo._add_table(s laredo.source_config, n record,
+	where_clause text, columns name[], parent_schema name, parent_table name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_cols record;
+	v_identity "char";
+	v_relkind "char";
+	v_keys name[];
+	v_all name[];
+	v_insert_only boolean := false;
+	v_filter_cols name[];
+	c name;
+BEGIN
+	IF EXISTS (SELECT FROM laredo.source_tables t WHERE t.source_id = s.source_id
+	           AND t.schema_name = n.schema_name AND t.table_name = n.table_name) THEN
+		RAISE EXCEPTION 'table %.% is already part of source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'Call laredo.remove_table first to change its filter or columns.';
+	END IF;
+	IF (where_clause IS NOT NULL OR columns IS NOT NULL) AND EXISTS (SELECT FROM laredo.source_schemas x
+	        WHERE x.source_id = s.source_id AND x.schema_name = n.schema_name AND x.publication = 'schema') THEN
+		RAISE EXCEPTION 'schema "%" of source "%" is published whole', n.schema_name, s.source_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'Its publication would ignore a row filter, and PostgreSQL refuses a column list beside it.',
+			      HINT = 'Add the table without where_clause and columns, and filter with the pipeline''s options => ''{"where": ...}''.';
+	END IF;
+	IF n.schema_name = 'laredo' AND s.connection = '' THEN
+		RAISE EXCEPTION 'laredo''s own tables cannot be replicated from this database'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL 15 cannot filter changes by origin, so they would feed back forever.',
+			      HINT = 'Choose a table outside schema laredo.';
+	END IF;
+	IF s.connection = '' AND EXISTS (SELECT FROM laredo.pipeline_config p WHERE p.target_schema = n.schema_name
+	        AND p.target_table = n.table_name) THEN
+		RAISE EXCEPTION 'table %.% is the target of a pipeline in this database',
+			quote_ident(n.schema_name), quote_ident(n.table_name)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL 15 cannot filter changes by origin, so its changes would feed back forever.',
+			      HINT = 'Replicate a different table.';
+	END IF;
+	IF n.schema_name IN ('pg_catalog', 'information_schema') OR n.schema_name ~ '^pg_(toast|temp)' THEN
+		RAISE EXCEPTION 'system table %.% cannot be replicated', quote_ident(n.schema_name), quote_ident(n.table_name)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'PostgreSQL does not publish system catalogs.', HINT = 'Choose a user table.';
+	END IF;
+	IF where_clause IS NOT NULL THEN
+		v_filter_cols := laredo._check_where_clause(where_clause);
+	END IF;
+
+	SELECT array_agg(d.attname ORDER BY ord) FILTER (WHERE d.is_key),
+	       coalesce(array_agg(d.attname ORDER BY ord) FILTER (WHERE d.attname IS NOT NULL), '{}'),
+	       min(d.identity), min(d.relkind)
+	  INTO v_keys, v_all, v_identity, v_relkind
+	  FROM laredo._describe_source_table(s.connection, n.schema_name, n.table_name) WITH ORDINALITY d(attname, type_name, not_null, is_key, identity, relkind, ord);
+	IF v_relkind IS NULL THEN
+		RAISE EXCEPTION 'table %.% does not exist on source "%"',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'undefined_table',
+			      HINT = 'Create the table on the source first, or check the schema and name (case matters when quoted).';
+	END IF;
+	IF v_relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '%.% on source "%" is not a table',
+			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only tables can be published.';
+	END IF;
+	IF where_clause IS NOT NULL THEN
+		-- the source parses it against the table (LIMIT 0: nothing is evaluated)
+		-- and, when laredo makes the publication, accepts it as a row filter
+		-- (a transaction rolled back: nothing is left on the source)
+		BEGIN
+			PERFORM laredo._source_query(s.connection,
+				format('SELECT 1 FROM ONLY %I.%I WHERE (%s) LIMIT 0', n.schema_name, n.table_name, where_clause));
+			IF s.create_publication AND s.connection = '' THEN
+				BEGIN
+					EXECUTE format('CREATE PUBLICATION %I FOR TABLE ONLY %I.%I WHERE (%s)',
+					               'laredo_check_' || pg_backend_pid(), n.schema_name, n.table_name, where_clause);
+					RAISE EXCEPTION USING ERRCODE = 'LRCHK';
+				EXCEPTION WHEN SQLSTATE 'LRCHK' THEN
+					NULL;	-- accepted, and rolled back
+				END;
+			ELSIF s.create_publication THEN
+				PERFORM laredo._source_exec(s.connection,
+					format('BEGIN; CREATE PUBLICATION %I FOR TABLE ONLY %I.%I WHERE (%s); ROLLBACK',
+					       'laredo_check_' || pg_backend_pid(), n.schema_name, n.table_name, where_clause));
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			RAISE EXCEPTION 'invalid where_clause for %.%: %', quote_ident(n.schema_name), quote_ident(n.table_name),
+				split_part(regexp_replace(SQLERRM, '^.*?ERROR:\s*', ''), E'\n', 1)
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'A row filter is a boolean expression over the table''s columns, for example where_clause => ''amount > 100''.';
+		END;
+	END IF;
+	IF columns IS NOT NULL THEN
+		IF cardinality(columns) = 0 THEN
+			RAISE EXCEPTION 'columns must not be empty' USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Omit columns to publish every column.';
+		END IF;
+		FOREACH c IN ARRAY columns LOOP
+			IF NOT c = ANY (v_all) THEN
+				RAISE EXCEPTION 'column "%" does not exist in table %.% on source "%"', c,
+					quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
+					USING ERRCODE = 'undefined_column', HINT = 'Columns: ' || array_to_string(v_all, ', ') || '.';
+			END IF;
+		END LOOP;
+	END IF;
+
+	-- Never make the source's own writes fail: PostgreSQL refuses UPDATE and
+	-- DELETE on a table published for them without a replica identity.
+	IF v_identity = 'n' OR (v_identity IN ('d', 'i') AND v_keys IS NULL) THEN
+		v_insert_only := true;
+		IF s.publish ~ '(update|delete)' THEN
+			RAISE NOTICE 'table %.% has no usable replica identity: it is published for insert and truncate only',
+				quote_ident(n.schema_name), quote_ident(n.table_name)
+				USING DETAIL = 'It goes into the second publication "' || s.publication || '_insert_only" so that UPDATE and DELETE on the source keep working.',
+				      HINT = 'Add a primary key or set REPLICA IDENTITY on the source table to replicate updates and deletes.';
+		END IF;
+	ELSIF s.publish ~ '(update|delete)' THEN
+		IF columns IS NOT NULL AND v_identity <> 'f' AND NOT v_keys <@ columns THEN
+			RAISE EXCEPTION 'column list of %.% leaves out replica identity columns',
+				quote_ident(n.schema_name), quote_ident(n.table_name)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
+				      HINT = 'Include ' || array_to_string(v_keys, ', ') || ' in columns.';
+		END IF;
+		IF v_identity <> 'f' AND v_filter_cols IS NOT NULL AND NOT v_filter_cols <@ v_keys THEN
+			RAISE EXCEPTION 'row filter of %.% uses columns outside the replica identity (%)',
+				quote_ident(n.schema_name), quote_ident(n.table_name), array_to_string(v_keys, ', ')
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
+				      HINT = 'Filter on ' || array_to_string(v_keys, ', ') || ', set REPLICA IDENTITY FULL on the source table, or create the source with publish => ''insert, truncate''.';
+		END IF;
+		IF v_identity = 'f' AND (columns IS NOT NULL) THEN
+			RAISE EXCEPTION 'a column list cannot be used on %.%, which has REPLICA IDENTITY FULL',
+				quote_ident(n.schema_name), quote_ident(n.table_name)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = 'PostgreSQL would then fail UPDATE and DELETE on the source table.',
+				      HINT = 'Omit columns, or publish insert and truncate only.';
+		END IF;
+	END IF;
+
+	INSERT INTO laredo.source_tables (source_id, schema_name, table_name, where_clause, columns, insert_only,
+		parent_schema, parent_table)
+	VALUES (s.source_id, n.schema_name, n.table_name, where_clause, columns, v_insert_only,
+		_add_table.parent_schema, _add_table.parent_table);
 END
 $$;

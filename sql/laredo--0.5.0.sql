@@ -90,7 +90,10 @@ CREATE TABLE laredo.source_tables (
 	-- (qualified names, comma-separated; '' for none); the worker compares
 	-- them with the source's, and copies the table again when one was
 	-- attached or detached (the stream carries neither)
-	partitions text
+	partitions text,
+	-- 0.5.0: the source table's OID when it was copied: the worker notices it
+	-- dropped, or dropped and created again under its name
+	source_oid oid
 );
 
 CREATE TABLE laredo.pipeline_config (
@@ -295,6 +298,10 @@ CREATE TABLE laredo.source_schemas (
 	target_kind text NOT NULL CHECK (target_kind IN ('table', 'changelog')),
 	options jsonb NOT NULL DEFAULT '{}',
 	check_interval interval NOT NULL CHECK (check_interval >= interval '1 second'),
+	-- 'tables': laredo's publication names the tables (a new one is added when
+	-- found); 'schema': it holds the whole schema (FOR TABLES IN SCHEMA), so a
+	-- new table is published from its creation (a superuser on the source)
+	publication text NOT NULL DEFAULT 'tables' CHECK (publication IN ('tables', 'schema')),
 	created_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (source_id, schema_name)
 );
@@ -1064,6 +1071,13 @@ BEGIN
 			quote_ident(n.schema_name), quote_ident(n.table_name), s.source_id
 			USING ERRCODE = 'duplicate_object',
 			      HINT = 'Call laredo.remove_table first to change its filter or columns.';
+	END IF;
+	IF (where_clause IS NOT NULL OR columns IS NOT NULL) AND EXISTS (SELECT FROM laredo.source_schemas x
+	        WHERE x.source_id = s.source_id AND x.schema_name = n.schema_name AND x.publication = 'schema') THEN
+		RAISE EXCEPTION 'schema "%" of source "%" is published whole', n.schema_name, s.source_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'Its publication would ignore a row filter, and PostgreSQL refuses a column list beside it.',
+			      HINT = 'Add the table without where_clause and columns, and filter with the pipeline''s options => ''{"where": ...}''.';
 	END IF;
 	IF n.schema_name = 'laredo' AND s.connection = '' THEN
 		RAISE EXCEPTION 'laredo''s own tables cannot be replicated from this database'
@@ -1948,7 +1962,7 @@ $$;
 -- the schema already added alone keeps its own settings: the schema skips it.
 CREATE FUNCTION laredo.add_schema(source_id text, schema_name name, target_schema name DEFAULT NULL,
 	target_kind text DEFAULT 'table', options jsonb DEFAULT '{}', check_interval interval DEFAULT '10s',
-	OUT source_table text, OUT pipeline_id text)
+	publication text DEFAULT 'tables', OUT source_table text, OUT pipeline_id text)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1985,6 +1999,30 @@ BEGIN
 		RAISE EXCEPTION 'invalid check_interval %', coalesce(check_interval::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an interval of at least 1 second.';
 	END IF;
+	IF publication IS NULL OR publication NOT IN ('tables', 'schema') THEN
+		RAISE EXCEPTION 'invalid publication "%" for a schema', coalesce(publication, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'publication is ''tables'' (laredo''s publication names each table) or ''schema'' (FOR TABLES IN SCHEMA: a superuser on the source).';
+	END IF;
+	IF publication = 'schema' AND NOT s.create_publication THEN
+		RAISE EXCEPTION 'source "%" does not manage its publication', s.source_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Add the schema to your publication yourself (ALTER PUBLICATION ... ADD TABLES IN SCHEMA), and call add_schema with publication => ''tables''.';
+	END IF;
+	IF publication = 'schema' AND NOT EXISTS (SELECT FROM laredo._source_query(s.connection,
+	        'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = current_user AND rolsuper')) THEN
+		RAISE EXCEPTION 'publication => ''schema'' needs a superuser on source "%"', s.source_id
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'PostgreSQL lets only superusers publish FOR TABLES IN SCHEMA.',
+			      HINT = 'Use publication => ''tables'' (the default): laredo adds each new table to its publication when it finds it.';
+	END IF;
+	IF publication = 'schema' AND EXISTS (SELECT FROM laredo.source_tables x WHERE x.source_id = s.source_id
+	        AND x.schema_name = add_schema.schema_name AND (x.where_clause IS NOT NULL OR x.columns IS NOT NULL)) THEN
+		RAISE EXCEPTION 'tables of schema "%" have a row filter or a column list on source "%"', schema_name, s.source_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A publication of the whole schema would ignore their row filters, and PostgreSQL refuses column lists beside it.',
+			      HINT = 'Use publication => ''tables'' (the default).';
+	END IF;
 	IF NOT EXISTS (SELECT FROM laredo._source_query(s.connection,
 	                   format('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %L', schema_name))) THEN
 		RAISE EXCEPTION 'schema "%" does not exist on source "%"', schema_name, s.source_id
@@ -1999,8 +2037,9 @@ BEGIN
 		RAISE EXCEPTION 'a target cannot be in schema laredo' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Choose another target_schema.';
 	END IF;
-	INSERT INTO laredo.source_schemas (source_id, schema_name, target_schema, target_kind, options, check_interval)
-	VALUES (s.source_id, schema_name, target_schema, target_kind, options, check_interval)
+	INSERT INTO laredo.source_schemas (source_id, schema_name, target_schema, target_kind, options, check_interval,
+		publication)
+	VALUES (s.source_id, schema_name, target_schema, target_kind, options, check_interval, publication)
 	RETURNING * INTO sc;
 	FOR t IN SELECT * FROM laredo._source_schema_tables(s.connection, schema_name) LOOP
 		source_table := quote_ident(schema_name) || '.' || quote_ident(t);
@@ -2130,6 +2169,52 @@ BEGIN
 	FROM laredo.pipeline_config p WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
 	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL
 	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table AND p.target_kind = 'table';
+	PERFORM laredo._source_changed(p_source_id);
+	RETURN v_msg;
+END
+$$;
+
+-- Called by a source's worker when the source table of that name is not the
+-- one copied: created again (p_oid: the new one), or gone (NULL).  A table
+-- created again is copied again, alone (its pipelines of every kind); a
+-- table added alone and gone stops the source with an ERROR that says what
+-- to do; one of an added schema is left to the schema's check (its
+-- pipeline goes, its target stays).
+CREATE FUNCTION laredo._source_table_replaced(p_source_id text, p_schema name, p_table name, p_oid oid)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t laredo.source_tables;
+	v_msg text;
+	v_pipelines text;
+BEGIN
+	SELECT * INTO t FROM laredo.source_tables x
+	WHERE x.source_id = p_source_id AND x.schema_name = p_schema AND x.table_name = p_table;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF p_oid IS NULL THEN
+		IF t.via_schema THEN
+			RETURN NULL;
+		END IF;
+		SELECT string_agg(format('SELECT laredo.drop_pipeline(%L);', p.pipeline_id), ' ' ORDER BY p.pipeline_id) INTO v_pipelines
+		FROM laredo.pipeline_config p WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+		RAISE EXCEPTION 'table %.% of source "%" was dropped on the source', quote_ident(p_schema), quote_ident(p_table), p_source_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = 'A DROP TABLE produces nothing in the stream; a table created again under its name would be neither copied nor published.',
+			      HINT = format('Remove it (its targets stay): %sSELECT laredo.remove_table(%L, %L); then SELECT laredo.alter_source(%L, enabled => true);',
+			                    coalesce(v_pipelines || ' ', ''), p_source_id, quote_ident(p_schema) || '.' || quote_ident(p_table), p_source_id);
+	END IF;
+	v_msg := format('table %I.%I was dropped and created again on the source: copied again', p_schema, p_table);
+	UPDATE laredo.source_tables x SET source_oid = p_oid
+	WHERE x.source_id = p_source_id AND x.schema_name = p_schema AND x.table_name = p_table;
+	INSERT INTO laredo.schema_changes (pipeline_id, change)
+	SELECT p.pipeline_id, v_msg FROM laredo.pipeline_config p
+	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL
+	WHERE p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
+	DELETE FROM laredo.pipeline_columns c USING laredo.pipeline_config p
+	WHERE c.pipeline_id = p.pipeline_id AND p.source_id = p_source_id AND p.source_schema = p_schema AND p.source_table = p_table;
 	PERFORM laredo._source_changed(p_source_id);
 	RETURN v_msg;
 END

@@ -97,6 +97,11 @@ table_list(LaredoSourceConfig *source, bool insert_only)
 		if (t->where_clause)
 			appendStringInfo(&buf, " WHERE (%s)", t->where_clause);
 	}
+	/* schemas published whole (add_schema's publication => 'schema'): their new tables from their creation */
+	if (!insert_only)
+		foreach(lc, source->whole_schemas)
+			appendStringInfo(&buf, "%sTABLES IN SCHEMA %s", buf.len ? ", " : "",
+							 quote_identifier(lfirst(lc)));
 	return buf.data;
 }
 
@@ -169,6 +174,18 @@ sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
 		foreach(lc, current)
 			laredo_remote_command(conn,
 								  psprintf("ALTER PUBLICATION %s DROP TABLE %s", quote_identifier(pubname),
+										   ((char **) lfirst(lc))[0]),
+								  id);
+		/* and a schema it held whole (FOR TABLES IN SCHEMA) */
+		current = laredo_remote_query(conn,
+									  psprintf("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_publication_namespace pn "
+											   "JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid "
+											   "JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE p.pubname = %s",
+											   quote_literal_cstr(pubname)),
+									  1, id);
+		foreach(lc, current)
+			laredo_remote_command(conn,
+								  psprintf("ALTER PUBLICATION %s DROP TABLES IN SCHEMA %s", quote_identifier(pubname),
 										   ((char **) lfirst(lc))[0]),
 								  id);
 	}

@@ -702,6 +702,21 @@ laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_
 	return rows;
 }
 
+/* Appends "(schema, table), ..." for tables (LaredoTableConfig *), as SQL literals. */
+void
+laredo_append_table_names(StringInfo buf, List *tables)
+{
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		LaredoTableConfig *t = lfirst(lc);
+
+		appendStringInfo(buf, "%s(%s, %s)", lc == list_head(tables) ? "" : ", ",
+						 quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name));
+	}
+}
+
 /*
  * A query for the leaf partitions of each of tables (LaredoTableConfig *):
  * one row per partitioned table (schema, table, the leaves' qualified names
@@ -713,7 +728,6 @@ char *
 laredo_partitions_query(List *tables)
 {
 	StringInfoData q;
-	ListCell   *lc;
 
 	initStringInfo(&q);
 	appendStringInfoString(&q,
@@ -726,13 +740,7 @@ laredo_partitions_query(List *tables)
 						   "   JOIN pg_catalog.pg_namespace ln ON ln.oid = l.relnamespace WHERE p.isleaf), '') "
 						   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 						   "WHERE c.relkind = 'p' AND (n.nspname, c.relname) IN (");
-	foreach(lc, tables)
-	{
-		LaredoTableConfig *t = lfirst(lc);
-
-		appendStringInfo(&q, "%s(%s, %s)", lc == list_head(tables) ? "" : ", ",
-						 quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name));
-	}
+	laredo_append_table_names(&q, tables);
 	appendStringInfoChar(&q, ')');
 	return q.data;
 }

@@ -125,6 +125,52 @@ worker_resolve_relation(LogicalRepRelation *rel)
 }
 
 /*
+ * A source table dropped since its copy, or dropped and created again under
+ * its name: DROP TABLE produces nothing in the stream, and a table created
+ * again is neither copied nor (until the publication is synchronised)
+ * published.  laredo._source_table_replaced copies the new one again, or
+ * stops the source with an ERROR for a table added alone and gone (one of an
+ * added schema loses its pipeline at the schema's next check).
+ */
+static void
+worker_check_tables(LaredoSourceConfig *source)
+{
+	List	   *tables = NIL;
+	StringInfoData q;
+	List	   *rows;
+	ListCell   *lc;
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_5_0)
+		return;
+	foreach(lc, source->tables)
+		if (OidIsValid(((LaredoTableConfig *) lfirst(lc))->source_oid))
+			tables = lappend(tables, lfirst(lc));
+	if (tables == NIL)
+		return;
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT v.s, v.t, pg_catalog.to_regclass(pg_catalog.quote_ident(v.s) || '.' || "
+						   "pg_catalog.quote_ident(v.t))::oid::text FROM (VALUES ");
+	laredo_append_table_names(&q, tables);
+	appendStringInfoString(&q, ") v(s, t)");
+	rows = laredo_sql_query(worker_status_conn(), q.data, 3, worker_source_id);
+	foreach(lc, rows)
+	{
+		char	  **row = lfirst(lc);
+		Oid			now = row[2] ? (Oid) strtoul(row[2], NULL, 10) : InvalidOid;
+		ListCell   *c;
+
+		foreach(c, tables)
+		{
+			LaredoTableConfig *t = lfirst(c);
+
+			if (strcmp(t->schema_name, row[0]) == 0 && strcmp(t->table_name, row[1]) == 0 &&
+				now != t->source_oid)
+				laredo_source_table_replaced(worker_source_id, t, now);
+		}
+	}
+}
+
+/*
  * Partitions attached to or detached from a partitioned source table since
  * its copy: the stream carries none of the rows that came or went with them
  * (an attached partition's rows are not in the mirror, a detached one's stay
@@ -199,13 +245,7 @@ worker_check_identities(LaredoSourceConfig *source)
 						   "         OR (c.relreplident = 'i' AND i.indisreplident))) "
 						   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 						   "WHERE (n.nspname, c.relname) IN (");
-	foreach(lc, source->tables)
-	{
-		LaredoTableConfig *t = lfirst(lc);
-
-		appendStringInfo(&query, "%s(%s, %s)", lc == list_head(source->tables) ? "" : ", ",
-						 quote_literal_cstr(t->schema_name), quote_literal_cstr(t->table_name));
-	}
+	laredo_append_table_names(&query, source->tables);
 	appendStringInfoChar(&query, ')');
 	rows = laredo_sql_query(worker_status_conn(), query.data, 4, worker_source_id);
 	foreach(lc, rows)
@@ -855,6 +895,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 
 			worker_check_identities(source);
 			worker_check_partitions(source);
+			worker_check_tables(source);
 			MemoryContextSwitchTo(old);
 			last_identity_check = now;
 			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);

@@ -160,7 +160,7 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 									   "array_to_string(columns, ','), insert_only, %s "
 									   "FROM laredo.source_tables WHERE source_id = $1 "
 									   "ORDER BY schema_name, table_name",
-									   v050 ? "partitions" : "NULL::text"),
+									   v050 ? "partitions, coalesce(source_oid, 0)::int8" : "NULL::text, 0::int8"),
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.source_tables");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -184,8 +184,29 @@ laredo_source_config_load(const char *source_id, bool missing_is_error)
 		}
 		t->insert_only = spi_bool(tup, desc, 5);
 		t->partitions = spi_text(tup, desc, 6) ? pstrdup(spi_text(tup, desc, 6)) : NULL;
+		{
+			bool		isnull;
+
+			t->source_oid = (Oid) DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		}
 		source->tables = lappend(source->tables, t);
 		MemoryContextSwitchTo(spi);
+	}
+
+	if (v050)
+	{
+		if (SPI_execute_with_args("SELECT schema_name::text FROM laredo.source_schemas "
+								  "WHERE source_id = $1 AND publication = 'schema' ORDER BY 1",
+								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read laredo.source_schemas");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			source->whole_schemas = lappend(source->whole_schemas,
+											pstrdup(spi_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1)));
+			MemoryContextSwitchTo(spi);
+		}
 	}
 
 	if (SPI_execute_with_args("SELECT pipeline_id, source_schema, source_table, target_kind, "
@@ -307,6 +328,38 @@ laredo_source_table_set_partitions(const char *source_id, LaredoTableConfig *t, 
 						   "WHERE source_id = $1 AND schema_name = $2 AND table_name = $3",
 						   4, types, values, NULL);
 	t->partitions = MemoryContextStrdup(GetMemoryChunkContext(t), leaves);
+}
+
+/* The source table's OID at its copy (in the copy's transaction). */
+void
+laredo_source_table_set_oid(const char *source_id, LaredoTableConfig *t, Oid oid)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, OIDOID};
+	Datum		values[4] = {CStringGetTextDatum(source_id), CStringGetTextDatum(t->schema_name),
+		CStringGetTextDatum(t->table_name), ObjectIdGetDatum(oid)};
+
+	run_in_own_transaction("UPDATE laredo.source_tables SET source_oid = $4 "
+						   "WHERE source_id = $1 AND schema_name = $2 AND table_name = $3",
+						   4, types, values, NULL);
+	t->source_oid = oid;
+}
+
+/*
+ * The source table of that name is another one now (dropped, and created
+ * again), or gone (oid InvalidOid): laredo._source_table_replaced copies the
+ * new one, or stops the source with an ERROR, in a transaction of its own.
+ */
+void
+laredo_source_table_replaced(const char *source_id, LaredoTableConfig *t, Oid oid)
+{
+	Oid			types[4] = {TEXTOID, NAMEOID, NAMEOID, OIDOID};
+	Datum		values[4] = {CStringGetTextDatum(source_id),
+		DirectFunctionCall1(namein, CStringGetDatum(t->schema_name)),
+		DirectFunctionCall1(namein, CStringGetDatum(t->table_name)), ObjectIdGetDatum(oid)};
+	char		nulls[4] = {' ', ' ', ' ', OidIsValid(oid) ? ' ' : 'n'};
+
+	run_in_own_transaction("SELECT laredo._source_table_replaced($1, $2, $3, $4)", 4, types, values, nulls);
+	t->source_oid = oid;
 }
 
 /*

@@ -19,6 +19,7 @@ typedef struct LaredoTableConfig
 	List	   *columns;		/* of char *; NIL: every column */
 	bool		insert_only;
 	char	   *partitions;		/* its leaf partitions at the copy, or NULL (0.5.0) */
+	Oid			source_oid;		/* the source table's OID at the copy, or InvalidOid (0.5.0) */
 } LaredoTableConfig;
 
 typedef struct LaredoPipelineConfig
@@ -59,6 +60,7 @@ typedef struct LaredoSourceConfig
 	int			reconnect_max_attempts;
 	Oid			owner;
 	List	   *tables;			/* of LaredoTableConfig */
+	List	   *whole_schemas;	/* of char *: schemas its publication holds whole (0.5.0) */
 	List	   *pipelines;		/* of LaredoPipelineConfig */
 } LaredoSourceConfig;
 
@@ -92,6 +94,8 @@ extern void laredo_source_sync_sequences(const char *source_id);
 extern void laredo_source_check_schemas(const char *source_id);
 extern void laredo_source_table_set_partitions(const char *source_id, LaredoTableConfig *t,
 											   const char *leaves);
+extern void laredo_source_table_set_oid(const char *source_id, LaredoTableConfig *t, Oid oid);
+extern void laredo_source_table_replaced(const char *source_id, LaredoTableConfig *t, Oid oid);
 extern void laredo_source_partitions_changed(const char *source_id, LaredoTableConfig *t,
 											 const char *leaves);
 extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);

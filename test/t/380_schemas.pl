@@ -135,4 +135,62 @@ $source->safe_psql('postgres', q{INSERT INTO app.alone VALUES (1000, 'even')});
 catch_up();
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM mirror.alone_even WHERE id = 1000}), '1', 'the table added alone streams on');
 
+# A table added alone, dropped and created again under its name (in one
+# transaction): nothing in the stream says so, and the new table is not in
+# the publication; laredo notices the new OID and copies it again.
+$source->safe_psql('postgres', q{
+	BEGIN;
+	DROP TABLE app.alone;
+	CREATE TABLE app.alone (id int PRIMARY KEY, v text);
+	INSERT INTO app.alone SELECT g, 'again' FROM generate_series(1, 40) g;
+	COMMIT;
+});
+ok($consumer->poll_query_until('postgres', q{SELECT count(*) = 1 FROM laredo.schema_changes
+	WHERE pipeline_id = 'alone' AND change LIKE '%dropped and created again%'}), 'a table created again under its name is noticed');
+ok(streaming('alone'), 'and copied again');
+$source->safe_psql('postgres', q{UPDATE app.alone SET v = 'changed after' WHERE id <= 4});
+catch_up();
+is(table_digest($consumer, 'postgres', 'mirror.alone_even'),
+	table_digest($source, 'postgres', q{(SELECT * FROM app.alone WHERE id % 2 = 0)}), 'the new table is mirrored, its filter kept');
+
+# A schema published whole (a superuser on the source): a new table is in
+# laredo's publication from its creation, before laredo finds it.
+($rc, $out, $err) = $consumer->psql('postgres', q{SELECT * FROM laredo.add_schema('s', 'other', target_schema => 'mirror', publication => 'everything')});
+like($err, qr/invalid publication "everything" for a schema/, 'bad input: an unknown publication kind');
+$consumer->safe_psql('postgres', q{SELECT * FROM laredo.add_schema('s', 'other', target_schema => 'mirror', publication => 'schema', check_interval => '1s')});
+ok(streaming('other_ignored'), 'the schema published whole streams');
+ok($source->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_publication_namespace pn JOIN pg_publication p ON p.oid = pn.pnpubid
+	WHERE p.pubname = 'laredo_s_pub' AND pn.pnnspid = 'other'::regnamespace}), 'laredo\'s publication holds the schema');
+$source->safe_psql('postgres', q{
+	CREATE TABLE other.fresh (id int PRIMARY KEY, v text);
+	INSERT INTO other.fresh SELECT g, 'f' FROM generate_series(1, 25) g;
+});
+is($source->safe_psql('postgres', q{SELECT count(*) FROM pg_publication_tables WHERE pubname = 'laredo_s_pub' AND tablename = 'fresh'}), '1',
+	'a new table is published from its creation');
+ok(streaming('other_fresh'), 'and mirrored');
+$source->safe_psql('postgres', q{UPDATE other.fresh SET v = 'changed' WHERE id < 5});
+catch_up();
+is(table_digest($consumer, 'postgres', 'mirror.fresh'), table_digest($source, 'postgres', 'other.fresh'), 'other.fresh equals the source');
+($rc, $out, $err) = $consumer->psql('postgres', q{SELECT laredo.add_table('s', 'other.late', where_clause => 'id > 1')});
+like($err, qr/schema "other" of source "s" is published whole/, 'bad input: a row filter in a schema published whole');
+$consumer->safe_psql('postgres', q{SELECT laredo.remove_schema('s', 'other')});
+ok($source->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_publication_namespace pn JOIN pg_publication p ON p.oid = pn.pnpubid
+	WHERE p.pubname = 'laredo_s_pub'}), 'remove_schema takes the schema out of the publication');
+
+
+# (a table of its own keeps the source streaming once app.alone is gone)
+$consumer->safe_psql('postgres', q{SELECT laredo.add_table('s', 'other.ignored');
+	SELECT laredo.create_pipeline('keeper', 's', 'other.ignored', target => 'mirror.keeper')});
+ok(streaming('keeper'), 'another table added alone');
+# A table added alone and dropped: the source stops with an ERROR that says what to run.
+$source->safe_psql('postgres', q{DROP TABLE app.alone});
+$consumer->poll_query_until('postgres', q{SELECT state = 'ERROR' FROM laredo.sources}) or die 'no ERROR';
+my $error = $consumer->safe_psql('postgres', q{SELECT last_error || E'\n' || last_error_hint FROM laredo.sources});
+like($error, qr/table app\.alone of source "s" was dropped on the source/, 'a dropped table: ERROR naming it');
+like($error, qr/SELECT laredo\.drop_pipeline\('alone'\); SELECT laredo\.remove_table\('s', 'app\.alone'\)/, 'with what to run');
+$consumer->safe_psql('postgres', q{SELECT laredo.drop_pipeline('alone'); SELECT laredo.remove_table('s', 'app.alone');
+	SELECT laredo.alter_source('s', enabled => true)});
+ok($consumer->poll_query_until('postgres', q{SELECT state = 'STREAMING' FROM laredo.sources}), 'which lets the source go on');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM mirror.alone_even}), '20', 'the target was kept');
+
 done_testing();
