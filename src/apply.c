@@ -250,13 +250,14 @@ laredo_apply_row_matches(LaredoPipeline *p, LogicalRepRelation *rel, LogicalRepT
 	return result;
 }
 
-/* Builds the pipelines of a source and lets each target validate itself. */
+/* The source being applied. */
 const LaredoSourceConfig *
 laredo_apply_source(void)
 {
 	return apply_source;
 }
 
+/* Builds the pipelines of a source and lets each target validate itself. */
 void
 laredo_apply_init(LaredoSourceConfig *source)
 {
