@@ -468,16 +468,12 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 		List	   *oid = laredo_remote_query(conn, psprintf("SELECT pg_catalog.to_regclass(%s)::oid::text",
 															 quote_literal_cstr(quote_qualified_identifier(t->schema_name, t->table_name))),
 											  1, source->source_id);
+		List	   *leaves = laredo_remote_query(conn, laredo_partitions_query(list_make1(t)), 3,
+												 source->source_id);
 
 		if (oid != NIL && ((char **) linitial(oid))[0] != NULL)
 			laredo_source_table_set_oid(source->source_id, t,
 										(Oid) strtoul(((char **) linitial(oid))[0], NULL, 10));
-	}
-	if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0)
-	{
-		List	   *leaves = laredo_remote_query(conn, laredo_partitions_query(list_make1(t)), 3,
-												 source->source_id);
-
 		if (leaves != NIL)
 			laredo_source_table_set_partitions(source->source_id, t, ((char **) linitial(leaves))[2]);
 	}

@@ -196,42 +196,35 @@ table_init(LaredoPipeline *p)
 }
 
 /*
+ * What this transaction holds open on the mirror (held-back updates, the map
+ * of columns, the executor state built on them) is written and closed; the
+ * next change opens it again.  Before a new shape, and before an ALTER TABLE
+ * of the mirror.
+ */
+static void
+table_close_open(LaredoPipeline *p)
+{
+	TableTarget *t = p->private;
+
+	if (t->x.rel != NULL)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		laredo_table_xact_end(p);
+		PopActiveSnapshot();
+		CommandCounterIncrement();
+	}
+	t->map_stale = true;
+}
+
+/*
  * The published relation the next changes come from: a new shape of the
  * source table, or another partition of it (each in its own column order).
- * What this transaction holds in the old shape (held-back updates, the map
- * of columns, the executor state built on it) is written and closed; the
- * next change opens it again in the new one.
  */
 static void
 table_relation(LaredoPipeline *p, LogicalRepRelation *remoterel)
 {
-	TableTarget *t = p->private;
-
-	if (t->x.rel != NULL)
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		laredo_table_xact_end(p);
-		PopActiveSnapshot();
-		CommandCounterIncrement();
-	}
-	t->remoterel = remoterel;
-	t->map_stale = true;
-}
-
-/* Before an ALTER TABLE of the mirror: what this transaction holds open on it is written and closed. */
-static void
-table_close_for_ddl(LaredoPipeline *p)
-{
-	TableTarget *t = p->private;
-
-	if (t->x.rel != NULL)
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		laredo_table_xact_end(p);
-		PopActiveSnapshot();
-		CommandCounterIncrement();
-	}
-	t->map_stale = true;
+	table_close_open(p);
+	((TableTarget *) p->private)->remoterel = remoterel;
 }
 
 /* The source table was described again: compared with the shape mapped (schema_changes.c). */
@@ -245,7 +238,7 @@ table_shape(LaredoPipeline *p, LogicalRepRelation *remoterel)
 		.follow = t->schema_follow,
 		.keep_dropped = t->keep_dropped,
 		.subset = t->subset,
-		.close = table_close_for_ddl,
+		.close = table_close_open,
 	};
 
 	return laredo_schema_check(p, remoterel, &policy);
