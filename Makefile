@@ -23,11 +23,12 @@ OBJS = \
 	src/schema_changes.o \
 	src/row_json.o \
 	src/standby_slots.o \
+	src/chunk.o \
 	src/state.o \
 	src/functions.o
 
-DATA = sql/laredo--0.1.0.sql sql/laredo--0.2.0.sql sql/laredo--0.3.0.sql sql/laredo--0.4.0.sql sql/laredo--0.5.0.sql \
-	sql/laredo--0.1.0--0.2.0.sql sql/laredo--0.2.0--0.3.0.sql sql/laredo--0.3.0--0.4.0.sql sql/laredo--0.4.0--0.5.0.sql
+DATA = sql/laredo--0.1.0.sql sql/laredo--0.2.0.sql sql/laredo--0.3.0.sql sql/laredo--0.4.0.sql sql/laredo--0.5.0.sql sql/laredo--0.6.0.sql \
+	sql/laredo--0.1.0--0.2.0.sql sql/laredo--0.2.0--0.3.0.sql sql/laredo--0.3.0--0.4.0.sql sql/laredo--0.4.0--0.5.0.sql sql/laredo--0.5.0--0.6.0.sql
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 SHLIB_LINK_INTERNAL = $(libpq)
 

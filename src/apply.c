@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "apply.h"
+#include "chunk.h"
 #include "schema_changes.h"
 #include "standby_slots.h"
 
@@ -589,11 +590,25 @@ laredo_apply_begin_local(void)
 	MemoryContextSwitchTo(old);
 }
 
-static void
-apply_end_step(void)
+void
+laredo_apply_end_step(void)
 {
 	PopActiveSnapshot();
 	CommandCounterIncrement();
+}
+
+/*
+ * A key range merged in the local transaction open now (chunk.c), as of
+ * the source position lsn: the batch commits with a resume position at or
+ * past it, as if a transaction had committed there.
+ */
+void
+laredo_apply_merge_position(XLogRecPtr lsn)
+{
+	batch_end_lsn = Max(Max(batch_end_lsn, applied_lsn), lsn);
+	if (batch_commit_time == 0)
+		batch_commit_time = GetCurrentTimestamp();
+	batch_xacts++;
 }
 
 /*
@@ -719,10 +734,10 @@ laredo_apply_persist_idle(XLogRecPtr lsn, bool force)
 
 typedef enum ChangeKind
 {
-	CHANGE_INSERT,
-	CHANGE_UPDATE,
-	CHANGE_DELETE,
-	CHANGE_TRUNCATE
+	CHANGE_INSERT = LAREDO_CHUNK_INSERT,
+	CHANGE_UPDATE = LAREDO_CHUNK_UPDATE,
+	CHANGE_DELETE = LAREDO_CHUNK_DELETE,
+	CHANGE_TRUNCATE = LAREDO_CHUNK_TRUNCATE
 } ChangeKind;
 
 static int64
@@ -748,6 +763,9 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 
 	change_meta.seq++;
 	change_meta.relation = entry->rel;
+	/* tables copied in key ranges: what the change touched, and who takes it */
+	if (laredo_chunk_active())
+		laredo_chunk_note_change(entry->rel, (LaredoChunkChange) kind, oldtup, newtup);
 
 	if (pipelines == NIL)
 		entry->unmapped++;
@@ -757,6 +775,9 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 
 		/* committed before the pipeline's copy was taken: already in it */
 		if (remote_final_lsn < p->config->baseline_lsn)
+			continue;
+		/* a key whose range is still to be copied: the copy has it */
+		if (laredo_chunk_skip(p))
 			continue;
 		laredo_apply_begin_local();
 		/* several partitions of a table, each in its own shape, feed one pipeline */
@@ -776,7 +797,7 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 			if (p->routine->shape != NULL && !p->routine->shape(p, entry->rel))
 			{
 				/* to be copied again: this change is in the copy too */
-				apply_end_step();
+				laredo_apply_end_step();
 				continue;
 			}
 		}
@@ -819,8 +840,15 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 		p->touched = true;
 		p->xact_touched = true;
 		applying_pipeline = NULL;
-		apply_end_step();
+		laredo_apply_end_step();
 	}
+}
+
+/* The pipeline whose target is written now, outside apply_change (a key range's merge), or NULL. */
+void
+laredo_apply_set_applying(LaredoPipeline *p)
+{
+	applying_pipeline = p;
 }
 
 /* The pipeline that was writing its target when an error struck, or NULL. */
@@ -852,14 +880,17 @@ laredo_apply_message(StringInfo s)
 				LogicalRepBeginData begin;
 
 				logicalrep_read_begin(s, &begin);
+				/* already applied before a restart: the source sent it again */
+				skip_remote_xact = begin.final_lsn < applied_lsn;
+				/* a key range due at this position is merged first (its rows' metadata is its own) */
+				if (!skip_remote_xact && laredo_chunk_active())
+					laredo_chunk_begin_xact(begin.xid, begin.final_lsn);
 				in_remote_xact = true;
 				remote_final_lsn = begin.final_lsn;
 				change_meta.commit_lsn = begin.final_lsn;
 				change_meta.commit_time = begin.committime;
 				change_meta.xid = begin.xid;
 				change_meta.seq = 0;
-				/* already applied before a restart: the source sent it again */
-				skip_remote_xact = begin.final_lsn < applied_lsn;
 				break;
 			}
 		case LOGICAL_REP_MSG_COMMIT:
@@ -988,7 +1019,7 @@ laredo_apply_message(StringInfo s)
 				applying_pipeline = apply_truncate_pipeline;
 				laredo_truncate_execute(&apply_truncate);
 				applying_pipeline = NULL;
-				apply_end_step();
+				laredo_apply_end_step();
 				break;
 			}
 		case LOGICAL_REP_MSG_MESSAGE:

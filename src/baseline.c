@@ -38,8 +38,8 @@ static StringInfoData copy_leftover;
  * latch while none has arrived; -1 at the end of the copy.  The buffer stays
  * valid until the next call.
  */
-static int
-baseline_copy_next(WalReceiverConn *conn, char **buf)
+int
+laredo_baseline_copy_next(WalReceiverConn *conn, char **buf)
 {
 	for (;;)
 	{
@@ -78,7 +78,7 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 		}
 		if (bytesread >= minread || bytesread >= maxread)
 			return bytesread;
-		len = baseline_copy_next(copy_conn, &buf);
+		len = laredo_baseline_copy_next(copy_conn, &buf);
 		if (len < 0)
 			return bytesread;	/* end of the copy */
 		copy_leftover.data = buf;
@@ -87,16 +87,6 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 	}
 }
 
-/* One published relation a table's copy reads: the table, or one of its partitions. */
-typedef struct BaselineRelation
-{
-	LogicalRepRelation *rel;	/* described as pgoutput would describe it */
-	char	   *rowfilter;		/* the publication's, for this relation */
-	bool		only;			/* not a partitioned table read whole */
-	int32	   *typmods;		/* per column: its type modifier, */
-	int16	   *attnums;		/* its number on the source */
-	int			relnatts;		/* and the table's pg_class.relnatts */
-} BaselineRelation;
 
 /*
  * What the copy of a configured table reads, as the built-in table
@@ -106,8 +96,8 @@ typedef struct BaselineRelation
  * leaf by leaf, each with its own row filter), each described with the
  * published columns, the replica identity and key columns.
  */
-static List *
-baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
+List *
+laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
 {
 	StringInfoData pubs;
 	List	   *rels;
@@ -205,8 +195,8 @@ baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTable
 }
 
 /* Decodes one line of COPY text format into a tuple of text values. */
-static void
-baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *table)
+void
+laredo_baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *table)
 {
 	int			col = 0;
 	char	   *p = line;
@@ -307,7 +297,7 @@ baseline_pipelines_of(LaredoSourceConfig *source, LaredoTableConfig *t, bool onl
 
 		if (strcmp(p->source_schema, t->schema_name) == 0 &&
 			strcmp(p->source_table, t->table_name) == 0 &&
-			(!only_pending || !p->baselined))
+			(!only_pending || (!p->baselined && !p->chunked)))
 			result = lappend(result, p);
 	}
 	return result;
@@ -379,12 +369,12 @@ baseline_copy_relation(WalReceiverConn *conn, LaredoSourceConfig *source, Baseli
 	for (;;)
 	{
 		char	   *buf;
-		int			len = baseline_copy_next(conn, &buf);
+		int			len = laredo_baseline_copy_next(conn, &buf);
 
 		if (len < 0)
 			break;
 		old = MemoryContextSwitchTo(rowcxt);
-		baseline_parse_line(buf, len, &tup, qualified);
+		laredo_baseline_parse_line(buf, len, &tup, qualified);
 		laredo_apply_set_baseline_meta(copy_lsn, rel, ++row);
 		foreach(lc, pipelines)
 		{
@@ -422,7 +412,7 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 
 	if (wanted == NIL)
 		return;
-	relations = baseline_describe(conn, source, t);
+	relations = laredo_baseline_describe(conn, source, t);
 	foreach(r, relations)
 	{
 		BaselineRelation *br = lfirst(r);

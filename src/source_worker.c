@@ -33,6 +33,7 @@
 #include "utils/wait_event.h"
 
 #include "apply.h"
+#include "chunk.h"
 #include "baseline.h"
 #include "continuity.h"
 #include "failover.h"
@@ -690,6 +691,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 												 ALLOCSET_DEFAULT_SIZES);
 	XLogRecPtr	last_received = startpos;
 	XLogRecPtr	wal_end = startpos;
+	XLogRecPtr	keepalive_end = InvalidXLogRecPtr;
 	XLogRecPtr	last_reported = InvalidXLogRecPtr;
 	TimestampTz last_feedback = 0;
 	TimestampTz last_idle_persist = GetCurrentTimestamp();
@@ -715,6 +717,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		bool		more_buffered;
 		int			batch;
 		bool		waiter;
+		bool		chunk_busy = false;
 		TimestampTz now;
 		XLogRecPtr	durable;
 		XLogRecPtr	acked;
@@ -759,6 +762,8 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 				reply_requested |= pq_getmsgbyte(&s) != 0;
 				if (end > last_received)
 					last_received = end;
+				if (end > keepalive_end)
+					keepalive_end = end;
 				if (end > wal_end)
 					wal_end = end;
 			}
@@ -787,6 +792,9 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		 * up the stream behind it).
 		 */
 		laredo_apply_flush(waiter);
+		/* a key range merged once the stream has passed its position, or the next one read */
+		if (laredo_chunk_active() && !IsTransactionState() && !laredo_apply_in_remote_xact())
+			chunk_busy = laredo_chunk_step(keepalive_end);
 		now = GetCurrentTimestamp();
 		if (heard)
 		{
@@ -916,7 +924,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		}
 
 		/* data may wait in libpq's buffer, where the socket does not show it */
-		if (!more_buffered)
+		if (!more_buffered && !chunk_busy)
 		{
 			long		timeout = IDLE_PERSIST_MS;
 
@@ -933,6 +941,9 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 				timeout = Min(timeout,
 							  Max(1, TimestampDifferenceMilliseconds(now,
 																	 TimestampTzPlusMilliseconds(last_idle_persist, IDLE_PERSIST_MS))));
+			/* a copy in key ranges reads its next range when its rate allows */
+			if (laredo_chunk_active() && laredo_chunk_wait_ms() >= 0)
+				timeout = Min(timeout, laredo_chunk_wait_ms());
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 									 fd, timeout, PG_WAIT_EXTENSION);
@@ -1078,6 +1089,20 @@ worker_run(Oid owner)
 		laredo_publication_sync(conn, source, needs_baseline);
 	if (source->connection[0] == '\0')
 		worker_check_no_feedback(conn, source);
+
+	/*
+	 * Pipelines that ask for it are copied in key ranges while the stream
+	 * goes on (chunk.c); the other new ones are synchronised first.
+	 */
+	if (!needs_baseline && needs_sync)
+	{
+		laredo_chunk_setup(source, owner, startpos);
+		needs_sync = false;
+		foreach(lc, source->pipelines)
+			if (!((LaredoPipelineConfig *) lfirst(lc))->baselined &&
+				!((LaredoPipelineConfig *) lfirst(lc))->chunked)
+				needs_sync = true;
+	}
 
 	if (needs_baseline)
 	{

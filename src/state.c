@@ -448,8 +448,7 @@ laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
 									"deletes = deletes + $5, truncates = truncates + $6, "
 									"transactions = transactions + $9, bytes = bytes + $10, "
 									"%s"
-									"last_lsn = $7, last_applied_at = now(), "
-									"baseline_lsn = CASE WHEN $8 THEN $7 ELSE baseline_lsn END, "
+									"last_lsn = $7, last_applied_at = now(), %s"
 									"error = NULL, error_time = NULL "
 									"WHERE pipeline_id = $1",
 									duration ? psprintf("make_interval(secs => %s)", duration) : "baseline_duration",
@@ -457,7 +456,9 @@ laredo_pipeline_record(const char *pipeline_id, const LaredoPipelineCounters *c,
 									laredo_catalog_version() >= LAREDO_CATALOG_0_2_0 ?
 									"update_missing = CASE WHEN $8 THEN $11 ELSE update_missing + $11 END, "
 									"delete_missing = CASE WHEN $8 THEN $12 ELSE delete_missing + $12 END, " :
-									""),
+									"",
+									/* set only when a copy ends: setting it NULL restarts a copy (0.6.0) */
+									baseline_done ? "baseline_lsn = $7, " : ""),
 						   12, types, values, NULL);
 }
 

@@ -34,6 +34,7 @@ typedef struct LaredoPipelineConfig
 	Oid			owner;
 	bool		baselined;
 	XLogRecPtr	baseline_lsn;	/* changes committed before it are in the copy */
+	bool		chunked;		/* copied in key ranges while the stream goes on (chunk.c) */
 } LaredoPipelineConfig;
 
 typedef struct LaredoSourceConfig
@@ -85,6 +86,7 @@ typedef struct LaredoPipelineCounters
 #define LAREDO_CATALOG_0_3_0	300
 #define LAREDO_CATALOG_0_4_0	400
 #define LAREDO_CATALOG_0_5_0	500
+#define LAREDO_CATALOG_0_6_0	600
 extern int	laredo_catalog_version(void);
 
 extern char *laredo_origin_name(const char *source_id);

@@ -70,6 +70,14 @@ typedef struct LaredoTargetRoutine
 	 * are skipped until then).
 	 */
 	bool		(*shape) (LaredoPipeline *pipeline, LogicalRepRelation *remoterel);
+	/*
+	 * optional (a copy in key ranges, chunk.c): removes the target's rows
+	 * whose key (the source's key columns, by name) lies in (lo, hi]; lo or
+	 * hi NULL: unbounded on that side.  Values are text, in the source's
+	 * output format.
+	 */
+	void		(*range_delete) (LaredoPipeline *pipeline, int nkeys, char **keynames,
+								 char **lo, char **hi);
 	/* the local transaction is about to commit: release per-transaction state */
 	void		(*xact_end) (LaredoPipeline *pipeline);
 

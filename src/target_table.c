@@ -1177,6 +1177,52 @@ table_baseline_end(LaredoPipeline *p)
 {
 }
 
+/* The key (one column, or a row of several) compared with a bound: k > lo, k <= hi. */
+static void
+table_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound, const char *op)
+{
+	if (nkeys > 1)
+		appendStringInfoChar(sql, '(');
+	for (int i = 0; i < nkeys; i++)
+		appendStringInfo(sql, "%s%s", i ? ", " : "", quote_identifier(keynames[i]));
+	appendStringInfo(sql, "%s %s %s", nkeys > 1 ? ")" : "", op, nkeys > 1 ? "(" : "");
+	for (int i = 0; i < nkeys; i++)
+		appendStringInfo(sql, "%s%s", i ? ", " : "", quote_literal_cstr(bound[i]));
+	if (nkeys > 1)
+		appendStringInfoChar(sql, ')');
+}
+
+/*
+ * A key range of a copy in chunks: its rows go before the source's rows of
+ * the range are inserted, in the same local transaction (readers see the
+ * old rows until it commits).  Written out first: updates held back.
+ */
+static void
+table_range_delete(LaredoPipeline *p, int nkeys, char **keynames, char **lo, char **hi)
+{
+	TableTarget *t = p->private;
+	StringInfoData sql;
+
+	laredo_table_xact_end(p);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "DELETE FROM %s%s WHERE true", table_only(t), t->target_name);
+	if (lo != NULL)
+	{
+		appendStringInfoString(&sql, " AND ");
+		table_append_key_bound(&sql, nkeys, keynames, lo, ">");
+	}
+	if (hi != NULL)
+	{
+		appendStringInfoString(&sql, " AND ");
+		table_append_key_bound(&sql, nkeys, keynames, hi, "<=");
+	}
+	SPI_connect();
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete a key range of the target of pipeline \"%s\"", p->config->pipeline_id);
+	SPI_finish();
+	pfree(sql.data);
+}
+
 const LaredoTargetRoutine laredo_target_table = {
 	.init = table_init,
 	.relation = table_relation,
@@ -1184,6 +1230,7 @@ const LaredoTargetRoutine laredo_target_table = {
 	.baseline_begin = table_baseline_begin,
 	.baseline_row = table_insert,
 	.baseline_end = table_baseline_end,
+	.range_delete = table_range_delete,
 	.insert = table_insert,
 	.update = laredo_table_update,
 	.delete = table_delete,

@@ -55,6 +55,10 @@ is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.closed_orders'),
 	'targets.md: the filtered pipeline holds the 50 closed orders');
 like($out{'targets.md:4'}, qr/U\|\{"id": 2\}\|\{"id": 2\}\|paid/, 'targets.md: the change log shows the update');
 
+run_page('chunks.md');
+like($out{'chunks.md:2'}, qr/^done\|\{id\}\|6\|50000\|100\.0$/m, 'chunks.md: the copy took six ranges');
+is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.events'), '50000', 'chunks.md: every row arrived');
+
 run_page('schema-changes.md');
 like($out{'schema-changes.md:2'}, qr/app\.invoices\|app_invoices/, 'schema-changes.md: add_schema made a pipeline for the table');
 ok($consumer->poll_query_until('postgres', q{SELECT count(*) = 2 FROM app.invoices}), 'schema-changes.md: and it was copied');

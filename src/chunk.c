@@ -1,0 +1,1345 @@
+/*-------------------------------------------------------------------------
+ * chunk.c
+ *	  Copies of a table in key ranges while the stream goes on: the copy of
+ *	  a table added to a running source (and of a pipeline sent back to
+ *	  copy) whose pipeline asks for it (options => '{"copy": "chunks"}').
+ *
+ *	  Each range (lo, hi] is read on the source in a short transaction of its
+ *	  own: REPEATABLE READ, one statement that takes the snapshot S and then
+ *	  the WAL insert position L, and COPY (... WHERE key > lo ORDER BY key
+ *	  LIMIT n).  Every transaction visible in S committed before L; every
+ *	  commit after L is invisible in S.  The range is merged here at L: in
+ *	  the local transaction that applies the first source transaction
+ *	  committed at or after L (or, with the stream idle, once a keepalive
+ *	  shows that everything before L was sent), its rows on the target are
+ *	  replaced by the source's, and the range's end becomes the copy's
+ *	  frontier, durably, with the resume position.  So no snapshot is held on
+ *	  the source for longer than one range, and a restart resumes after the
+ *	  frontier.
+ *
+ *	  Until a key is merged, the stream's changes to it are skipped: the read
+ *	  of its range has them.  A range is stale, and read again, when a
+ *	  transaction committed before L is not visible in S and touched a key of
+ *	  it: its commit record was written (and may have been sent here) before
+ *	  it left the source's proc array (synchronous replication waits there).
+ *	  The worker keeps, per received transaction, the keys of copied tables
+ *	  it touched until a range's snapshot shows it visible; the transactions
+ *	  running on the source when the worker started, whose changes may have
+ *	  been received before it, make every range stale until they are
+ *	  visible or arrive in the stream.
+ *
+ *	  Which tables: a plain table (not partitioned) with a replica identity
+ *	  index or primary key whose columns have built-in types that sort the
+ *	  same on every server (no collation), and table targets; the others
+ *	  keep the copy in one snapshot (baseline.c).  One range is read at a
+ *	  time, for one copy at a time.
+ *-------------------------------------------------------------------------
+ */
+#include "laredo.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog_internal.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "apply.h"
+#include "baseline.h"
+#include "chunk.h"
+#include "remote.h"
+#include "schema_changes.h"
+
+/* a range holds at most this much of the source's rows in memory */
+#define CHUNK_MAX_BYTES		(64 * 1024 * 1024)
+/* keys kept per transaction before it counts as touching every key */
+#define CHUNK_MAX_KEYS_PER_XACT 1000
+
+/* A source snapshot, as pg_current_snapshot() gives it, in 32-bit xids. */
+typedef struct ChunkSnapshot
+{
+	TransactionId xmin;
+	TransactionId xmax;
+	int			nxip;
+	TransactionId *xip;
+} ChunkSnapshot;
+
+/* A range read and not yet merged. */
+typedef struct Chunk
+{
+	MemoryContext cxt;
+	char	  **lo;				/* text; NULL: from the first key */
+	char	  **hi;				/* NULL: to the last */
+	Datum	   *lo_d;
+	Datum	   *hi_d;
+	XLogRecPtr	lsn;			/* L, where it is merged */
+	BaselineRelation *br;		/* the columns it was read with */
+	ChunkSnapshot snap;
+	List	   *lines;			/* COPY text lines */
+	int64		nrows;
+	bool		stale;
+} Chunk;
+
+/* A merged range's end, for moving the frontier back. */
+typedef struct MergedRange
+{
+	int64		range_no;
+	char	  **hi_text;		/* NULL: the last */
+	Datum	   *hi;
+} MergedRange;
+
+/* The copy of one pipeline's table. */
+typedef struct ChunkCopy
+{
+	LaredoPipeline *pipeline;
+	LaredoTableConfig *table;
+	BaselineRelation *br;
+	char	   *qualified;
+	int			nkeys;
+	char	  **keynames;
+	int		   *keycol;			/* index in br->rel */
+	Oid		   *keytypes;
+	FmgrInfo   *keyin;
+	Oid		   *keyioparam;
+	FmgrInfo   *keycmp;
+	bool	   *keybyval;
+	int16	   *keylen;
+	int			chunk_rows;
+	int			rate;			/* rows per second at most; 0: no limit */
+	TimestampTz next_read;		/* not before (the rate) */
+	char	  **frontier;		/* the last key merged; NULL: none */
+	Datum	   *frontier_d;
+	List	   *merged;			/* of MergedRange *, in order */
+	int64		next_range;
+	TimestampTz started_at;
+	bool		done;
+	bool		skip;			/* the decision for the change being applied */
+} ChunkCopy;
+
+/* What a received transaction touched of the tables being copied. */
+typedef struct TrackedXact
+{
+	TransactionId xid;			/* hash key */
+	XLogRecPtr	final_lsn;
+	int			nkeys;
+	List	   *touches;		/* of ChunkTouch * */
+} TrackedXact;
+
+typedef struct ChunkTouch
+{
+	ChunkCopy  *copy;
+	Datum	   *key;			/* NULL: every key */
+} ChunkTouch;
+
+static MemoryContext ChunkContext = NULL;
+static MemoryContext TrackerContext = NULL;
+static List *chunk_copies = NIL;
+static Chunk *pending = NULL;
+static ChunkCopy *pending_copy = NULL;
+static WalReceiverConn *chunk_conn = NULL;
+static LaredoSourceConfig *chunk_source = NULL;
+static uint64 source_blcksz = XLOG_BLCKSZ;
+static uint64 source_segsize = 16 * 1024 * 1024;
+
+/* the transactions running on the source when this worker started */
+static TransactionId *unknown_xids = NULL;
+static int	n_unknown = 0;
+
+static HTAB *tracker = NULL;
+static TrackedXact *current_xact = NULL;
+static TransactionId current_xid = InvalidTransactionId;
+static XLogRecPtr current_final_lsn = InvalidXLogRecPtr;
+
+static void chunk_merge(ChunkCopy *copy, Chunk *ch);
+
+bool
+laredo_chunk_active(void)
+{
+	return chunk_copies != NIL;
+}
+
+/* A whole number option of a pipeline, or dflt. */
+static int
+chunk_int_option(Jsonb *jb, const char *name, int dflt)
+{
+	JsonbValue *n = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL);
+
+	if (n != NULL && n->type == jbvNumeric)
+		return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(n->val.numeric)));
+	return dflt;
+}
+
+/*
+ * A pipeline's options ask for a copy in key ranges; *rows gets chunk_rows,
+ * *rate copy_rate (rows per second, 0: no limit).
+ */
+static bool
+chunk_wanted(LaredoPipelineConfig *p, int *rows, int *rate)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL);
+
+	*rows = chunk_int_option(jb, "chunk_rows", 10000);
+	*rate = chunk_int_option(jb, "copy_rate", 0);
+	return strcmp(p->target_kind, "table") == 0 && v != NULL && v->type == jbvString &&
+		v->val.string.len == 6 && strncmp(v->val.string.val, "chunks", 6) == 0;
+}
+
+/* -1, 0, 1: two keys of a copy compared column by column */
+static int
+chunk_key_cmp(ChunkCopy *copy, Datum *a, Datum *b)
+{
+	for (int i = 0; i < copy->nkeys; i++)
+	{
+		int32		c = DatumGetInt32(FunctionCall2Coll(&copy->keycmp[i], InvalidOid, a[i], b[i]));
+
+		if (c != 0)
+			return c;
+	}
+	return 0;
+}
+
+static Datum *
+chunk_key_parse(ChunkCopy *copy, char **text)
+{
+	Datum	   *key = palloc(sizeof(Datum) * copy->nkeys);
+
+	for (int i = 0; i < copy->nkeys; i++)
+		key[i] = InputFunctionCall(&copy->keyin[i], text[i], copy->keyioparam[i], -1);
+	return key;
+}
+
+/* Whether key lies in (lo, hi]; NULL bounds are open. */
+static bool
+chunk_in_range(ChunkCopy *copy, Datum *key, Datum *lo, Datum *hi)
+{
+	return (lo == NULL || chunk_key_cmp(copy, key, lo) > 0) &&
+		(hi == NULL || chunk_key_cmp(copy, key, hi) <= 0);
+}
+
+static bool
+chunk_merged(ChunkCopy *copy, Datum *key)
+{
+	return copy->done || (copy->frontier_d != NULL && chunk_key_cmp(copy, key, copy->frontier_d) <= 0);
+}
+
+/*
+ * The key of a streamed row, read in the stream's own column order (a new
+ * shape may have moved it); NULL when a key column came as unchanged TOAST.
+ */
+static Datum *
+chunk_key_of(ChunkCopy *copy, LogicalRepRelation *rel, LogicalRepTupleData *tup)
+{
+	char	  **text = palloc(sizeof(char *) * copy->nkeys);
+
+	for (int i = 0; i < copy->nkeys; i++)
+	{
+		int			col = -1;
+
+		for (int j = 0; j < rel->natts && j < tup->ncols; j++)
+			if (strcmp(rel->attnames[j], copy->keynames[i]) == 0)
+				col = j;
+		if (col < 0 || tup->colstatus[col] != LOGICALREP_COLUMN_TEXT)
+			return NULL;
+		text[i] = tup->colvalues[col].data;
+	}
+	return chunk_key_parse(copy, text);
+}
+
+/* "xmin:xmax:xip,..." of pg_current_snapshot(), each 64-bit xid taken modulo 2^32 */
+static void
+chunk_parse_snapshot(const char *text, ChunkSnapshot *snap)
+{
+	char	   *end;
+	const char *p;
+	int			max = 1;
+
+	for (p = text; *p; p++)
+		if (*p == ',')
+			max++;
+	snap->xip = palloc(sizeof(TransactionId) * max);
+	snap->nxip = 0;
+	snap->xmin = (TransactionId) strtoull(text, &end, 10);
+	snap->xmax = (TransactionId) strtoull(end + 1, &end, 10);
+	p = end + 1;
+	while (*end == ':' && *p != '\0' && snap->nxip < max)
+	{
+		snap->xip[snap->nxip++] = (TransactionId) strtoull(p, &end, 10);
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+}
+
+/* as a snapshot decides: committed before it was taken (the xids come from committed transactions) */
+static bool
+chunk_xid_visible(ChunkSnapshot *snap, TransactionId xid)
+{
+	if (TransactionIdPrecedes(xid, snap->xmin))
+		return true;
+	if (!TransactionIdPrecedes(xid, snap->xmax))
+		return false;
+	for (int i = 0; i < snap->nxip; i++)
+		if (snap->xip[i] == xid)
+			return false;
+	return true;
+}
+
+/* Loads a text[] datum as C strings (NULL for a NULL array). */
+static char **
+chunk_text_array(HeapTuple tup, TupleDesc desc, int col, int *n)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	char	  **result;
+
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	result = palloc(sizeof(char *) * Max(nelems, 1));
+	for (int i = 0; i < nelems; i++)
+		result[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	if (n)
+		*n = nelems;
+	return result;
+}
+
+static Datum
+chunk_text_array_datum(ChunkCopy *copy, char **values)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * copy->nkeys);
+
+	for (int i = 0; i < copy->nkeys; i++)
+		elems[i] = CStringGetTextDatum(values[i]);
+	return PointerGetDatum(construct_array(elems, copy->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The key to copy a table by, in index column order, or NULL with *why
+ * saying why the table keeps the copy in one snapshot.
+ */
+static List *
+chunk_key_columns(BaselineRelation *br, const char **why)
+{
+	List	   *rows;
+	ListCell   *lc;
+
+	*why = NULL;
+	if (!br->only)
+	{
+		*why = "it is a partitioned table";
+		return NIL;
+	}
+	if (br->rel->replident != REPLICA_IDENTITY_DEFAULT && br->rel->replident != REPLICA_IDENTITY_INDEX)
+	{
+		*why = "its replica identity is not a key";
+		return NIL;
+	}
+	rows = laredo_remote_query(chunk_conn, psprintf(
+		"SELECT a.attname::text, a.atttypid::text "
+		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indrelid = c.oid "
+		"  AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
+		"CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+		"WHERE c.oid = %u ORDER BY k.ord", br->rel->remoteid),
+		2, chunk_source->source_id);
+	if (rows == NIL)
+	{
+		*why = "it has no primary key or replica identity index";
+		return NIL;
+	}
+	foreach(lc, rows)
+	{
+		char	  **r = lfirst(lc);
+		Oid			typ = (Oid) strtoul(r[1], NULL, 10);
+		bool		published = false;
+
+		for (int i = 0; i < br->rel->natts; i++)
+			if (strcmp(br->rel->attnames[i], r[0]) == 0)
+				published = true;
+		if (!published)
+			*why = "a key column is not published";
+		else if (typ >= FirstNormalObjectId)
+			*why = "a key column has a type that is not built in";
+		else if (OidIsValid(get_typcollation(typ)))
+			*why = "a key column is collatable (its order may differ between servers)";
+		else if (!OidIsValid(lookup_type_cache(typ, TYPECACHE_CMP_PROC)->cmp_proc))
+			*why = "a key column has no btree order";
+		if (*why)
+			return NIL;
+	}
+	return rows;
+}
+
+/*
+ * The copy's row in laredo.pipeline_copies: its frontier and merged
+ * ranges, or a new row when the copy starts.
+ */
+static void
+chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
+{
+	const char *id = copy->pipeline->config->pipeline_id;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(id)};
+	MemoryContext old;
+	bool		found = false;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT frontier, started_at, "
+							  "  (SELECT count(*) FROM laredo.copy_ranges r WHERE r.pipeline_id = c.pipeline_id) "
+							  "FROM laredo.pipeline_copies c WHERE pipeline_id = $1 AND finished_at IS NULL "
+							  "  AND key_columns = (SELECT key_columns FROM laredo.pipeline_copies WHERE pipeline_id = $1)",
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the copy of pipeline \"%s\"", id);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	  **frontier;
+		int			n = 0;
+
+		old = MemoryContextSwitchTo(ChunkContext);
+		frontier = chunk_text_array(tup, desc, 1, &n);
+		copy->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+		MemoryContextSwitchTo(old);
+		if (frontier == NULL || n == copy->nkeys)
+		{
+			found = true;
+			old = MemoryContextSwitchTo(ChunkContext);
+			copy->frontier = frontier;
+			copy->frontier_d = frontier ? chunk_key_parse(copy, frontier) : NULL;
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (found)
+	{
+		/* the merged ranges' ends, to move the frontier back if it must */
+		if (SPI_execute_with_args("SELECT range_no, hi FROM laredo.copy_ranges WHERE pipeline_id = $1 "
+								  "ORDER BY range_no", 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the ranges of pipeline \"%s\"", id);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			MergedRange *m;
+			char	  **hi;
+
+			old = MemoryContextSwitchTo(ChunkContext);
+			m = palloc0(sizeof(MergedRange));
+			m->range_no = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			hi = chunk_text_array(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, NULL);
+			m->hi_text = hi;
+			m->hi = hi ? chunk_key_parse(copy, hi) : NULL;
+			copy->merged = lappend(copy->merged, m);
+			copy->next_range = m->range_no + 1;
+			MemoryContextSwitchTo(old);
+		}
+	}
+	else
+	{
+		/* the source planner's estimate (reltuples scaled to the table's size now) */
+		List	   *est = laredo_remote_query(chunk_conn, psprintf("EXPLAIN (FORMAT JSON) SELECT FROM ONLY %s",
+																	copy->qualified), 1, chunk_source->source_id);
+		char	   *plan_rows = est ? strstr(((char **) linitial(est))[0], "\"Plan Rows\": ") : NULL;
+		Oid			itypes[5] = {TEXTOID, NAMEARRAYOID, INT4OID, INT8OID, LSNOID};
+		Datum		ivalues[5];
+		char		inulls[5] = {' ', ' ', ' ', ' ', ' '};
+		Datum	   *names = palloc(sizeof(Datum) * copy->nkeys);
+
+		for (int i = 0; i < copy->nkeys; i++)
+			names[i] = DirectFunctionCall1(namein, CStringGetDatum(copy->keynames[i]));
+		ivalues[0] = CStringGetTextDatum(id);
+		ivalues[1] = PointerGetDatum(construct_array(names, copy->nkeys, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+		ivalues[2] = Int32GetDatum(copy->chunk_rows);
+		if (plan_rows != NULL)
+			ivalues[3] = Int64GetDatum(strtoll(plan_rows + strlen("\"Plan Rows\": "), NULL, 10));
+		else
+			inulls[3] = 'n';
+		ivalues[4] = LSNGetDatum(startpos);
+		if (SPI_execute_with_args("DELETE FROM laredo.pipeline_copies WHERE pipeline_id = $1",
+								  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("INSERT INTO laredo.pipeline_copies (pipeline_id, key_columns, chunk_rows, "
+								  "  estimated_rows, started_lsn) VALUES ($1, $2, $3, $4, $5)",
+								  5, itypes, ivalues, inulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
+		copy->started_at = GetCurrentTimestamp();
+		/* the shape the target is mapped to, which schema changes are compared with */
+		if (copy->pipeline->routine->shape != NULL)
+			laredo_schema_record_baseline(copy->pipeline, copy->br->rel, copy->br->typmods,
+										  copy->br->attnums, copy->br->relnatts, true);
+	}
+	SPI_finish();
+}
+
+/*
+ * Before the stream starts: every pipeline not yet copied whose options
+ * ask for a copy in key ranges, and whose table allows one, is copied that
+ * way while the stream runs (the others go through baseline.c first).
+ */
+void
+laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
+{
+	ListCell   *lc;
+	List	   *rows;
+	ChunkSnapshot snap;
+	bool		any = false;
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_6_0)
+		return;
+	foreach(lc, source->pipelines)
+	{
+		LaredoPipelineConfig *p = lfirst(lc);
+		int			n;
+		int			r;
+
+		if (!p->baselined && chunk_wanted(p, &n, &r))
+			any = true;
+	}
+	if (!any)
+		return;
+
+	ChunkContext = AllocSetContextCreate(TopMemoryContext, "laredo chunks", ALLOCSET_DEFAULT_SIZES);
+	TrackerContext = GenerationContextCreate(ChunkContext, "laredo chunk tracker",
+											 ALLOCSET_DEFAULT_SIZES);
+	chunk_source = source;
+	chunk_conn = laredo_connect(source->connection, owner, psprintf("laredo chunks %s", source->source_id),
+								source->source_id);
+	rows = laredo_remote_query(chunk_conn,
+							   "SELECT pg_catalog.pg_is_in_recovery()::text, "
+							   "  pg_catalog.current_setting('wal_block_size'), "
+							   "  pg_catalog.pg_size_bytes(pg_catalog.current_setting('wal_segment_size'))::text",
+							   3, source->source_id);
+	if (strcmp(((char **) linitial(rows))[0], "true") == 0)
+	{
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": the source is a standby, tables are copied in one snapshot",
+						source->source_id)));
+		walrcv_disconnect(chunk_conn);
+		chunk_conn = NULL;
+		return;
+	}
+	source_blcksz = strtoull(((char **) linitial(rows))[1], NULL, 10);
+	source_segsize = strtoull(((char **) linitial(rows))[2], NULL, 10);
+
+	/* the catalog lookups and the copies' rows: one local transaction */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	foreach(lc, source->tables)
+	{
+		LaredoTableConfig *t = lfirst(lc);
+		List	   *relations = NIL;
+		List	   *keys = NIL;
+		const char *why = NULL;
+		ListCell   *pc;
+
+		foreach(pc, source->pipelines)
+		{
+			LaredoPipelineConfig *p = lfirst(pc);
+			int			chunk_rows;
+			int			rate;
+			ChunkCopy  *copy;
+			List	   *bound;
+			ListCell   *b;
+			MemoryContext old;
+			int			i = 0;
+
+			if (p->baselined || strcmp(p->source_schema, t->schema_name) != 0 ||
+				strcmp(p->source_table, t->table_name) != 0 || !chunk_wanted(p, &chunk_rows, &rate))
+				continue;
+			if (relations == NIL)
+			{
+				old = MemoryContextSwitchTo(ChunkContext);
+				relations = laredo_baseline_describe(chunk_conn, source, t);
+				keys = list_length(relations) == 1 ?
+					chunk_key_columns(linitial(relations), &why) : NIL;
+				if (list_length(relations) != 1)
+					why = "it is a partitioned table";
+				MemoryContextSwitchTo(old);
+			}
+			if (keys == NIL)
+			{
+				ereport(LOG,
+						(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in one snapshot: %s",
+								source->source_id, p->pipeline_id, why)));
+				continue;
+			}
+
+			old = MemoryContextSwitchTo(ChunkContext);
+			copy = palloc0(sizeof(ChunkCopy));
+			copy->table = t;
+			copy->br = linitial(relations);
+			copy->qualified = quote_qualified_identifier(copy->br->rel->nspname, copy->br->rel->relname);
+			copy->chunk_rows = chunk_rows;
+			copy->rate = rate;
+			copy->nkeys = list_length(keys);
+			copy->keynames = palloc(sizeof(char *) * copy->nkeys);
+			copy->keycol = palloc(sizeof(int) * copy->nkeys);
+			copy->keytypes = palloc(sizeof(Oid) * copy->nkeys);
+			copy->keyin = palloc0(sizeof(FmgrInfo) * copy->nkeys);
+			copy->keyioparam = palloc(sizeof(Oid) * copy->nkeys);
+			copy->keycmp = palloc0(sizeof(FmgrInfo) * copy->nkeys);
+			copy->keybyval = palloc(sizeof(bool) * copy->nkeys);
+			copy->keylen = palloc(sizeof(int16) * copy->nkeys);
+			foreach(b, keys)
+			{
+				char	  **r = lfirst(b);
+				Oid			typinput;
+
+				copy->keynames[i] = r[0];
+				copy->keytypes[i] = (Oid) strtoul(r[1], NULL, 10);
+				for (int j = 0; j < copy->br->rel->natts; j++)
+					if (strcmp(copy->br->rel->attnames[j], r[0]) == 0)
+						copy->keycol[i] = j;
+				getTypeInputInfo(copy->keytypes[i], &typinput, &copy->keyioparam[i]);
+				get_typlenbyval(copy->keytypes[i], &copy->keylen[i], &copy->keybyval[i]);
+				fmgr_info_cxt(typinput, &copy->keyin[i], ChunkContext);
+				fmgr_info_cxt(lookup_type_cache(copy->keytypes[i], TYPECACHE_CMP_PROC)->cmp_proc,
+							  &copy->keycmp[i], ChunkContext);
+				i++;
+			}
+			MemoryContextSwitchTo(old);
+
+			/* the table's pipelines, bound to its description */
+			bound = laredo_apply_relation(copy->br->rel, t);
+			foreach(b, bound)
+				if (((LaredoPipeline *) lfirst(b))->config == p)
+					copy->pipeline = lfirst(b);
+			if (copy->pipeline == NULL)
+				continue;
+
+			chunk_load_progress(copy, startpos);
+			if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && t->source_oid != copy->br->rel->remoteid)
+				laredo_source_table_set_oid(source->source_id, t, copy->br->rel->remoteid);
+
+			p->chunked = true;
+			old = MemoryContextSwitchTo(ChunkContext);
+			chunk_copies = lappend(chunk_copies, copy);
+			MemoryContextSwitchTo(old);
+			{
+				StringInfoData names;
+
+				initStringInfo(&names);
+				for (int k = 0; k < copy->nkeys; k++)
+					appendStringInfo(&names, "%s%s", k ? ", " : "", quote_identifier(copy->keynames[k]));
+				ereport(LOG,
+						(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in ranges of %d rows by (%s)%s",
+								source->source_id, p->pipeline_id, copy->chunk_rows, names.data,
+								copy->frontier ? ", resuming after the last range merged" : "")));
+			}
+		}
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TopMemoryContext);
+	if (chunk_copies == NIL)
+		return;
+
+	/*
+	 * The transactions running on the source now: any of them may have
+	 * committed before laredo's position (its changes received before this
+	 * worker started, their keys unknown) and still be invisible to a
+	 * range's snapshot, so a range is stale while one of them is invisible
+	 * to it and has not arrived in the stream since.
+	 */
+	rows = laredo_remote_query(chunk_conn, "SELECT pg_catalog.pg_current_snapshot()::text", 1,
+							   source->source_id);
+	{
+		MemoryContext old = MemoryContextSwitchTo(ChunkContext);
+
+		chunk_parse_snapshot(((char **) linitial(rows))[0], &snap);
+		unknown_xids = snap.xip;
+		n_unknown = snap.nxip;
+		MemoryContextSwitchTo(old);
+	}
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(TransactionId);
+		ctl.entrysize = sizeof(TrackedXact);
+		ctl.hcxt = ChunkContext;
+		tracker = hash_create("laredo chunk tracker", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+}
+
+/* the copy of a pipeline, or NULL */
+static ChunkCopy *
+chunk_copy_of(LaredoPipeline *p)
+{
+	ListCell   *lc;
+
+	foreach(lc, chunk_copies)
+		if (((ChunkCopy *) lfirst(lc))->pipeline == p)
+			return lfirst(lc);
+	return NULL;
+}
+
+/*
+ * A source transaction begins in the stream (one that was not applied
+ * before): the range waiting at a position it is at or past is merged
+ * first, in the batch's local transaction.
+ */
+void
+laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn)
+{
+	current_xid = xid;
+	current_final_lsn = final_lsn;
+	current_xact = NULL;
+	for (int i = 0; i < n_unknown; i++)
+		if (unknown_xids[i] == xid)
+			unknown_xids[i--] = unknown_xids[--n_unknown];
+	if (pending != NULL && pending->lsn <= final_lsn)
+	{
+		laredo_apply_begin_local();
+		chunk_merge(pending_copy, pending);
+		laredo_apply_end_step();
+	}
+}
+
+/* Keeps a key (or every key) a transaction touched of a copied table. */
+static void
+chunk_track(ChunkCopy *copy, Datum *key)
+{
+	MemoryContext old = MemoryContextSwitchTo(TrackerContext);
+	ChunkTouch *t;
+
+	if (current_xact == NULL)
+	{
+		bool		found;
+
+		current_xact = hash_search(tracker, &current_xid, HASH_ENTER, &found);
+		if (!found)
+		{
+			current_xact->final_lsn = current_final_lsn;
+			current_xact->nkeys = 0;
+			current_xact->touches = NIL;
+		}
+	}
+	if (key != NULL && ++current_xact->nkeys > CHUNK_MAX_KEYS_PER_XACT)
+		key = NULL;
+	t = palloc(sizeof(ChunkTouch));
+	t->copy = copy;
+	if (key != NULL)
+	{
+		t->key = palloc(sizeof(Datum) * copy->nkeys);
+		for (int i = 0; i < copy->nkeys; i++)
+			t->key[i] = datumCopy(key[i], copy->keybyval[i], copy->keylen[i]);
+	}
+	else
+		t->key = NULL;
+	current_xact->touches = lappend(current_xact->touches, t);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The frontier goes back before key: a row moved by an update from a key
+ * not yet merged to one merged already, whose new value cannot be written
+ * without the old row (an unchanged TOASTed column).  The ranges from the
+ * one holding key on are read again; until then their changes are skipped.
+ */
+static void
+chunk_rewind(ChunkCopy *copy, Datum *key)
+{
+	int			keep = 0;
+	ListCell   *lc;
+	MergedRange *last = NULL;
+	Oid			types[3] = {TEXTOID, INT8OID, TEXTARRAYOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	foreach(lc, copy->merged)
+	{
+		MergedRange *m = lfirst(lc);
+
+		if (m->hi != NULL && chunk_key_cmp(copy, key, m->hi) > 0)
+		{
+			keep++;
+			last = m;
+		}
+		else
+			break;
+	}
+	values[0] = CStringGetTextDatum(copy->pipeline->config->pipeline_id);
+	values[1] = Int64GetDatum(last ? last->range_no : -1);
+	nulls[2] = 'n';
+	laredo_apply_begin_local();
+	SPI_connect();
+	if (SPI_execute_with_args("WITH gone AS (DELETE FROM laredo.copy_ranges WHERE pipeline_id = $1 AND range_no > $2 "
+							  "  RETURNING rows) "
+							  "UPDATE laredo.pipeline_copies c SET ranges = c.ranges - (SELECT count(*) FROM gone), "
+							  "  rows = c.rows - (SELECT coalesce(sum(rows), 0) FROM gone), "
+							  "  frontier = (SELECT hi FROM laredo.copy_ranges r WHERE r.pipeline_id = $1 AND r.range_no = $2) "
+							  "WHERE c.pipeline_id = $1",
+							  2, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not move back the copy of pipeline \"%s\"", copy->pipeline->config->pipeline_id);
+	SPI_finish();
+	laredo_apply_end_step();
+	copy->merged = list_truncate(copy->merged, keep);
+	copy->frontier_d = last ? last->hi : NULL;
+	copy->frontier = last ? last->hi_text : NULL;
+	if (pending != NULL && pending_copy == copy)
+		pending->stale = true;
+	ereport(LOG,
+			(errmsg("laredo source \"%s\": pipeline \"%s\" copies its ranges from number %lld again: "
+					"a row moved into a range already merged",
+					chunk_source->source_id, copy->pipeline->config->pipeline_id,
+					(long long) (last ? last->range_no + 1 : 0))));
+}
+
+/*
+ * A change of a source table: what it touched is kept while a copy of the
+ * table runs, and each copy decides whether its pipeline takes it (a key
+ * merged already) or not (the range's read has it).
+ */
+void
+laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,
+						 LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
+{
+	ListCell   *lc;
+
+	foreach(lc, chunk_copies)
+	{
+		ChunkCopy  *copy = lfirst(lc);
+		Datum	   *kn = NULL;
+		Datum	   *ko = NULL;
+		bool		readable = true;
+
+		copy->skip = false;
+		if (copy->done || strcmp(rel->nspname, copy->table->schema_name) != 0 ||
+			strcmp(rel->relname, copy->table->table_name) != 0)
+			continue;
+		if (newtup != NULL && (kn = chunk_key_of(copy, rel, newtup)) == NULL)
+			readable = false;
+		if (oldtup != NULL && (ko = chunk_key_of(copy, rel, oldtup)) == NULL)
+			readable = false;
+		if (ko == NULL)
+			ko = kn;
+		if (kind == LAREDO_CHUNK_TRUNCATE || !readable)
+		{
+			/* every range the transaction could have touched: all */
+			chunk_track(copy, NULL);
+			continue;
+		}
+		if (kn != NULL)
+			chunk_track(copy, kn);
+		if (ko != NULL && ko != kn)
+			chunk_track(copy, ko);
+		switch (kind)
+		{
+			case LAREDO_CHUNK_INSERT:
+				copy->skip = !chunk_merged(copy, kn);
+				break;
+			case LAREDO_CHUNK_DELETE:
+				copy->skip = !chunk_merged(copy, ko);
+				break;
+			case LAREDO_CHUNK_UPDATE:
+				{
+					bool		mo = chunk_merged(copy, ko);
+					bool		mn = chunk_merged(copy, kn);
+
+					if (!mo && mn)
+					{
+						chunk_rewind(copy, kn);
+						mn = false;
+					}
+					copy->skip = !mo && !mn;
+					break;
+				}
+			case LAREDO_CHUNK_TRUNCATE:
+				break;
+		}
+	}
+}
+
+/* Whether the pipeline leaves the change being applied to its copy's range. */
+bool
+laredo_chunk_skip(LaredoPipeline *p)
+{
+	ChunkCopy  *copy;
+
+	if (!p->config->chunked)
+		return false;
+	copy = chunk_copy_of(p);
+	return copy != NULL && copy->skip;
+}
+
+/* Forgets what a snapshot shows committed: visible to it, visible to every later one. */
+static void
+chunk_prune(ChunkSnapshot *snap)
+{
+	HASH_SEQ_STATUS seq;
+	TrackedXact *x;
+
+	for (int i = 0; i < n_unknown; i++)
+		if (chunk_xid_visible(snap, unknown_xids[i]))
+			unknown_xids[i--] = unknown_xids[--n_unknown];
+	hash_seq_init(&seq, tracker);
+	while ((x = hash_seq_search(&seq)) != NULL)
+	{
+		ListCell   *lc;
+
+		if (!chunk_xid_visible(snap, x->xid) || x == current_xact)
+			continue;
+		foreach(lc, x->touches)
+		{
+			ChunkTouch *t = lfirst(lc);
+
+			if (t->key)
+				pfree(t->key);
+			pfree(t);
+		}
+		list_free(x->touches);
+		(void) hash_search(tracker, &x->xid, HASH_REMOVE, NULL);
+	}
+}
+
+/*
+ * Whether the range's read may lack a transaction committed before its
+ * position: one not visible to its snapshot that touched a key of it (or
+ * that may have, unknown from before this worker started).
+ */
+static bool
+chunk_stale(ChunkCopy *copy, Chunk *ch)
+{
+	HASH_SEQ_STATUS seq;
+	TrackedXact *x;
+	bool		stale = ch->stale;
+
+	for (int i = 0; i < n_unknown && !stale; i++)
+		if (!chunk_xid_visible(&ch->snap, unknown_xids[i]))
+			stale = true;
+	if (stale)
+		return true;
+	hash_seq_init(&seq, tracker);
+	while ((x = hash_seq_search(&seq)) != NULL)
+	{
+		ListCell   *lc;
+
+		if (x->final_lsn >= ch->lsn || chunk_xid_visible(&ch->snap, x->xid))
+			continue;
+		foreach(lc, x->touches)
+		{
+			ChunkTouch *t = lfirst(lc);
+
+			if (t->copy == copy && (t->key == NULL || chunk_in_range(copy, t->key, ch->lo_d, ch->hi_d)))
+			{
+				hash_seq_term(&seq);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* whether two descriptions of a table read the same columns the same way */
+static bool
+chunk_same_description(BaselineRelation *a, BaselineRelation *b)
+{
+	if (a->rel->natts != b->rel->natts || a->rel->remoteid != b->rel->remoteid ||
+		(a->rowfilter == NULL) != (b->rowfilter == NULL) ||
+		(a->rowfilter && strcmp(a->rowfilter, b->rowfilter) != 0))
+		return false;
+	for (int i = 0; i < a->rel->natts; i++)
+		if (strcmp(a->rel->attnames[i], b->rel->attnames[i]) != 0 ||
+			a->rel->atttyps[i] != b->rel->atttyps[i] || a->typmods[i] != b->typmods[i])
+			return false;
+	return true;
+}
+
+/*
+ * The table as the source describes it now (its columns may have changed
+ * since the copy started): each range is read, and merged, with the columns
+ * published when it is read.  A new description replaces the copy's (the
+ * old one stays allocated: pipelines may still point at it).
+ */
+static void
+chunk_describe(ChunkCopy *copy)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "laredo chunk describe", ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	List	   *rels = laredo_baseline_describe(chunk_conn, chunk_source, copy->table);
+
+	if (list_length(rels) != 1 || chunk_same_description(linitial(rels), copy->br))
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+		return;
+	}
+	MemoryContextSwitchTo(ChunkContext);
+	copy->br = linitial(laredo_baseline_describe(chunk_conn, chunk_source, copy->table));
+	for (int i = 0; i < copy->nkeys; i++)
+	{
+		copy->keycol[i] = -1;
+		for (int j = 0; j < copy->br->rel->natts; j++)
+			if (strcmp(copy->br->rel->attnames[j], copy->keynames[i]) == 0)
+				copy->keycol[i] = j;
+		if (copy->keycol[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("key column \"%s\" of %s is no longer published by source \"%s\"",
+							copy->keynames[i], copy->qualified, chunk_source->source_id),
+					 errhint("Call laredo.resync_pipeline('%s') to copy the table again.",
+							 copy->pipeline->config->pipeline_id)));
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	ereport(LOG,
+			(errmsg("laredo source \"%s\": pipeline \"%s\" reads the new columns of %s from here on",
+					chunk_source->source_id, copy->pipeline->config->pipeline_id, copy->qualified)));
+}
+
+/*
+ * Reads the next range of a copy on the source: a short transaction of
+ * its own, its snapshot S and then the WAL insert position L in one
+ * statement.
+ */
+static void
+chunk_read(ChunkCopy *copy)
+{
+	const char *id = chunk_source->source_id;
+	MemoryContext cxt = AllocSetContextCreate(ChunkContext, "laredo chunk", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Chunk	   *ch = palloc0(sizeof(Chunk));
+	LogicalRepRelation *rel;
+	StringInfoData q;
+	List	   *rows;
+	WalRcvExecResult *res;
+	char	   *buf;
+	int			len;
+	Size		bytes = 0;
+	bool		truncated = false;
+	uint64		lsn;
+	char	   *last_line = NULL;
+
+	ch->cxt = cxt;
+	/* the type and literal lookups below: a local transaction, that changes nothing */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	if (copy->frontier_d != NULL)
+	{
+		ch->lo_d = copy->frontier_d;
+		ch->lo = copy->frontier;
+	}
+
+	chunk_describe(copy);
+	MemoryContextSwitchTo(cxt);
+	ch->br = copy->br;
+	rel = ch->br->rel;
+	laredo_remote_command(chunk_conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", id);
+	rows = laredo_remote_query(chunk_conn,
+							   "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
+							   2, id);
+	chunk_parse_snapshot(((char **) linitial(rows))[0], &ch->snap);
+	lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(((char **) linitial(rows))[1])));
+
+	/*
+	 * The insert position just past a page header is the end of the page
+	 * before: where the walsender stands once it has sent the record that
+	 * ends there.
+	 */
+	if (lsn % source_segsize == SizeOfXLogLongPHD)
+		lsn -= SizeOfXLogLongPHD;
+	else if (lsn % source_blcksz == SizeOfXLogShortPHD)
+		lsn -= SizeOfXLogShortPHD;
+	ch->lsn = lsn;
+
+	initStringInfo(&q);
+	appendStringInfoString(&q, "COPY (SELECT ");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfo(&q, " FROM ONLY %s WHERE true", copy->qualified);
+	if (ch->br->rowfilter)
+		appendStringInfo(&q, " AND (%s)", ch->br->rowfilter);
+	if (ch->lo != NULL)
+	{
+		appendStringInfo(&q, " AND %s", copy->nkeys > 1 ? "(" : "");
+		for (int i = 0; i < copy->nkeys; i++)
+			appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+		appendStringInfo(&q, "%s > %s", copy->nkeys > 1 ? ")" : "", copy->nkeys > 1 ? "(" : "");
+		for (int i = 0; i < copy->nkeys; i++)
+			appendStringInfo(&q, "%s%s::%s", i ? ", " : "", quote_literal_cstr(ch->lo[i]),
+							 format_type_be_qualified(copy->keytypes[i]));
+		if (copy->nkeys > 1)
+			appendStringInfoChar(&q, ')');
+	}
+	appendStringInfoString(&q, " ORDER BY ");
+	for (int i = 0; i < copy->nkeys; i++)
+		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+	appendStringInfo(&q, " LIMIT %d) TO STDOUT", copy->chunk_rows);
+	res = walrcv_exec(chunk_conn, q.data, 0, NULL);
+	if (res->status != WALRCV_OK_COPY_OUT)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("could not read a range of %s from source \"%s\"", copy->qualified, id),
+				 errdetail_internal("%s", res->err ? res->err : "unexpected result")));
+	while ((len = laredo_baseline_copy_next(chunk_conn, &buf)) >= 0)
+	{
+		/* past the memory cap, the range ends at the last row kept */
+		if (truncated || bytes + len > CHUNK_MAX_BYTES)
+		{
+			truncated = ch->nrows > 0;
+			if (truncated)
+				continue;
+		}
+		last_line = pnstrdup(buf, len);
+		ch->lines = lappend(ch->lines, last_line);
+		ch->nrows++;
+		bytes += len;
+	}
+	laredo_remote_command(chunk_conn, "COMMIT", id);
+
+	/* a full range ends at its last key; a short one is the last, open above */
+	if (truncated || ch->nrows == copy->chunk_rows)
+	{
+		LogicalRepTupleData tup;
+
+		tup.ncols = rel->natts;
+		tup.colvalues = palloc0(sizeof(StringInfoData) * Max(rel->natts, 1));
+		tup.colstatus = palloc0(Max(rel->natts, 1));
+		for (int i = 0; i < rel->natts; i++)
+			initStringInfo(&tup.colvalues[i]);
+		laredo_baseline_parse_line(last_line, strlen(last_line), &tup, copy->qualified);
+		ch->hi = palloc(sizeof(char *) * copy->nkeys);
+		for (int i = 0; i < copy->nkeys; i++)
+			ch->hi[i] = pstrdup(tup.colvalues[copy->keycol[i]].data);
+		ch->hi_d = chunk_key_parse(copy, ch->hi);
+	}
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(old);
+	/* the rate: the next read once this one's rows are due */
+	if (copy->rate > 0)
+		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  (int64) ch->nrows * 1000 / copy->rate);
+	chunk_prune(&ch->snap);
+	pending = ch;
+	pending_copy = copy;
+}
+
+/*
+ * Merges a range at its position, in the caller's local transaction:
+ * the target's rows of the range replaced by the source's, the range and
+ * the frontier recorded with them.  A stale range is dropped (read again).
+ */
+static void
+chunk_merge(ChunkCopy *copy, Chunk *ch)
+{
+	LaredoPipeline *p = copy->pipeline;
+	LogicalRepRelation *rel = ch->br->rel;
+	const char *id = p->config->pipeline_id;
+	bool		last = ch->hi == NULL;
+	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
+	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT8OID, LSNOID, BOOLOID, INT8OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		recorded;
+
+	pending = NULL;
+	pending_copy = NULL;
+	values[0] = CStringGetTextDatum(id);
+	values[1] = (Datum) 0;
+	nulls[1] = 'n';
+	values[2] = Int64GetDatum(ch->nrows);
+	values[3] = LSNGetDatum(ch->lsn);
+	if (chunk_stale(copy, ch))
+	{
+		SPI_connect();
+		if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET rereads = rereads + 1, "
+								  "reread_rows = reread_rows + $3 WHERE pipeline_id = $1",
+								  3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
+		SPI_finish();
+		/* the count commits with the batch, whose position may reach L */
+		laredo_apply_merge_position(ch->lsn);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(ch->cxt);
+		return;
+	}
+
+	/* the target refusing the range is the pipeline's failure, as a refused change is */
+	laredo_apply_set_applying(p);
+	if (p->rel != rel)
+	{
+		p->routine->relation(p, rel);
+		p->rel = rel;
+	}
+	p->routine->range_delete(p, copy->nkeys, copy->keynames, ch->lo, ch->hi);
+	{
+		LogicalRepTupleData tup;
+		MemoryContext rowcxt = AllocSetContextCreate(ch->cxt, "laredo chunk row", ALLOCSET_DEFAULT_SIZES);
+		ListCell   *lc;
+		int64		row = 0;
+
+		tup.ncols = rel->natts;
+		tup.colvalues = palloc0(sizeof(StringInfoData) * Max(rel->natts, 1));
+		tup.colstatus = palloc0(Max(rel->natts, 1));
+		for (int i = 0; i < rel->natts; i++)
+			initStringInfo(&tup.colvalues[i]);
+		foreach(lc, ch->lines)
+		{
+			char	   *line = lfirst(lc);
+			int			len = strlen(line);
+
+			MemoryContextSwitchTo(rowcxt);
+			laredo_baseline_parse_line(line, len, &tup, copy->qualified);
+			laredo_apply_set_baseline_meta(ch->lsn, rel, ++row);
+			if (laredo_apply_row_matches(p, rel, &tup))
+			{
+				p->routine->baseline_row(p, &tup);
+				p->counters.baseline_rows++;
+				p->counters.bytes += len;
+			}
+			MemoryContextSwitchTo(ch->cxt);
+			MemoryContextReset(rowcxt);
+		}
+	}
+	p->touched = true;
+	laredo_apply_set_applying(NULL);
+
+	if (ch->hi != NULL)
+	{
+		values[1] = chunk_text_array_datum(copy, ch->hi);
+		nulls[1] = ' ';
+	}
+	values[4] = BoolGetDatum(last);
+	values[5] = Int64GetDatum(copy->next_range);
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET frontier = $2, ranges = ranges + 1, "
+							  "rows = rows + $3, last_merge_at = now(), last_merge_lsn = $4, "
+							  "finished_at = CASE WHEN $5 THEN now() END "
+							  "WHERE pipeline_id = $1 RETURNING rows",
+							  5, types, values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
+	recorded = SPI_processed == 1;
+	if (recorded)
+	{
+		bool		isnull;
+		int64		total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		rvalues[6];
+		char		rnulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Oid			rtypes[6] = {TEXTOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID, LSNOID};
+
+		rvalues[0] = values[0];
+		rvalues[1] = values[5];
+		if (ch->lo != NULL)
+			rvalues[2] = chunk_text_array_datum(copy, ch->lo);
+		else
+			rnulls[2] = 'n';
+		rvalues[3] = values[1];
+		rnulls[3] = nulls[1];
+		rvalues[4] = values[2];
+		rvalues[5] = values[3];
+		if (SPI_execute_with_args("INSERT INTO laredo.copy_ranges (pipeline_id, range_no, lo, hi, rows, merged_lsn) "
+								  "VALUES ($1, $2, $3, $4, $5, $6)",
+								  6, rtypes, rvalues, rnulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record a range of pipeline \"%s\"", id);
+		if (last)
+		{
+			/* the pipeline streams from here on, as after any copy */
+			p->in_baseline = true;
+			p->counters.baseline_rows = total;
+			p->counters.baseline_started = copy->started_at;
+		}
+	}
+	SPI_finish();
+	laredo_apply_merge_position(ch->lsn);
+
+	/* what is merged, in ChunkContext (the range's context goes now) */
+	MemoryContextSwitchTo(ChunkContext);
+	if (recorded)
+	{
+		MergedRange *m = palloc0(sizeof(MergedRange));
+
+		m->range_no = copy->next_range++;
+		if (ch->hi != NULL)
+		{
+			copy->frontier = palloc(sizeof(char *) * copy->nkeys);
+			for (int i = 0; i < copy->nkeys; i++)
+				copy->frontier[i] = pstrdup(ch->hi[i]);
+			copy->frontier_d = chunk_key_parse(copy, copy->frontier);
+			m->hi_text = copy->frontier;
+			m->hi = copy->frontier_d;
+		}
+		copy->merged = lappend(copy->merged, m);
+	}
+	/* the last range, or a copy that was started over meanwhile: nothing more to read */
+	if (last || !recorded)
+		copy->done = true;
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ch->cxt);
+}
+
+/*
+ * The worker's turn, between source transactions with no local one open:
+ * merges the range waiting at a position the stream has passed (a
+ * keepalive at or past it: everything before it was sent), or reads the
+ * next range of the first copy not done.  Returns whether it did
+ * something (the worker then does not wait before its next turn).
+ */
+bool
+laredo_chunk_step(XLogRecPtr keepalive_end)
+{
+	ListCell   *lc;
+
+	if (pending == NULL)
+	{
+		foreach(lc, chunk_copies)
+		{
+			ChunkCopy  *copy = lfirst(lc);
+
+			if (!copy->done)
+			{
+				if (copy->rate > 0 && GetCurrentTimestamp() < copy->next_read)
+					return false;
+				chunk_read(copy);
+				break;
+			}
+		}
+		if (pending == NULL)
+			return false;
+	}
+	if (keepalive_end < pending->lsn)
+		return false;
+	laredo_apply_begin_local();
+	chunk_merge(pending_copy, pending);
+	laredo_apply_end_step();
+	laredo_apply_flush(false);
+	return true;
+}
+
+/*
+ * How long the worker may wait for the stream before its next turn here
+ * (a rate holds the next read back), in milliseconds; -1: no limit.
+ */
+long
+laredo_chunk_wait_ms(void)
+{
+	ListCell   *lc;
+
+	if (pending != NULL)
+		return -1;
+	foreach(lc, chunk_copies)
+	{
+		ChunkCopy  *copy = lfirst(lc);
+
+		if (!copy->done)
+			return copy->rate > 0 ?
+				Max(1, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), copy->next_read)) : 0;
+	}
+	return -1;
+}

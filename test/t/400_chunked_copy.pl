@@ -1,0 +1,286 @@
+# 400_chunked_copy: a table added to a running source is copied in key
+# ranges while the stream goes on (options => '{"copy": "chunks"}'), under
+# pgbench load that updates (leaving TOASTed values unchanged), inserts and
+# deletes rows of it:
+#   - a kill -9 of the worker and an immediate stop of the consumer in the
+#     middle of the copy: it resumes after the last range merged (the ranges
+#     stay contiguous, none is merged twice, the merged ones stay);
+#   - no snapshot is held on the source for longer than one range, and the
+#     copy reads no faster than its copy_rate;
+#   - the source's other pipeline streams while the table is copied;
+#   - a row moved by an update from a key not yet copied to one merged
+#     already sends the copy back to that range;
+#   - at the end every row equals the source's, and no change missed its row;
+#   - resync_pipeline copies again in ranges without emptying the target or
+#     replacing it;
+#   - a transaction whose commit is flushed (and sent) but not yet visible on
+#     the source (synchronous replication waiting) makes every range it
+#     touched stale, and only those: they are read again until it is
+#     visible; one running when the worker started makes every range
+#     stale until then.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LaredoTest;
+use IPC::Run;
+use Time::HiRes qw(usleep time);
+
+my $rows = 60000;
+# synchronous replication to a standby that never comes: a session that
+# asks for it waits after its commit record is flushed, still invisible to
+# other snapshots while its changes are decoded and sent (ordinary sessions
+# commit locally)
+my $source = source_server('source', "synchronous_standby_names = 'nobody'\nsynchronous_commit = local\n");
+my $consumer = consumer_server('consumer');
+
+$source->safe_psql('postgres', qq{
+	CREATE TABLE big (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0, blob text);
+	ALTER TABLE big ALTER COLUMN blob SET STORAGE EXTERNAL;
+	INSERT INTO big SELECT g, 0, CASE WHEN g % 20 = 0 THEN repeat(md5(g::text), 100) ELSE 'b' || g END
+	  FROM generate_series(1, $rows) g;
+	CREATE TABLE small (id int PRIMARY KEY, v text);
+	INSERT INTO small VALUES (1, 'one');
+});
+my $connstr = $source->connstr('postgres');
+$consumer->safe_psql('postgres', qq{
+	CREATE EXTENSION laredo;
+	CREATE SCHEMA mirror;
+	SELECT laredo.create_source('main', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_chunks',
+	                            reconnect_initial_backoff => '100ms', reconnect_max_backoff => '1s');
+	SELECT laredo.add_table('main', 'public.small');
+	SELECT laredo.create_pipeline('small', 'main', 'public.small', target => 'mirror.small');
+});
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s'); SELECT v FROM mirror.small}),
+	'one', 'the first table is streaming');
+
+# the load: updates of v (blob unchanged: sent as unchanged TOAST), inserts
+# above and between the keys, deletes
+my $script = $source->basedir . '/big.sql';
+open my $fh, '>', $script or die;
+print $fh qq{\\set k random(1, $rows)
+\\set n random(1, 1000000)
+BEGIN;
+UPDATE big SET v = v + 1 WHERE id = :k;
+INSERT INTO big (id, v, blob) VALUES ($rows + :n, 1, 'new') ON CONFLICT (id) DO UPDATE SET v = big.v + 1;
+DELETE FROM big WHERE id = (:k * 7) % $rows AND v % 3 = 2;
+UPDATE small SET v = 'load ' || :n WHERE id = 1;
+COMMIT;
+};
+close $fh;
+my ($out, $err) = ('', '');
+my $load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+
+# the oldest snapshot a laredo reader holds on the source, sampled while
+# the copy runs
+my $max_age = 0;
+sub sample_age
+{
+	my $age = $source->safe_psql('postgres', q{
+		SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0)
+		FROM pg_stat_activity WHERE application_name LIKE 'laredo chunks%' AND backend_xmin IS NOT NULL});
+	$max_age = $age if $age > $max_age;
+	return;
+}
+sub copy_state
+{
+	return $consumer->safe_psql('postgres', q{SELECT coalesce((SELECT state || ' ' || ranges FROM laredo.copies
+		WHERE pipeline_id = 'big'), 'none')});
+}
+sub wait_ranges
+{
+	my ($n) = @_;
+	for (1 .. 1200)
+	{
+		sample_age();
+		my $s = copy_state();
+		return $s if $s =~ /^copying (\d+)$/ && $1 >= $n || $s =~ /^done/;
+		usleep(100_000);
+	}
+	die 'the copy did not reach ' . $n . ' ranges: ' . copy_state();
+}
+
+my $t0 = time();
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.add_table('main', 'public.big');
+	SELECT laredo.create_pipeline('big', 'main', 'public.big', target => 'mirror.big',
+	                              options => '{"copy": "chunks", "chunk_rows": 1500, "copy_rate": 4000}');
+	COMMIT;
+});
+my $oid = $consumer->safe_psql('postgres', q{SELECT 'mirror.big'::regclass::oid});
+like(wait_ranges(3), qr/^copying/, 'the copy merges ranges one by one');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'big'}),
+	'BASELINE', 'its pipeline says BASELINE while it is copied');
+
+# the other pipeline streams meanwhile
+$source->safe_psql('postgres', q{INSERT INTO small VALUES (2, 'during the copy')});
+$consumer->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM mirror.small WHERE id = 2)})
+  or die 'small did not stream';
+like(copy_state(), qr/^copying/, 'a row of another table arrived while the copy runs');
+
+# kill -9 of the worker in the middle
+my $before = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
+my $pid = $consumer->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'});
+ok($pid, 'the worker runs');
+kill_process($consumer, $pid);
+$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
+my $after = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
+cmp_ok($after, '>=', $before, "the ranges merged before the kill stay ($before, $after after)");
+like(wait_ranges($after + 3), qr/^(copying|done)/, 'the copy goes on after the kill');
+
+# a row moved from a key not copied yet to one merged already (its blob
+# unchanged: the update cannot be written without the old row)
+my $moved = $source->safe_psql('postgres', qq{SELECT max(id) FROM big WHERE id <= $rows AND id % 20 = 0});
+$source->safe_psql('postgres', qq{BEGIN; DELETE FROM big WHERE id = 3001; UPDATE big SET id = 3001 WHERE id = $moved; COMMIT});
+
+# an immediate stop of the consumer in the middle
+$consumer->stop('immediate');
+$consumer->start;
+wait_ranges(1);
+
+my $copied = 0;
+for (1 .. 1200)
+{
+	sample_age();
+	if (copy_state() =~ /^done/)
+	{
+		$copied = 1;
+		last;
+	}
+	usleep(100_000);
+}
+my $duration = time() - $t0;
+ok($copied, sprintf('the copy finished (%.1f s)', $duration));
+cmp_ok($duration, '>=', 0.7 * $rows / 4000, 'no faster than its copy_rate allows');
+cmp_ok($max_age, '<', 5, sprintf('no reader held a snapshot for 5 s or more (longest %.2f s)', $max_age));
+cmp_ok($max_age, '<', $duration / 3, 'far shorter than the copy');
+
+$load->signal('TERM');
+$load->finish;
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s'); SELECT true}), 't', 'caught up');
+is(table_digest($consumer, 'postgres', 'mirror.big', 'id'), table_digest($source, 'postgres', 'public.big', 'id'),
+	'every row of the mirror equals the source\'s');
+is(table_digest($consumer, 'postgres', 'mirror.small', 'id'), table_digest($source, 'postgres', 'public.small', 'id'),
+	'the other mirror too');
+is($consumer->safe_psql('postgres', q{SELECT state, update_missing, delete_missing FROM laredo.pipelines
+	WHERE pipeline_id = 'big'}), 'STREAMING|0|0', 'streaming, and no change missed its row');
+
+# the ranges: contiguous from the first key to the last, each merged once
+is($consumer->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE (lo IS DISTINCT FROM prev_hi)) || '/' || count(*) FILTER (WHERE lo IS NULL)
+	       || '/' || count(*) FILTER (WHERE hi IS NULL)
+	FROM (SELECT lo, hi, lag(hi) OVER (ORDER BY range_no) AS prev_hi FROM laredo.copy_ranges
+	      WHERE pipeline_id = 'big') r}), '0/1/1', 'the ranges are contiguous: one first, one last, no gap');
+my ($total, $merged_rows, $rereads) = split /\|/, $consumer->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM mirror.big), rows, reread_rows FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
+note("rows merged $merged_rows for $total rows at the end; rows read again (stale ranges) $rereads");
+like($consumer->safe_psql('postgres', q{SELECT ranges > 30 FROM laredo.copies WHERE pipeline_id = 'big'}),
+	qr/^t$/, 'the copy went range by range');
+my $clog = slurp_file($consumer->logfile);
+like($clog, qr/pipeline "big" is copied in ranges of 1500 rows by \(id\), resuming after the last range merged/,
+	'the restarts resumed the copy');
+like($clog, qr/pipeline "big" copies its ranges from number \d+ again: a row moved into a range already merged/,
+	'the moved row sent the copy back');
+# (the source stops at the end: its connections fail then, nothing else)
+my @errors = grep { /ERROR:/ && !/query on source "main" failed: FATAL:  terminating connection|could not connect to source/ }
+  split /\n/, $clog;
+is(scalar(@errors), 0, 'no ERROR on the consumer') or diag(join("\n", @errors[0 .. ($#errors < 4 ? $#errors : 4)]));
+
+# resync: copied again in ranges, the target never empty, the same table
+$load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+$consumer->safe_psql('postgres', q{SELECT laredo.resync_pipeline('big')});
+my $empty = 0;
+my $resynced = 0;
+for (1 .. 1200)
+{
+	$empty++ unless $consumer->safe_psql('postgres', q{SELECT EXISTS (SELECT FROM mirror.big)}) eq 't';
+	if ($consumer->safe_psql('postgres', q{SELECT state FROM laredo.copies WHERE pipeline_id = 'big'}) eq 'done'
+		&& $consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'big'}) eq 'STREAMING')
+	{
+		$resynced = 1;
+		last;
+	}
+	usleep(50_000);
+}
+ok($resynced, 'resync_pipeline copied again in ranges');
+is($empty, 0, 'the target was never empty during the resync');
+is($consumer->safe_psql('postgres', q{SELECT 'mirror.big'::regclass::oid}), $oid, 'and it is the same table');
+$load->signal('TERM');
+$load->finish;
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
+is(table_digest($consumer, 'postgres', 'mirror.big', 'id'), table_digest($source, 'postgres', 'public.big', 'id'),
+	'after the resync every row equals the source\'s');
+
+# Transactions committed but not visible (waiting for a synchronous
+# standby) while ranges are read.
+$source->safe_psql('postgres', q{
+	CREATE TABLE win (id int PRIMARY KEY, v int NOT NULL);
+	INSERT INTO win SELECT g, 0 FROM generate_series(1, 20000) g;
+});
+sub stuck
+{
+	my ($sql) = @_;
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-h', $source->host, '-p', $source->port, '-d', 'postgres',
+		  '-c', 'SET synchronous_commit = on', '-c', $sql ],
+		'>', \$o, '2>', \$e);
+	$source->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'SyncRep')})
+	  or die 'no session waits for synchronous replication';
+	return $h;
+}
+sub release
+{
+	my ($h) = @_;
+	$source->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'});
+	$h->finish;
+	return;
+}
+sub win_copy
+{
+	return $consumer->safe_psql('postgres', q{SELECT state || ' ' || ranges || ' ' || rereads
+		|| ' ' || coalesce(frontier[1], '-') FROM laredo.copies WHERE pipeline_id = 'win'});
+}
+# running before the worker starts the copy: its keys are unknown
+my $t0 = stuck('UPDATE win SET v = 1 WHERE id = 19500');
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.add_table('main', 'public.win');
+	SELECT laredo.create_pipeline('win', 'main', 'public.win', target => 'mirror.win',
+	                              options => '{"copy": "chunks", "chunk_rows": 500, "copy_rate": 2000}');
+	COMMIT;
+});
+$consumer->poll_query_until('postgres', q{SELECT rereads >= 2 FROM laredo.copies WHERE pipeline_id = 'win'})
+  or die 'no range was read again: ' . win_copy();
+like(win_copy(), qr/^copying 0 /, 'a transaction running since before the copy: no range merged while it is invisible');
+release($t0);
+$consumer->poll_query_until('postgres', q{SELECT ranges >= 2 FROM laredo.copies WHERE pipeline_id = 'win'})
+  or die 'the copy did not go on: ' . win_copy();
+
+# sent during the copy, to a key not copied yet
+my $rereads = $consumer->safe_psql('postgres', q{SELECT rereads FROM laredo.copies WHERE pipeline_id = 'win'});
+my $t1 = stuck('UPDATE win SET v = 2 WHERE id = 15000');
+$consumer->poll_query_until('postgres', q{SELECT frontier[1]::int >= 14500 FROM laredo.copies WHERE pipeline_id = 'win'})
+  or die 'the ranges below the key did not merge: ' . win_copy();
+$consumer->poll_query_until('postgres', qq{SELECT rereads >= $rereads + 2 FROM laredo.copies WHERE pipeline_id = 'win'})
+  or die 'the range of the key was not read again: ' . win_copy();
+like(win_copy(), qr/^copying \d+ \d+ 14500$/,
+	'a transaction sent but invisible: the ranges below its key merge, its own is read again');
+release($t1);
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'win'})
+  or die 'the copy did not finish: ' . win_copy();
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
+is($consumer->safe_psql('postgres', q{SELECT v FROM mirror.win WHERE id IN (15000, 19500) ORDER BY id}), "2\n1",
+	'both transactions are in the mirror');
+is(table_digest($consumer, 'postgres', 'mirror.win', 'id'), table_digest($source, 'postgres', 'public.win', 'id'),
+	'every row equals the source\'s');
+
+done_testing();
