@@ -117,7 +117,8 @@ typedef struct ChunkCopy
 	int16	   *keylen;
 	int			chunk_rows;
 	int			rate;			/* rows per second at most; 0: no limit */
-	TimestampTz next_read;		/* not before (the rate) */
+	TimestampTz next_read;		/* not before (the rate, a stale range's backoff) */
+	int			backoff_ms;		/* after a stale range: doubles up to 5 s */
 	char	  **frontier;		/* the last key merged; NULL: none */
 	Datum	   *frontier_d;
 	List	   *merged;			/* of MergedRange *, in order */
@@ -1131,6 +1132,34 @@ chunk_read(ChunkCopy *copy)
 	pending_copy = copy;
 }
 
+/* The range's COPY text lines, for a target's COPY FROM (its callback has no argument). */
+static List *merge_lines = NIL;
+static ListCell *merge_cell = NULL;
+static int	merge_offset = 0;
+
+static int
+chunk_lines_read(void *outbuf, int minread, int maxread)
+{
+	int			done = 0;
+
+	while (done < maxread && merge_cell != NULL)
+	{
+		char	   *line = lfirst(merge_cell);
+		int			len = strlen(line) - merge_offset;
+		int			n = Min(len, maxread - done);
+
+		memcpy((char *) outbuf + done, line + merge_offset, n);
+		done += n;
+		merge_offset += n;
+		if (merge_offset == (int) strlen(line))
+		{
+			merge_cell = lnext(merge_lines, merge_cell);
+			merge_offset = 0;
+		}
+	}
+	return done;
+}
+
 /*
  * Merges a range at its position, in the caller's local transaction:
  * the target's rows of the range replaced by the source's, the range and
@@ -1166,6 +1195,10 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 		SPI_finish();
 		/* the count commits with the batch, whose position may reach L */
 		laredo_apply_merge_position(ch->lsn);
+		/* read again, but not at once: what made it stale may last (a long transaction) */
+		copy->backoff_ms = Min(Max(copy->backoff_ms * 2, 100), 5000);
+		copy->next_read = Max(copy->next_read,
+							  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), copy->backoff_ms));
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ch->cxt);
 		return;
@@ -1179,6 +1212,17 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 		p->rel = rel;
 	}
 	p->routine->range_delete(p, copy->nkeys, copy->keynames, ch->lo, ch->hi);
+	if (rel->natts > 0 && p->routine->copy != NULL &&
+		p->routine->copy_format(p, rel) != LAREDO_COPY_NONE)
+	{
+		/* a plain mirror takes the range as COPY FROM takes rows: batched, indexes updated per batch */
+		merge_cell = list_head(ch->lines);
+		merge_lines = ch->lines;
+		merge_offset = 0;
+		p->counters.baseline_rows += p->routine->copy(p, rel, LAREDO_COPY_TEXT, chunk_lines_read);
+		merge_lines = NIL;
+	}
+	else
 	{
 		LogicalRepTupleData tup;
 		MemoryContext rowcxt = AllocSetContextCreate(ch->cxt, "laredo chunk row", ALLOCSET_DEFAULT_SIZES);
@@ -1277,6 +1321,7 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 		}
 		copy->merged = lappend(copy->merged, m);
 	}
+	copy->backoff_ms = 0;
 	/* the last range, or a copy that was started over meanwhile: nothing more to read */
 	if (last || !recorded)
 		copy->done = true;
@@ -1304,7 +1349,7 @@ laredo_chunk_step(XLogRecPtr keepalive_end)
 
 			if (!copy->done)
 			{
-				if (copy->rate > 0 && GetCurrentTimestamp() < copy->next_read)
+				if (GetCurrentTimestamp() < copy->next_read)
 					return false;
 				chunk_read(copy);
 				break;
@@ -1338,8 +1383,7 @@ laredo_chunk_wait_ms(void)
 		ChunkCopy  *copy = lfirst(lc);
 
 		if (!copy->done)
-			return copy->rate > 0 ?
-				Max(1, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), copy->next_read)) : 0;
+			return Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), copy->next_read));
 	}
 	return -1;
 }

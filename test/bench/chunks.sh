@@ -5,9 +5,9 @@
 # each way (the snapshot, then ranges of each size given), the table is
 # added, and the script measures:
 #   - the copy's time, until wait_for_catchup returns (the pipeline streams);
-#   - the oldest transaction a laredo reader holds open on the source during
-#     it (sampled every 50 ms from pg_stat_activity: its xact_start age),
-#     which is how long vacuum on the source is held back;
+#   - the longest time a laredo reader holds one snapshot on the source
+#     during it (sampled every 50 ms from pg_stat_activity: how long the same
+#     backend_xmin stays), which is how long vacuum there is held back;
 #   - how long the source's stream paused: a row inserted into the small
 #     table every 100 ms on the source is stamped on arrival by an ALWAYS
 #     trigger on the consumer, and the longest wait between insert and
@@ -75,16 +75,19 @@ chmod 644 "$dir/load.sql"
 
 printf '%s (PostgreSQL %s, %s cores): a table of %d rows added to a running source\n' \
 	"$(uname -r)" "$(pg_config --version | awk '{print $2}')" "$(nproc)" $((scale * 100000))
-printf '%-26s %10s %22s %22s %8s\n' "copy" "time (s)" "oldest reader xact (s)" "longest stream wait (s)" "rows ok"
+printf '%-26s %10s %22s %22s %8s\n' "copy" "time (s)" "longest snapshot (s)" "longest stream wait (s)" "rows ok"
 one() {
 	local label=$1 options=$2 t0 t1 age=0 a ticker sampler loader=
 	q laredo -c "DROP TABLE IF EXISTS pgbench_accounts" -c "TRUNCATE tick"
 	q source -c "TRUNCATE tick"
 	(while :; do q source -c "INSERT INTO tick DEFAULT VALUES" 2>/dev/null || true; sleep 0.1; done) &
 	ticker=$!
+	# each reader's snapshot as its backend_xmin: how long one value stays
+	# (a walsender's pg_stat_activity has no xact_start)
 	(while :; do
-		q source -c "SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0) FROM pg_stat_activity
-		             WHERE application_name LIKE 'laredo %' AND backend_xmin IS NOT NULL"
+		q source -c "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pid || ':' || backend_xmin FROM pg_stat_activity
+		             WHERE (application_name LIKE 'laredo chunks %' OR application_name LIKE 'laredo sync %')
+		               AND backend_xmin IS NOT NULL"
 		sleep 0.05
 	done > "$dir/ages") 2>/dev/null &
 	sampler=$!
@@ -102,10 +105,11 @@ one() {
 	t1=$(now)
 	sleep 1
 	kill "$ticker" "$sampler" 2>/dev/null || true
-	[ -z "$loader" ] || { kill "$loader" 2>/dev/null || true; wait "$loader" 2>/dev/null || true; }
+	# (runuser's child, pgbench, is stopped by name)
+	[ -z "$loader" ] || { as_root pkill -f -- "-f $dir/load.sql" || true; wait "$loader" 2>/dev/null || true; }
 	wait "$ticker" "$sampler" 2>/dev/null || true
 	q laredo -c "CALL laredo.wait_for_catchup('b', '600s')"
-	a=$(sort -g "$dir/ages" | tail -1)
+	a=$(awk '{ if (!($2 in first)) first[$2] = $1; if ($1 - first[$2] > m) m = $1 - first[$2] } END { print m + 0 }' "$dir/ages")
 	local wait ok
 	wait=$(q laredo -c "SELECT round(extract(epoch FROM max(arrived - sent))::numeric, 2) FROM tick")
 	ok=$([ "$(q source -c "SELECT md5(string_agg(t::text, '|' ORDER BY aid)) FROM pgbench_accounts t")" = \

@@ -75,15 +75,20 @@ my $load = IPC::Run::start(
 	  '-h', $source->host, '-p', $source->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
 
-# the oldest snapshot a laredo reader holds on the source, sampled while
-# the copy runs
+# the longest a laredo reader holds one snapshot on the source, sampled
+# while the copy runs: how long the same backend_xmin stays (a walsender's
+# pg_stat_activity has no xact_start)
 my $max_age = 0;
+my %first_seen;
 sub sample_age
 {
-	my $age = $source->safe_psql('postgres', q{
-		SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0)
-		FROM pg_stat_activity WHERE application_name LIKE 'laredo chunks%' AND backend_xmin IS NOT NULL});
-	$max_age = $age if $age > $max_age;
+	for my $x (split /\n/, $source->safe_psql('postgres', q{
+		SELECT pid || ':' || backend_xmin FROM pg_stat_activity
+		WHERE application_name LIKE 'laredo chunks%' AND backend_xmin IS NOT NULL}))
+	{
+		$first_seen{$x} //= time();
+		$max_age = time() - $first_seen{$x} if time() - $first_seen{$x} > $max_age;
+	}
 	return;
 }
 sub copy_state
