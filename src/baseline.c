@@ -297,7 +297,7 @@ baseline_pipelines_of(LaredoSourceConfig *source, LaredoTableConfig *t, bool onl
 
 		if (strcmp(p->source_schema, t->schema_name) == 0 &&
 			strcmp(p->source_table, t->table_name) == 0 &&
-			(!only_pending || (!p->baselined && !p->chunked)))
+			!p->chunked && (!only_pending || !p->baselined))
 			result = lappend(result, p);
 	}
 	return result;

@@ -486,13 +486,33 @@ chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 	SPI_finish();
 }
 
+/* A pipeline copied again from its first key (a new baseline): its old copy goes. */
+static void
+chunk_restart(LaredoPipelineConfig *p)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(p->pipeline_id)};
+
+	SPI_connect();
+	/* the trigger copy_restart removes its laredo.pipeline_copies row */
+	if (SPI_execute_with_args("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE pipeline_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not restart the copy of pipeline \"%s\"", p->pipeline_id);
+	SPI_finish();
+	CommandCounterIncrement();
+	p->baselined = false;
+	p->baseline_lsn = InvalidXLogRecPtr;
+}
+
 /*
  * Before the stream starts: every pipeline not yet copied whose options
  * ask for a copy in key ranges, and whose table allows one, is copied that
- * way while the stream runs (the others go through baseline.c first).
+ * way while the stream runs (the others go through baseline.c first).  With
+ * baseline (a new slot: the first baseline, or a new one), every pipeline
+ * that asks for it is, from its first key.
  */
 void
-laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
+laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, bool baseline)
 {
 	ListCell   *lc;
 	List	   *rows;
@@ -507,7 +527,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 		int			n;
 		int			r;
 
-		if (!p->baselined && chunk_wanted(p, &n, &r))
+		if ((baseline || !p->baselined) && chunk_wanted(p, &n, &r))
 			any = true;
 	}
 	if (!any)
@@ -560,7 +580,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 			MemoryContext old;
 			int			i = 0;
 
-			if (p->baselined || strcmp(p->source_schema, t->schema_name) != 0 ||
+			if ((p->baselined && !baseline) || strcmp(p->source_schema, t->schema_name) != 0 ||
 				strcmp(p->source_table, t->table_name) != 0 || !chunk_wanted(p, &chunk_rows, &rate))
 				continue;
 			if (relations == NIL)
@@ -624,6 +644,13 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 			if (copy->pipeline == NULL)
 				continue;
 
+			/*
+			 * A new baseline (a new slot): every pipeline starts its copy
+			 * again, from the first key, and takes changes by its ranges
+			 * until it is done.
+			 */
+			if (baseline)
+				chunk_restart(p);
 			chunk_load_progress(copy, startpos);
 			if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && t->source_oid != copy->br->rel->remoteid)
 				laredo_source_table_set_oid(source->source_id, t, copy->br->rel->remoteid);

@@ -1092,11 +1092,12 @@ worker_run(Oid owner)
 
 	/*
 	 * Pipelines that ask for it are copied in key ranges while the stream
-	 * goes on (chunk.c); the other new ones are synchronised first.
+	 * goes on (chunk.c); the others are copied first, in one snapshot: the
+	 * slot's (a new baseline) or their own (pipelines added since).
 	 */
-	if (!needs_baseline && needs_sync)
+	if (needs_baseline || needs_sync)
 	{
-		laredo_chunk_setup(source, owner, startpos);
+		laredo_chunk_setup(source, owner, startpos, needs_baseline);
 		needs_sync = false;
 		foreach(lc, source->pipelines)
 			if (!((LaredoPipelineConfig *) lfirst(lc))->baselined &&

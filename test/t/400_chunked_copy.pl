@@ -288,4 +288,37 @@ is($consumer->safe_psql('postgres', q{SELECT v FROM mirror.win WHERE id IN (1500
 is(table_digest($consumer, 'postgres', 'mirror.win', 'id'), table_digest($source, 'postgres', 'public.win', 'id'),
 	'every row equals the source\'s');
 
+# The first baseline of a new source: its pipeline that asks for ranges
+# is copied in ranges after the slot is made (the other one in the slot's
+# snapshot), and resumes after a kill -9.
+$consumer->safe_psql('postgres', qq{
+	CREATE SCHEMA second;
+	BEGIN;
+	SELECT laredo.create_source('second', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_chunks_2',
+	                            reconnect_initial_backoff => '100ms', reconnect_max_backoff => '1s');
+	SELECT laredo.add_table('second', 'public.win');
+	SELECT laredo.add_table('second', 'public.small');
+	SELECT laredo.create_pipeline('win2', 'second', 'public.win', target => 'second.win',
+	                              options => '{"copy": "chunks", "chunk_rows": 500, "copy_rate": 4000}');
+	SELECT laredo.create_pipeline('small2', 'second', 'public.small', target => 'second.small');
+	COMMIT;
+});
+$consumer->poll_query_until('postgres', q{SELECT ranges >= 3 FROM laredo.copies WHERE pipeline_id = 'win2'})
+  or die 'the new source does not copy in ranges';
+$source->safe_psql('postgres', q{UPDATE win SET v = v + 10 WHERE id IN (1, 19999)});
+$pid = $consumer->safe_psql('postgres', q{SELECT worker_pid FROM laredo.sources WHERE source_id = 'second'});
+kill_process($consumer, $pid);
+$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'win2'})
+  or die 'the copy of the new source did not finish';
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('second', '120s')});
+is(table_digest($consumer, 'postgres', 'second.win', 'id'), table_digest($source, 'postgres', 'public.win', 'id'),
+	'a new source: the table copied in ranges equals the source');
+is(table_digest($consumer, 'postgres', 'second.small', 'id'), table_digest($source, 'postgres', 'public.small', 'id'),
+	'and the one copied in the slot\'s snapshot too');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE pipeline_id = 'small2'}), '0',
+	'which was not copied in ranges');
+like(slurp_file($consumer->logfile), qr/pipeline "win2" is copied in ranges of 500 rows by \(id\), resuming after the last range merged/,
+	'the kill -9 resumed the new source\'s copy');
+
 done_testing();
