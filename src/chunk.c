@@ -394,17 +394,21 @@ static void
 chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 {
 	const char *id = copy->pipeline->config->pipeline_id;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(id)};
+	Oid			types[2] = {TEXTOID, NAMEARRAYOID};
+	Datum		values[2];
+	Datum	   *names = palloc(sizeof(Datum) * copy->nkeys);
 	MemoryContext old;
 	bool		found = false;
 
+	for (int i = 0; i < copy->nkeys; i++)
+		names[i] = DirectFunctionCall1(namein, CStringGetDatum(copy->keynames[i]));
+	values[0] = CStringGetTextDatum(id);
+	values[1] = PointerGetDatum(construct_array(names, copy->nkeys, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT frontier, started_at, "
-							  "  (SELECT count(*) FROM laredo.copy_ranges r WHERE r.pipeline_id = c.pipeline_id) "
-							  "FROM laredo.pipeline_copies c WHERE pipeline_id = $1 AND finished_at IS NULL "
-							  "  AND key_columns = (SELECT key_columns FROM laredo.pipeline_copies WHERE pipeline_id = $1)",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+	/* a copy under way by the same key resumes; by another key (changed since), it starts over */
+	if (SPI_execute_with_args("SELECT frontier, started_at FROM laredo.pipeline_copies "
+							  "WHERE pipeline_id = $1 AND finished_at IS NULL AND key_columns = $2",
+							  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the copy of pipeline \"%s\"", id);
 	if (SPI_processed == 1)
 	{
@@ -459,18 +463,17 @@ chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 		Oid			itypes[5] = {TEXTOID, NAMEARRAYOID, INT4OID, INT8OID, LSNOID};
 		Datum		ivalues[5];
 		char		inulls[5] = {' ', ' ', ' ', ' ', ' '};
-		Datum	   *names = palloc(sizeof(Datum) * copy->nkeys);
 
-		for (int i = 0; i < copy->nkeys; i++)
-			names[i] = DirectFunctionCall1(namein, CStringGetDatum(copy->keynames[i]));
-		ivalues[0] = CStringGetTextDatum(id);
-		ivalues[1] = PointerGetDatum(construct_array(names, copy->nkeys, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+		ivalues[0] = values[0];
+		ivalues[1] = values[1];
 		ivalues[2] = Int32GetDatum(copy->chunk_rows);
 		if (plan_rows != NULL)
 			ivalues[3] = Int64GetDatum(strtoll(plan_rows + strlen("\"Plan Rows\": "), NULL, 10));
 		else
 			inulls[3] = 'n';
 		ivalues[4] = LSNGetDatum(startpos);
+		if (XLogRecPtrIsInvalid(startpos))
+			inulls[4] = 'n';	/* a new baseline: the slot is made after */
 		if (SPI_execute_with_args("DELETE FROM laredo.pipeline_copies WHERE pipeline_id = $1",
 								  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
 			SPI_execute_with_args("INSERT INTO laredo.pipeline_copies (pipeline_id, key_columns, chunk_rows, "

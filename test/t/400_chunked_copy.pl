@@ -27,7 +27,7 @@ use LaredoTest;
 use IPC::Run;
 use Time::HiRes qw(usleep time);
 
-my $rows = 60000;
+my $rows = 40000;
 # synchronous replication to a standby that never comes: a session that
 # asks for it waits after its commit record is flushed, still invisible to
 # other snapshots while its changes are decoded and sent (ordinary sessions
@@ -114,7 +114,7 @@ $consumer->safe_psql('postgres', q{
 	BEGIN;
 	SELECT laredo.add_table('main', 'public.big');
 	SELECT laredo.create_pipeline('big', 'main', 'public.big', target => 'mirror.big',
-	                              options => '{"copy": "chunks", "chunk_rows": 1500, "copy_rate": 4000}');
+	                              options => '{"copy": "chunks", "chunk_rows": 1000, "copy_rate": 4000}');
 	COMMIT;
 });
 my $oid = $consumer->safe_psql('postgres', q{SELECT 'mirror.big'::regclass::oid});
@@ -187,7 +187,7 @@ note("rows merged $merged_rows for $total rows at the end; rows read again (stal
 like($consumer->safe_psql('postgres', q{SELECT ranges > 30 FROM laredo.copies WHERE pipeline_id = 'big'}),
 	qr/^t$/, 'the copy went range by range');
 my $clog = slurp_file($consumer->logfile);
-like($clog, qr/pipeline "big" is copied in ranges of 1500 rows by \(id\), resuming after the last range merged/,
+like($clog, qr/pipeline "big" is copied in ranges of 1000 rows by \(id\), resuming after the last range merged/,
 	'the restarts resumed the copy');
 like($clog, qr/pipeline "big" copies its ranges from number \d+ again: a row moved into a range already merged/,
 	'the moved row sent the copy back');
@@ -260,7 +260,7 @@ $consumer->safe_psql('postgres', q{
 	BEGIN;
 	SELECT laredo.add_table('main', 'public.win');
 	SELECT laredo.create_pipeline('win', 'main', 'public.win', target => 'mirror.win',
-	                              options => '{"copy": "chunks", "chunk_rows": 500, "copy_rate": 2000}');
+	                              options => '{"copy": "chunks", "chunk_rows": 500, "copy_rate": 4000}');
 	COMMIT;
 });
 $consumer->poll_query_until('postgres', q{SELECT rereads >= 2 FROM laredo.copies WHERE pipeline_id = 'win'})
