@@ -1175,13 +1175,13 @@ chunk_lines_read(void *outbuf, int minread, int maxread)
 	while (done < maxread && merge_cell != NULL)
 	{
 		char	   *line = lfirst(merge_cell);
-		int			len = strlen(line) - merge_offset;
-		int			n = Min(len, maxread - done);
+		int			left = strlen(line + merge_offset);
+		int			n = Min(left, maxread - done);
 
 		memcpy((char *) outbuf + done, line + merge_offset, n);
 		done += n;
 		merge_offset += n;
-		if (merge_offset == (int) strlen(line))
+		if (n == left)
 		{
 			merge_cell = lnext(merge_lines, merge_cell);
 			merge_offset = 0;

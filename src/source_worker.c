@@ -942,8 +942,13 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 							  Max(1, TimestampDifferenceMilliseconds(now,
 																	 TimestampTzPlusMilliseconds(last_idle_persist, IDLE_PERSIST_MS))));
 			/* a copy in key ranges reads its next range when its rate allows */
-			if (laredo_chunk_active() && laredo_chunk_wait_ms() >= 0)
-				timeout = Min(timeout, laredo_chunk_wait_ms());
+			if (laredo_chunk_active())
+			{
+				long		chunk_wait = laredo_chunk_wait_ms();
+
+				if (chunk_wait >= 0)
+					timeout = Min(timeout, chunk_wait);
+			}
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 									 fd, timeout, PG_WAIT_EXTENSION);
