@@ -393,6 +393,25 @@ worker_shutdown(int code, Datum arg)
 }
 
 /*
+ * Errors that say nothing about the change or the target, only about the
+ * moment: a deadlock or serialization failure (a local session that locks
+ * mirrors in another order, a pg_restore adding foreign keys), a lock or
+ * statement timeout, a server short of memory, disk or connections.  The
+ * built-in apply worker retries every error; laredo retries these, even
+ * when applying a change raised them, and counts them as reconnect attempts.
+ */
+static bool
+error_is_transient(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
+		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		/* a slot still held by our previous walsender is freed when it notices */
+		sqlerrcode == ERRCODE_OBJECT_IN_USE;
+}
+
+/*
  * Errors that a restart cannot fix: data, constraints, rights, names, and
  * states laredo refuses to guess about.  Everything else (lost connections,
  * a source that is restarting) is worth another attempt.
@@ -402,8 +421,7 @@ error_is_permanent(int sqlerrcode)
 {
 	const char *state = unpack_sql_state(sqlerrcode);
 
-	/* a slot still held by our previous walsender is freed when it notices */
-	if (sqlerrcode == ERRCODE_OBJECT_IN_USE)
+	if (error_is_transient(sqlerrcode))
 		return false;
 	return strncmp(state, "22", 2) == 0 ||	/* data exception */
 		strncmp(state, "23", 2) == 0 || /* integrity constraint violation */
@@ -1233,10 +1251,14 @@ laredo_source_worker_main(Datum arg)
 		attempts = ++MyLaredoSlot->attempts;
 		LWLockRelease(laredo_shared->lock);
 
-		if (laredo_apply_failed_pipeline())
+		/*
+		 * A target that refused a change needs a person, unless the refusal
+		 * was only the moment's (a deadlock with a local session).
+		 */
+		if (laredo_apply_failed_pipeline() && !error_is_transient(edata->sqlerrcode))
 			laredo_pipeline_set_error(laredo_apply_failed_pipeline(), edata->message);
-		/* a target that refused a change needs a person, whatever the error */
-		if (laredo_apply_failed_pipeline() || error_is_permanent(edata->sqlerrcode))
+		if ((laredo_apply_failed_pipeline() && !error_is_transient(edata->sqlerrcode)) ||
+			error_is_permanent(edata->sqlerrcode))
 		{
 			laredo_source_set_error(worker_source_id, edata->message, edata->hint);
 			laredo_worker_set_state(LAREDO_SOURCE_ERROR);

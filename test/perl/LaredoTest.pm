@@ -17,11 +17,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
+use IPC::Run;
 
-our @EXPORT = qw(kill_process crash_lines source_server consumer_server table_digest invalidate_slot);
+our @EXPORT = qw(kill_process wait_accepting crash_lines source_server consumer_server table_digest invalidate_slot);
 
 # node name => { pid => 1 } of processes killed on purpose
 my %excused;
+# node name => where its log ended when kill_process last sent it SIGKILL
+my %killed_at;
 
 # From PostgreSQL 18 on, max_active_replication_origins limits the
 # replication origins (laredo's sources, subscriptions) apart from
@@ -59,7 +62,30 @@ sub kill_process
 	my ($node, $pid, $signal) = @_;
 	$signal //= 'KILL';
 	$excused{ $node->name }{$pid} = 1;
+	$killed_at{ $node->name } = -s $node->logfile if $signal eq 'KILL' || $signal eq '9';
 	return kill $signal, $pid;
+}
+
+# wait_accepting($node): waits until $node's server accepts connections
+# again (after a kill made its postmaster restart every backend), asking with
+# pg_isready.  poll_query_until would write its query into a psql that the
+# restarting server turned away, and die of the broken pipe.  After a
+# SIGKILL it first waits for the postmaster to start over, so that the
+# server is not found still accepting just before it does.
+sub wait_accepting
+{
+	my ($node) = @_;
+	$node->wait_for_log(qr/all server processes terminated; reinitializing/, delete $killed_at{ $node->name })
+	  if defined $killed_at{ $node->name };
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (time() < $deadline)
+	{
+		return 1
+		  if IPC::Run::run([ 'pg_isready', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+			'<', \undef, '>', \my $out, '2>', \my $err);
+		select(undef, undef, undef, 0.1);
+	}
+	die $node->name . ' did not accept connections within ' . $PostgreSQL::Test::Utils::timeout_default . ' s';
 }
 
 # source_server($name[, $conf[, %new]]): a started server with wal_level

@@ -137,7 +137,7 @@ $consumer->poll_query_until('postgres',
   or die 'worker did not start';
 $load = start_load();
 kill_process($consumer, worker_pid());
-$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
+wait_accepting($consumer);
 $load->finish;
 catch_up('after kill -9 of the worker under load');
 

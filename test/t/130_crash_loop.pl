@@ -118,7 +118,7 @@ for my $cycle (1 .. $cycles)
 		{
 			kill_process($consumer, $pid);
 			# the postmaster restarts every backend; wait until it accepts again
-			$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
+			wait_accepting($consumer);
 		}
 	}
 	if ($what eq 'consumer_immediate')

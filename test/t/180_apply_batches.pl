@@ -124,6 +124,28 @@ $holder->query_safe('COMMIT');
 is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); SELECT true}), 't', 'caught up after the session committed');
 is(content($consumer, 'm.hot'), content($source, 'hot'), 'the source row won over the session\'s change');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM m.swap WHERE code = 'marker'}), '1', 'and the stream went on');
+
+# A deadlock with a session here (it holds m.swap, the worker holds m.hot
+# and waits for m.swap, the session then asks for m.hot): the worker is the
+# victim (the session's deadlock_timeout is longer), and a deadlock says
+# nothing about the change, so the worker retries it, as the built-in apply
+# worker does, instead of stopping the source for a person.
+$holder->query_safe(q{BEGIN; SET LOCAL deadlock_timeout = '60s'; LOCK TABLE m.swap IN SHARE MODE});
+$source->safe_psql('postgres', "BEGIN; INSERT INTO hot VALUES (2000, 1, 'deadlock', 'deadlock'); UPDATE swap SET n = n + 1 WHERE code = 'marker'; COMMIT");
+ok($consumer->poll_query_until('postgres', q{
+	SELECT bool_or(l.relation = 'm.hot'::regclass AND l.granted) AND bool_or(l.relation = 'm.swap'::regclass AND NOT l.granted)
+	  FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.backend_type = 'laredo source worker'}),
+	'the worker holds m.hot and waits for m.swap');
+$holder->query_safe('LOCK TABLE m.hot IN SHARE MODE');    # returns once the worker's transaction is gone
+$holder->query_safe('COMMIT');
+is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('b', '60s'); SELECT true}), 't',
+	'caught up after the deadlock');
+like(slurp_file($consumer->logfile), qr/ERROR:  deadlock detected/,
+	'the worker was the deadlock\'s victim');
+is($consumer->safe_psql('postgres', q{SELECT state || ':' || coalesce(last_error, '') FROM laredo.pipelines WHERE pipeline_id = 'hot'}),
+	'STREAMING:', 'the deadlock left no error on the pipeline');
+is(content($consumer, 'm.hot'), content($source, 'hot'), 'hot: every row equal after the deadlock');
+is(content($consumer, 'm.swap'), content($source, 'swap'), 'swap: every row equal after the deadlock');
 $holder->quit;
 
 # The target changed here while the worker streams (a column added with a

@@ -133,7 +133,7 @@ my $before = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeli
 my $pid = $consumer->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'});
 ok($pid, 'the worker runs');
 kill_process($consumer, $pid);
-$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
+wait_accepting($consumer);
 my $after = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
 cmp_ok($after, '>=', $before, "the ranges merged before the kill stay ($before, $after after)");
 like(wait_ranges($after + 3), qr/^(copying|done)/, 'the copy goes on after the kill');
@@ -308,7 +308,7 @@ $consumer->poll_query_until('postgres', q{SELECT ranges >= 3 FROM laredo.copies 
 $source->safe_psql('postgres', q{UPDATE win SET v = v + 10 WHERE id IN (1, 19999)});
 $pid = $consumer->safe_psql('postgres', q{SELECT worker_pid FROM laredo.sources WHERE source_id = 'second'});
 kill_process($consumer, $pid);
-$consumer->poll_query_until('postgres', 'SELECT true') or die 'consumer did not recover';
+wait_accepting($consumer);
 $consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'win2'})
   or die 'the copy of the new source did not finish';
 $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('second', '120s')});
