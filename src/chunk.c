@@ -28,6 +28,12 @@
  *	  been received before it, make every range stale until they are
  *	  visible or arrive in the stream.
  *
+ *	  Gentle on the source: at most copy_rate rows and copy_rate_bytes bytes
+ *	  are read a second, each read under copy_statement_timeout; a read that
+ *	  fails (a timeout, a lock waited for, a lost connection) is tried again
+ *	  on a new connection after a backoff, with half the rows; no range is
+ *	  read while the stream is more than copy_max_lag behind the source.
+ *
  *	  Which tables: a plain table (not partitioned) with a replica identity
  *	  index or primary key whose columns have built-in types that sort the
  *	  same on every server (no collation), and table targets; the others
@@ -65,6 +71,10 @@
 #define CHUNK_MAX_BYTES		(64 * 1024 * 1024)
 /* keys kept per transaction before it counts as touching every key */
 #define CHUNK_MAX_KEYS_PER_XACT 1000
+/* reads of a range that may fail in a row before the worker gives up */
+#define CHUNK_MAX_FAILURES		10
+/* while the stream lags past copy_max_lag, the lag is looked at this often */
+#define CHUNK_LAG_RECHECK_MS	1000
 
 /* A source snapshot, as pg_current_snapshot() gives it, in 32-bit xids. */
 typedef struct ChunkSnapshot
@@ -88,6 +98,8 @@ typedef struct Chunk
 	ChunkSnapshot snap;
 	List	   *lines;			/* COPY text lines */
 	int64		nrows;
+	Size		bytes;			/* of its lines */
+	int			limit;			/* the rows asked for: fewer, and it is the last */
 	bool		stale;
 } Chunk;
 
@@ -116,7 +128,14 @@ typedef struct ChunkCopy
 	bool	   *keybyval;
 	int16	   *keylen;
 	int			chunk_rows;
+	int			read_rows;		/* the next read's; halved after a failed read */
 	int			rate;			/* rows per second at most; 0: no limit */
+	int64		bytes_rate;		/* bytes per second at most; 0: no limit */
+	int			timeout_ms;		/* copy_statement_timeout; 0: no limit */
+	int64		max_lag;		/* copy_max_lag, bytes; 0: no limit */
+	int			failures;		/* failed reads in a row */
+	int64		failed_reads;	/* failed reads not yet recorded */
+	bool		paused;			/* the last read waited for the stream's lag */
 	TimestampTz next_read;		/* not before (the rate, a stale range's backoff) */
 	int			backoff_ms;		/* after a stale range: doubles up to 5 s */
 	char	  **frontier;		/* the last key merged; NULL: none */
@@ -150,6 +169,8 @@ static Chunk *pending = NULL;
 static ChunkCopy *pending_copy = NULL;
 static WalReceiverConn *chunk_conn = NULL;
 static LaredoSourceConfig *chunk_source = NULL;
+static Oid	chunk_owner = InvalidOid;
+static int	chunk_conn_timeout = -1;	/* its statement_timeout, once set */
 static uint64 source_blcksz = XLOG_BLCKSZ;
 static uint64 source_segsize = 16 * 1024 * 1024;
 
@@ -182,17 +203,61 @@ chunk_int_option(Jsonb *jb, const char *name, int dflt)
 }
 
 /*
- * A pipeline's options ask for a copy in key ranges; *rows gets chunk_rows,
- * *rate copy_rate (rows per second, 0: no limit).
+ * A duration option (milliseconds, or a text an interval reads: "30s"),
+ * in milliseconds, or dflt.  _check_options let in only 0 to 24 days.
+ */
+static int
+chunk_ms_option(Jsonb *jb, const char *name, int dflt)
+{
+	JsonbValue *n = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL);
+
+	if (n != NULL && n->type == jbvString)
+	{
+		Interval   *i = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+															  CStringGetDatum(pnstrdup(n->val.string.val, n->val.string.len)),
+															  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		int64		ms = (i->time + ((int64) i->day + (int64) i->month * DAYS_PER_MONTH) * USECS_PER_DAY) / 1000;
+
+		return (int) Min(Max(ms, 0), INT_MAX);
+	}
+	return chunk_int_option(jb, name, dflt);
+}
+
+/* A size option (bytes, or a text pg_size_bytes reads: "64MB"), or dflt. */
+static int64
+chunk_bytes_option(Jsonb *jb, const char *name, int64 dflt)
+{
+	JsonbValue *n = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL);
+
+	if (n != NULL && n->type == jbvString)
+		return DatumGetInt64(DirectFunctionCall1(pg_size_bytes,
+												 PointerGetDatum(cstring_to_text_with_len(n->val.string.val,
+																						  n->val.string.len))));
+	if (n != NULL && n->type == jbvNumeric)
+		return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n->val.numeric)));
+	return dflt;
+}
+
+/*
+ * A pipeline's options ask for a copy in key ranges; the copy gets
+ * chunk_rows, copy_rate and copy_rate_bytes (a second's rows and bytes at
+ * most, 0: no limit), copy_statement_timeout (30 s unless told) and copy_max_lag (64 MB).
  */
 static bool
-chunk_wanted(LaredoPipelineConfig *p, int *rows, int *rate)
+chunk_wanted(LaredoPipelineConfig *p, ChunkCopy *copy)
 {
 	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
 	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL);
 
-	*rows = chunk_int_option(jb, "chunk_rows", 10000);
-	*rate = chunk_int_option(jb, "copy_rate", 0);
+	if (copy != NULL)
+	{
+		copy->chunk_rows = chunk_int_option(jb, "chunk_rows", 10000);
+		copy->read_rows = copy->chunk_rows;
+		copy->rate = chunk_int_option(jb, "copy_rate", 0);
+		copy->bytes_rate = chunk_bytes_option(jb, "copy_rate_bytes", 0);
+		copy->timeout_ms = chunk_ms_option(jb, "copy_statement_timeout", 30000);
+		copy->max_lag = chunk_bytes_option(jb, "copy_max_lag", INT64CONST(64) * 1024 * 1024);
+	}
 	return strcmp(p->target_kind, "table") == 0 && v != NULL && v->type == jbvString &&
 		v->val.string.len == 6 && strncmp(v->val.string.val, "chunks", 6) == 0;
 }
@@ -508,6 +573,27 @@ chunk_restart(LaredoPipelineConfig *p)
 }
 
 /*
+ * The connection the ranges are read on, its own: a walsender connection
+ * in a database, as the baseline's, that drops a transaction left idle for
+ * a minute.  A read that fails drops it (its transaction may be left open
+ * there), and the next read connects again.
+ */
+static void
+chunk_connect(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(ChunkContext);
+
+	chunk_conn = laredo_connect(chunk_source->connection, chunk_owner,
+								psprintf("laredo chunks %s", chunk_source->source_id),
+								chunk_source->source_id);
+	chunk_conn_timeout = -1;
+	/* a consumer that froze in the middle of a read never holds the source's xmin long */
+	laredo_remote_command(chunk_conn, "SET idle_in_transaction_session_timeout = '60s'",
+						  chunk_source->source_id);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Before the stream starts: every pipeline not yet copied whose options
  * ask for a copy in key ranges, and whose table allows one, is copied that
  * way while the stream runs (the others go through baseline.c first).  With
@@ -527,10 +613,8 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 	foreach(lc, source->pipelines)
 	{
 		LaredoPipelineConfig *p = lfirst(lc);
-		int			n;
-		int			r;
 
-		if ((baseline || !p->baselined) && chunk_wanted(p, &n, &r))
+		if ((baseline || !p->baselined) && chunk_wanted(p, NULL))
 			any = true;
 	}
 	if (!any)
@@ -540,8 +624,8 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 	TrackerContext = GenerationContextCreate(ChunkContext, "laredo chunk tracker",
 											 ALLOCSET_DEFAULT_SIZES);
 	chunk_source = source;
-	chunk_conn = laredo_connect(source->connection, owner, psprintf("laredo chunks %s", source->source_id),
-								source->source_id);
+	chunk_owner = owner;
+	chunk_connect();
 	rows = laredo_remote_query(chunk_conn,
 							   "SELECT pg_catalog.pg_is_in_recovery()::text, "
 							   "  pg_catalog.current_setting('wal_block_size'), "
@@ -575,8 +659,6 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 		foreach(pc, source->pipelines)
 		{
 			LaredoPipelineConfig *p = lfirst(pc);
-			int			chunk_rows;
-			int			rate;
 			ChunkCopy  *copy;
 			List	   *bound;
 			ListCell   *b;
@@ -584,7 +666,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			int			i = 0;
 
 			if ((p->baselined && !baseline) || strcmp(p->source_schema, t->schema_name) != 0 ||
-				strcmp(p->source_table, t->table_name) != 0 || !chunk_wanted(p, &chunk_rows, &rate))
+				strcmp(p->source_table, t->table_name) != 0 || !chunk_wanted(p, NULL))
 				continue;
 			if (relations == NIL)
 			{
@@ -609,8 +691,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			copy->table = t;
 			copy->br = linitial(relations);
 			copy->qualified = quote_qualified_identifier(copy->br->rel->nspname, copy->br->rel->relname);
-			copy->chunk_rows = chunk_rows;
-			copy->rate = rate;
+			(void) chunk_wanted(p, copy);
 			copy->nkeys = list_length(keys);
 			copy->keynames = palloc(sizeof(char *) * copy->nkeys);
 			copy->keycol = palloc(sizeof(int) * copy->nkeys);
@@ -994,25 +1075,20 @@ chunk_same_description(BaselineRelation *a, BaselineRelation *b)
 
 /*
  * The table as the source describes it now (its columns may have changed
- * since the copy started): each range is read, and merged, with the columns
- * published when it is read.  A new description replaces the copy's (the
- * old one stays allocated: pipelines may still point at it).
+ * since the copy started; fetched in desc_cxt): each range is read, and
+ * merged, with the columns published when it is read.  A new description
+ * replaces the copy's, and its context stays (the old one's too: pipelines
+ * may still point at it).
  */
 static void
-chunk_describe(ChunkCopy *copy)
+chunk_describe(ChunkCopy *copy, List *rels, MemoryContext desc_cxt)
 {
-	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "laredo chunk describe", ALLOCSET_SMALL_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(tmp);
-	List	   *rels = laredo_baseline_describe(chunk_conn, chunk_source, copy->table);
-
 	if (list_length(rels) != 1 || chunk_same_description(linitial(rels), copy->br))
 	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(tmp);
+		MemoryContextDelete(desc_cxt);
 		return;
 	}
-	MemoryContextSwitchTo(ChunkContext);
-	copy->br = linitial(laredo_baseline_describe(chunk_conn, chunk_source, copy->table));
+	copy->br = linitial(rels);
 	for (int i = 0; i < copy->nkeys; i++)
 	{
 		copy->keycol[i] = -1;
@@ -1027,51 +1103,91 @@ chunk_describe(ChunkCopy *copy)
 					 errhint("Call laredo.resync_pipeline('%s') to copy the table again.",
 							 copy->pipeline->config->pipeline_id)));
 	}
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
 	ereport(LOG,
 			(errmsg("laredo source \"%s\": pipeline \"%s\" reads the new columns of %s from here on",
 					chunk_source->source_id, copy->pipeline->config->pipeline_id, copy->qualified)));
 }
 
+/* One read of a range: what its steps on the source take and give. */
+typedef struct ChunkRead
+{
+	ChunkCopy  *copy;
+	Chunk	   *ch;
+	XLogRecPtr	received;		/* how far the stream has come */
+	List	   *rels;			/* the table's description, in desc_cxt */
+	MemoryContext desc_cxt;
+	char	   *last_line;
+	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
+	bool		read;			/* false: held back by copy_max_lag */
+} ChunkRead;
+
 /*
- * Reads the next range of a copy on the source: a short transaction of
- * its own, its snapshot S and then the WAL insert position L in one
- * statement.
+ * Runs one step of a read on the source; an error there (the read's
+ * statement_timeout, a lock it waited for, a lost connection) is returned
+ * instead of raised, for chunk_read to retry the read.
+ */
+static ErrorData *
+chunk_try(void (*step) (ChunkRead *), ChunkRead *r)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *failure = NULL;
+
+	PG_TRY();
+	{
+		step(r);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(ChunkContext);
+		failure = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return failure;
+}
+
+/*
+ * The first step: the table's description, under the read's timeout (a
+ * table locked on the source may hold up the catalog functions it uses).
  */
 static void
-chunk_read(ChunkCopy *copy)
+chunk_read_description(ChunkRead *r)
 {
+	MemoryContext old;
+
+	/* every statement of a read runs under copy_statement_timeout */
+	if (chunk_conn_timeout != r->copy->timeout_ms)
+	{
+		laredo_remote_command(chunk_conn, psprintf("SET statement_timeout = %d", r->copy->timeout_ms),
+							  chunk_source->source_id);
+		chunk_conn_timeout = r->copy->timeout_ms;
+	}
+	old = MemoryContextSwitchTo(r->desc_cxt);
+	r->rels = laredo_baseline_describe(chunk_conn, chunk_source, r->copy->table);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The second step, in the range's own transaction on the source: S and L,
+ * then the rows.  Reads nothing (r->read false) when L shows the stream
+ * more than copy_max_lag behind the source.
+ */
+static void
+chunk_read_rows(ChunkRead *r)
+{
+	ChunkCopy  *copy = r->copy;
+	Chunk	   *ch = r->ch;
+	XLogRecPtr	received = r->received;
 	const char *id = chunk_source->source_id;
-	MemoryContext cxt = AllocSetContextCreate(ChunkContext, "laredo chunk", ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Chunk	   *ch = palloc0(sizeof(Chunk));
-	LogicalRepRelation *rel;
+	LogicalRepRelation *rel = ch->br->rel;
 	StringInfoData q;
 	List	   *rows;
 	WalRcvExecResult *res;
 	char	   *buf;
 	int			len;
-	Size		bytes = 0;
-	bool		truncated = false;
 	uint64		lsn;
-	char	   *last_line = NULL;
 
-	ch->cxt = cxt;
-	/* the type and literal lookups below: a local transaction, that changes nothing */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	MemoryContextSwitchTo(cxt);
-	if (copy->frontier_d != NULL)
-	{
-		ch->lo_d = copy->frontier_d;
-		ch->lo = copy->frontier;
-	}
-
-	chunk_describe(copy);
-	MemoryContextSwitchTo(cxt);
-	ch->br = copy->br;
-	rel = ch->br->rel;
 	laredo_remote_command(chunk_conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", id);
 	rows = laredo_remote_query(chunk_conn,
 							   "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
@@ -1089,6 +1205,26 @@ chunk_read(ChunkCopy *copy)
 	else if (lsn % source_blcksz == SizeOfXLogShortPHD)
 		lsn -= SizeOfXLogShortPHD;
 	ch->lsn = lsn;
+
+	/* the stream far behind the source: no read adds to its load now */
+	if (copy->max_lag > 0 && received != InvalidXLogRecPtr && lsn > received &&
+		lsn - received > (uint64) copy->max_lag)
+	{
+		laredo_remote_command(chunk_conn, "COMMIT", id);
+		if (!copy->paused)
+			ereport(LOG,
+					(errmsg("laredo source \"%s\": the copy of pipeline \"%s\" waits: the stream is %llu bytes behind the source (copy_max_lag %lld)",
+							id, copy->pipeline->config->pipeline_id,
+							(unsigned long long) (lsn - received), (long long) copy->max_lag)));
+		copy->paused = true;
+		return;
+	}
+	if (copy->paused)
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": the copy of pipeline \"%s\" goes on: the stream is %llu bytes behind the source",
+						id, copy->pipeline->config->pipeline_id,
+						(unsigned long long) (lsn > received ? lsn - received : 0))));
+	copy->paused = false;
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "COPY (SELECT ");
@@ -1112,7 +1248,7 @@ chunk_read(ChunkCopy *copy)
 	appendStringInfoString(&q, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
-	appendStringInfo(&q, " LIMIT %d) TO STDOUT", copy->chunk_rows);
+	appendStringInfo(&q, " LIMIT %d) TO STDOUT", ch->limit);
 	res = walrcv_exec(chunk_conn, q.data, 0, NULL);
 	if (res->status != WALRCV_OK_COPY_OUT)
 		ereport(ERROR,
@@ -1122,21 +1258,122 @@ chunk_read(ChunkCopy *copy)
 	while ((len = laredo_baseline_copy_next(chunk_conn, &buf)) >= 0)
 	{
 		/* past the memory cap, the range ends at the last row kept */
-		if (truncated || bytes + len > CHUNK_MAX_BYTES)
+		if (r->truncated || ch->bytes + len > CHUNK_MAX_BYTES)
 		{
-			truncated = ch->nrows > 0;
-			if (truncated)
+			r->truncated = ch->nrows > 0;
+			if (r->truncated)
 				continue;
 		}
-		last_line = pnstrdup(buf, len);
-		ch->lines = lappend(ch->lines, last_line);
+		r->last_line = pnstrdup(buf, len);
+		ch->lines = lappend(ch->lines, r->last_line);
 		ch->nrows++;
-		bytes += len;
+		ch->bytes += len;
 	}
 	laredo_remote_command(chunk_conn, "COMMIT", id);
+	r->read = true;
+}
+
+/*
+ * A read of a range failed on the source (copy_statement_timeout, a lock
+ * it waited for, a lost connection): it is read again after a backoff,
+ * with half the rows (the reads grow back after each one that succeeds),
+ * on a new connection.  CHUNK_MAX_FAILURES in a row are the worker's error.
+ */
+static void
+chunk_read_failed(ChunkCopy *copy, ErrorData *edata)
+{
+	const char *id = chunk_source->source_id;
+
+	if (chunk_conn != NULL)
+	{
+		walrcv_disconnect(chunk_conn);
+		chunk_conn = NULL;
+	}
+	copy->failed_reads++;
+	if (++copy->failures >= CHUNK_MAX_FAILURES)
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("laredo source \"%s\": %d reads of a range of %s failed in a row: %s",
+						id, copy->failures, copy->qualified, edata->message),
+				 errhint("A read of a range waits at most copy_statement_timeout (%d ms) on the source: "
+						 "raise it with laredo.alter_pipeline('%s', '{\"copy_statement_timeout\": \"5min\"}'), "
+						 "or look at what holds the table there.",
+						 copy->timeout_ms, copy->pipeline->config->pipeline_id)));
+	copy->read_rows = Max(1, copy->read_rows / 2);
+	copy->backoff_ms = Min(Max(copy->backoff_ms * 2, 100), 5000);
+	copy->next_read = Max(copy->next_read,
+						  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), copy->backoff_ms));
+	ereport(LOG,
+			(errmsg("laredo source \"%s\": a read of a range of %s failed, read again in %d ms with at most %d rows: %s",
+					id, copy->qualified, copy->backoff_ms, copy->read_rows, edata->message)));
+}
+
+/*
+ * Reads the copy's next range, after its frontier: it becomes the range
+ * pending, merged once the stream reaches its position.  received is how
+ * far the stream has come (copy_max_lag is measured from it).
+ */
+static void
+chunk_read(ChunkCopy *copy, XLogRecPtr received)
+{
+	MemoryContext cxt = AllocSetContextCreate(ChunkContext, "laredo chunk", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Chunk	   *ch = palloc0(sizeof(Chunk));
+	LogicalRepRelation *rel;
+	ChunkRead	r;
+	ErrorData  *failure;
+
+	ch->cxt = cxt;
+	/* the type and literal lookups below: a local transaction, that changes nothing */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	if (copy->frontier_d != NULL)
+	{
+		ch->lo_d = copy->frontier_d;
+		ch->lo = copy->frontier;
+	}
+
+	/* after a failed read, a new connection (failing to connect is the worker's error) */
+	if (chunk_conn == NULL)
+		chunk_connect();
+	memset(&r, 0, sizeof(r));
+	r.copy = copy;
+	r.ch = ch;
+	r.received = received;
+	r.desc_cxt = AllocSetContextCreate(ChunkContext, "laredo chunk description", ALLOCSET_SMALL_SIZES);
+	failure = chunk_try(chunk_read_description, &r);
+	if (failure != NULL)
+		MemoryContextDelete(r.desc_cxt);
+	else
+	{
+		/* a new shape is taken here (a key column gone is the pipeline's error) */
+		chunk_describe(copy, r.rels, r.desc_cxt);
+		MemoryContextSwitchTo(cxt);
+		ch->br = copy->br;
+		ch->limit = copy->read_rows;
+		failure = chunk_try(chunk_read_rows, &r);
+	}
+	if (failure != NULL || !r.read)
+	{
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		if (failure != NULL)
+		{
+			chunk_read_failed(copy, failure);
+			FreeErrorData(failure);
+		}
+		else
+			copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CHUNK_LAG_RECHECK_MS);
+		return;
+	}
+	copy->failures = 0;
+	copy->read_rows = Min(copy->chunk_rows, copy->read_rows * 2);
 
 	/* a full range ends at its last key; a short one is the last, open above */
-	if (truncated || ch->nrows == copy->chunk_rows)
+	rel = ch->br->rel;
+	if (r.truncated || ch->nrows == ch->limit)
 	{
 		LogicalRepTupleData tup;
 
@@ -1145,7 +1382,7 @@ chunk_read(ChunkCopy *copy)
 		tup.colstatus = palloc0(Max(rel->natts, 1));
 		for (int i = 0; i < rel->natts; i++)
 			initStringInfo(&tup.colvalues[i]);
-		laredo_baseline_parse_line(last_line, strlen(last_line), &tup, copy->qualified);
+		laredo_baseline_parse_line(r.last_line, strlen(r.last_line), &tup, copy->qualified);
 		ch->hi = palloc(sizeof(char *) * copy->nkeys);
 		for (int i = 0; i < copy->nkeys; i++)
 			ch->hi[i] = pstrdup(tup.colvalues[copy->keycol[i]].data);
@@ -1153,10 +1390,15 @@ chunk_read(ChunkCopy *copy)
 	}
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(old);
-	/* the rate: the next read once this one's rows are due */
-	if (copy->rate > 0)
-		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  (int64) ch->nrows * 1000 / copy->rate);
+	/* the rates: the next read once this one's rows and bytes are due */
+	if (copy->rate > 0 || copy->bytes_rate > 0)
+	{
+		int64		due_ms = copy->rate > 0 ? (int64) ch->nrows * 1000 / copy->rate : 0;
+
+		if (copy->bytes_rate > 0)
+			due_ms = Max(due_ms, (int64) ((double) ch->bytes * 1000 / copy->bytes_rate));
+		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), due_ms);
+	}
 	chunk_prune(&ch->snap);
 	pending = ch;
 	pending_copy = copy;
@@ -1293,12 +1535,16 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	values[4] = BoolGetDatum(last);
 	values[5] = Int64GetDatum(copy->next_range);
 	SPI_connect();
-	if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET frontier = $2, ranges = ranges + 1, "
-							  "rows = rows + $3, last_merge_at = now(), last_merge_lsn = $4, "
-							  "finished_at = CASE WHEN $5 THEN now() END "
-							  "WHERE pipeline_id = $1 RETURNING rows",
+	/* the reads that failed since the last merge are counted with it (0.7.0) */
+	if (SPI_execute_with_args(psprintf("UPDATE laredo.pipeline_copies SET frontier = $2, ranges = ranges + 1, "
+									   "rows = rows + $3, last_merge_at = now(), last_merge_lsn = $4, "
+									   "finished_at = CASE WHEN $5 THEN now() END%s "
+									   "WHERE pipeline_id = $1 RETURNING rows",
+									   laredo_catalog_version() >= LAREDO_CATALOG_0_7_0 ?
+									   psprintf(", failed_reads = failed_reads + %lld", (long long) copy->failed_reads) : ""),
 							  5, types, values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
+	copy->failed_reads = 0;
 	recorded = SPI_processed == 1;
 	if (recorded)
 	{
@@ -1363,11 +1609,12 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
  * The worker's turn, between source transactions with no local one open:
  * merges the range waiting at a position the stream has passed (a
  * keepalive at or past it: everything before it was sent), or reads the
- * next range of the first copy not done.  Returns whether it did
+ * next range of the first copy not done (received: how far the stream has
+ * come).  Returns whether it did
  * something (the worker then does not wait before its next turn).
  */
 bool
-laredo_chunk_step(XLogRecPtr keepalive_end)
+laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received)
 {
 	ListCell   *lc;
 
@@ -1381,7 +1628,7 @@ laredo_chunk_step(XLogRecPtr keepalive_end)
 			{
 				if (GetCurrentTimestamp() < copy->next_read)
 					return false;
-				chunk_read(copy);
+				chunk_read(copy, received);
 				break;
 			}
 		}

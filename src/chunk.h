@@ -27,7 +27,7 @@ extern void laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn);
 extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,
 									 LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
 extern bool laredo_chunk_skip(LaredoPipeline *pipeline);
-extern bool laredo_chunk_step(XLogRecPtr keepalive_end);
+extern bool laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received);
 extern long laredo_chunk_wait_ms(void);
 
 #endif

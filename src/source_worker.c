@@ -812,7 +812,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		laredo_apply_flush(waiter);
 		/* a key range merged once the stream has passed its position, or the next one read */
 		if (laredo_chunk_active() && !IsTransactionState() && !laredo_apply_in_remote_xact())
-			chunk_busy = laredo_chunk_step(keepalive_end);
+			chunk_busy = laredo_chunk_step(keepalive_end, last_received);
 		now = GetCurrentTimestamp();
 		if (heard)
 		{

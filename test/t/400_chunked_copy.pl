@@ -17,7 +17,12 @@
 #     the source (synchronous replication waiting) makes every range it
 #     touched stale, and only those: they are read again until it is
 #     visible; one running when the worker started makes every range
-#     stale until then.
+#     stale until then;
+#   - copy_rate_bytes bounds the bytes read a second;
+#   - a table locked on the source: its reads time out at
+#     copy_statement_timeout and are tried again with fewer rows, counted,
+#     while the stream goes on; and copy_max_lag holds the reads back while
+#     the stream lags.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -255,7 +260,7 @@ sub win_copy
 		|| ' ' || coalesce(frontier[1], '-') FROM laredo.copies WHERE pipeline_id = 'win'});
 }
 # running before the worker starts the copy: its keys are unknown
-my $t0 = stuck('UPDATE win SET v = 1 WHERE id = 19500');
+my $early = stuck('UPDATE win SET v = 1 WHERE id = 19500');
 $consumer->safe_psql('postgres', q{
 	BEGIN;
 	SELECT laredo.add_table('main', 'public.win');
@@ -266,12 +271,12 @@ $consumer->safe_psql('postgres', q{
 $consumer->poll_query_until('postgres', q{SELECT rereads >= 2 FROM laredo.copies WHERE pipeline_id = 'win'})
   or die 'no range was read again: ' . win_copy();
 like(win_copy(), qr/^copying 0 /, 'a transaction running since before the copy: no range merged while it is invisible');
-release($t0);
+release($early);
 $consumer->poll_query_until('postgres', q{SELECT ranges >= 2 FROM laredo.copies WHERE pipeline_id = 'win'})
   or die 'the copy did not go on: ' . win_copy();
 
 # sent during the copy, to a key not copied yet
-my $rereads = $consumer->safe_psql('postgres', q{SELECT rereads FROM laredo.copies WHERE pipeline_id = 'win'});
+$rereads = $consumer->safe_psql('postgres', q{SELECT rereads FROM laredo.copies WHERE pipeline_id = 'win'});
 my $t1 = stuck('UPDATE win SET v = 2 WHERE id = 15000');
 $consumer->poll_query_until('postgres', q{SELECT frontier[1]::int >= 14500 FROM laredo.copies WHERE pipeline_id = 'win'})
   or die 'the ranges below the key did not merge: ' . win_copy();
@@ -320,5 +325,96 @@ is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE p
 	'which was not copied in ranges');
 like(slurp_file($consumer->logfile), qr/pipeline "win2" is copied in ranges of 500 rows by \(id\), resuming after the last range merged/,
 	'the kill -9 resumed the new source\'s copy');
+
+# Adds public.$table to the source "main" with a pipeline of that name
+# copied in ranges with these options (JSON, "copy": "chunks" added).
+sub add_copied
+{
+	my ($table, $options) = @_;
+	$consumer->safe_psql('postgres', qq{
+		BEGIN;
+		SELECT laredo.add_table('main', 'public.$table');
+		SELECT laredo.create_pipeline('$table', 'main', 'public.$table', target => 'mirror.$table',
+		                              options => '{"copy": "chunks", $options}');
+		COMMIT;
+	});
+	return;
+}
+# Waits for that copy to finish and the stream to catch up; the mirror must
+# then equal the source row for row.
+sub copied_equal
+{
+	my ($table, $what) = @_;
+	$consumer->poll_query_until('postgres', qq{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = '$table'})
+	  or die "the copy of $table did not finish";
+	$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
+	is(table_digest($consumer, 'postgres', "mirror.$table", 'id'), table_digest($source, 'postgres', "public.$table", 'id'),
+		"$what: every row equals the source's");
+	return;
+}
+
+# copy_rate_bytes: a table of about 200 kB copied at 100 kB a second takes
+# about two seconds (the next read waits until the last one's bytes are due).
+$source->safe_psql('postgres', q{
+	CREATE TABLE heavy (id int PRIMARY KEY, v text);
+	ALTER TABLE heavy ALTER COLUMN v SET STORAGE PLAIN;
+	INSERT INTO heavy SELECT g, repeat('x', 1000) FROM generate_series(1, 200) g;
+});
+my $heavy_bytes = $source->safe_psql('postgres', q{SELECT sum(length(id::text) + length(v) + 2) FROM heavy});
+$t0 = time();
+add_copied('heavy', '"chunk_rows": 20, "copy_rate_bytes": "100kB"');
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'heavy'})
+  or die 'the copy of heavy did not finish';
+$duration = time() - $t0;
+cmp_ok($duration, '>=', 0.7 * $heavy_bytes / 102400,
+	sprintf('no faster than its copy_rate_bytes allows (%d bytes in %.1f s)', $heavy_bytes, $duration));
+copied_equal('heavy', 'a copy at a bytes rate');
+
+# A table locked on the source (a maintenance statement holding it): each
+# read of a range gives up after copy_statement_timeout, and is tried again
+# after a backoff with fewer rows until the lock goes, while the stream goes
+# on; the failed reads are counted.
+$source->safe_psql('postgres', q{
+	CREATE TABLE held (id int PRIMARY KEY, v text);
+	INSERT INTO held SELECT g, 'h' || g FROM generate_series(1, 5000) g;
+});
+add_copied('held', '"chunk_rows": 500, "copy_rate": 1000, "copy_statement_timeout": "200ms"');
+$consumer->poll_query_until('postgres', q{SELECT ranges >= 1 FROM laredo.copies WHERE pipeline_id = 'held'})
+  or die 'the copy of held did not start';
+my $offset = -s $consumer->logfile;
+my $holder = $source->background_psql('postgres', on_error_stop => 1);
+$holder->query_safe('BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE');
+$source->safe_psql('postgres', q{INSERT INTO small VALUES (3, 'while held')});
+ok($consumer->poll_query_until('postgres', q{SELECT v = 'while held' FROM mirror.small WHERE id = 3}),
+	'the stream goes on while the copied table is locked on the source');
+$consumer->wait_for_log(qr/a read of a range of public\.held failed, read again in 200 ms with at most 125 rows/, $offset);
+my $during = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.copies WHERE pipeline_id = 'held'});
+$holder->query_safe('COMMIT');
+$holder->quit;
+copied_equal('held', 'a copy whose reads timed out');
+cmp_ok($consumer->safe_psql('postgres', q{SELECT failed_reads FROM laredo.copies WHERE pipeline_id = 'held'}), '>=', 2,
+	'its failed reads are counted');
+like(slurp_file($source->logfile), qr/canceling statement due to statement timeout/,
+	'the source canceled them at copy_statement_timeout');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.sources WHERE source_id = 'main'}), 'STREAMING',
+	'and the source never stopped');
+
+# copy_max_lag: while the stream is farther behind the source than that, no
+# range is read; the copy goes on once the stream has caught up.
+$source->safe_psql('postgres', q{
+	CREATE TABLE lagged (id int PRIMARY KEY, v text);
+	INSERT INTO lagged SELECT g, 'l' || g FROM generate_series(1, 5000) g;
+});
+$offset = -s $consumer->logfile;
+$load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+add_copied('lagged', '"chunk_rows": 1000, "copy_max_lag": 1');
+$consumer->wait_for_log(qr/the copy of pipeline "lagged" waits: the stream is \d+ bytes behind the source \(copy_max_lag 1\)/, $offset);
+$load->signal('TERM');
+$load->finish;
+copied_equal('lagged', 'a copy paused for the lag');
+like(slurp_file($consumer->logfile, $offset), qr/the copy of pipeline "lagged" goes on/, 'it went on once the stream caught up');
 
 done_testing();
