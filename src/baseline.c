@@ -284,6 +284,44 @@ laredo_baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const 
 				 errmsg("baseline of %s: a row has %d columns, %d expected", table, col, tup->ncols)));
 }
 
+/* A tuple of natts text values for laredo_baseline_parse_line to fill. */
+void
+laredo_baseline_tuple_init(LogicalRepTupleData *tup, int natts)
+{
+	tup->ncols = natts;
+	tup->colvalues = palloc0(sizeof(StringInfoData) * Max(natts, 1));
+	tup->colstatus = palloc0(Max(natts, 1));
+	for (int i = 0; i < natts; i++)
+		initStringInfo(&tup->colvalues[i]);
+}
+
+/*
+ * One copied row (a line of COPY text, row number row of a copy taken at
+ * copy_lsn) to each of the pipelines whose filter it passes, row by row:
+ * the snapshot copy's way when no target loads the stream whole, and a
+ * range's merge when its pipeline is not a plain mirror.
+ */
+void
+laredo_baseline_apply_line(List *pipelines, LogicalRepRelation *rel, LogicalRepTupleData *tup,
+						   char *line, int len, XLogRecPtr copy_lsn, int64 row, const char *table)
+{
+	ListCell   *lc;
+
+	laredo_baseline_parse_line(line, len, tup, table);
+	laredo_apply_set_baseline_meta(copy_lsn, rel, row);
+	foreach(lc, pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (!laredo_apply_row_matches(p, rel, tup))
+			continue;
+		p->routine->baseline_row(p, tup);
+		p->counters.baseline_rows++;
+		p->counters.bytes += len;
+		p->touched = true;
+	}
+}
+
 /* The pipelines of a table that this copy feeds: all, or those not yet copied. */
 static List *
 baseline_pipelines_of(LaredoSourceConfig *source, LaredoTableConfig *t, bool only_pending)
@@ -314,7 +352,6 @@ baseline_copy_relation(WalReceiverConn *conn, LaredoSourceConfig *source, Baseli
 	LogicalRepTupleData tup;
 	MemoryContext rowcxt;
 	MemoryContext old;
-	ListCell   *lc;
 	char	   *qualified = quote_qualified_identifier(rel->nspname, rel->relname);
 	LaredoCopyFormat format = LAREDO_COPY_NONE;
 
@@ -359,12 +396,7 @@ baseline_copy_relation(WalReceiverConn *conn, LaredoSourceConfig *source, Baseli
 		return row + rows;
 	}
 
-	tup.ncols = rel->natts;
-	tup.colvalues = palloc0(sizeof(StringInfoData) * Max(rel->natts, 1));
-	tup.colstatus = palloc0(Max(rel->natts, 1));
-	for (int i = 0; i < rel->natts; i++)
-		initStringInfo(&tup.colvalues[i]);
-
+	laredo_baseline_tuple_init(&tup, rel->natts);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "laredo baseline row", ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
@@ -374,19 +406,7 @@ baseline_copy_relation(WalReceiverConn *conn, LaredoSourceConfig *source, Baseli
 		if (len < 0)
 			break;
 		old = MemoryContextSwitchTo(rowcxt);
-		laredo_baseline_parse_line(buf, len, &tup, qualified);
-		laredo_apply_set_baseline_meta(copy_lsn, rel, ++row);
-		foreach(lc, pipelines)
-		{
-			LaredoPipeline *p = lfirst(lc);
-
-			if (!laredo_apply_row_matches(p, rel, &tup))
-				continue;
-			p->routine->baseline_row(p, &tup);
-			p->counters.baseline_rows++;
-			p->counters.bytes += len;
-			p->touched = true;
-		}
+		laredo_baseline_apply_line(pipelines, rel, &tup, buf, len, copy_lsn, ++row, qualified);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}

@@ -25,6 +25,9 @@ typedef struct BaselineRelation
 
 extern List *laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t);
 extern void laredo_baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *table);
+extern void laredo_baseline_tuple_init(LogicalRepTupleData *tup, int natts);
+extern void laredo_baseline_apply_line(List *pipelines, LogicalRepRelation *rel, LogicalRepTupleData *tup,
+									   char *line, int len, XLogRecPtr copy_lsn, int64 row, const char *table);
 extern int	laredo_baseline_copy_next(WalReceiverConn *conn, char **buf);
 
 extern void laredo_baseline_run(LaredoSourceConfig *source, const char *snapshot, XLogRecPtr copy_lsn);

@@ -1235,15 +1235,12 @@ chunk_read_rows(ChunkRead *r)
 		appendStringInfo(&q, " AND (%s)", ch->br->rowfilter);
 	if (ch->lo != NULL)
 	{
-		appendStringInfo(&q, " AND %s", copy->nkeys > 1 ? "(" : "");
+		const char **types = palloc(sizeof(char *) * copy->nkeys);
+
 		for (int i = 0; i < copy->nkeys; i++)
-			appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
-		appendStringInfo(&q, "%s > %s", copy->nkeys > 1 ? ")" : "", copy->nkeys > 1 ? "(" : "");
-		for (int i = 0; i < copy->nkeys; i++)
-			appendStringInfo(&q, "%s%s::%s", i ? ", " : "", quote_literal_cstr(ch->lo[i]),
-							 format_type_be_qualified(copy->keytypes[i]));
-		if (copy->nkeys > 1)
-			appendStringInfoChar(&q, ')');
+			types[i] = format_type_be_qualified(copy->keytypes[i]);
+		appendStringInfoString(&q, " AND ");
+		laredo_append_key_bound(&q, copy->nkeys, copy->keynames, ch->lo, ">", types);
 	}
 	appendStringInfoString(&q, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
@@ -1377,11 +1374,7 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 	{
 		LogicalRepTupleData tup;
 
-		tup.ncols = rel->natts;
-		tup.colvalues = palloc0(sizeof(StringInfoData) * Max(rel->natts, 1));
-		tup.colstatus = palloc0(Max(rel->natts, 1));
-		for (int i = 0; i < rel->natts; i++)
-			initStringInfo(&tup.colvalues[i]);
+		laredo_baseline_tuple_init(&tup, rel->natts);
 		laredo_baseline_parse_line(r.last_line, strlen(r.last_line), &tup, copy->qualified);
 		ch->hi = palloc(sizeof(char *) * copy->nkeys);
 		for (int i = 0; i < copy->nkeys; i++)
@@ -1498,28 +1491,17 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	{
 		LogicalRepTupleData tup;
 		MemoryContext rowcxt = AllocSetContextCreate(ch->cxt, "laredo chunk row", ALLOCSET_DEFAULT_SIZES);
+		List	   *pipelines = list_make1(p);
 		ListCell   *lc;
 		int64		row = 0;
 
-		tup.ncols = rel->natts;
-		tup.colvalues = palloc0(sizeof(StringInfoData) * Max(rel->natts, 1));
-		tup.colstatus = palloc0(Max(rel->natts, 1));
-		for (int i = 0; i < rel->natts; i++)
-			initStringInfo(&tup.colvalues[i]);
+		laredo_baseline_tuple_init(&tup, rel->natts);
 		foreach(lc, ch->lines)
 		{
 			char	   *line = lfirst(lc);
-			int			len = strlen(line);
 
 			MemoryContextSwitchTo(rowcxt);
-			laredo_baseline_parse_line(line, len, &tup, copy->qualified);
-			laredo_apply_set_baseline_meta(ch->lsn, rel, ++row);
-			if (laredo_apply_row_matches(p, rel, &tup))
-			{
-				p->routine->baseline_row(p, &tup);
-				p->counters.baseline_rows++;
-				p->counters.bytes += len;
-			}
+			laredo_baseline_apply_line(pipelines, rel, &tup, line, strlen(line), ch->lsn, ++row, copy->qualified);
 			MemoryContextSwitchTo(ch->cxt);
 			MemoryContextReset(rowcxt);
 		}

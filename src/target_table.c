@@ -1178,8 +1178,9 @@ table_baseline_end(LaredoPipeline *p)
 }
 
 /* The key (one column, or a row of several) compared with a bound: k > lo, k <= hi. */
-static void
-table_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound, const char *op)
+void
+laredo_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound,
+						const char *op, const char *const *types)
 {
 	if (nkeys > 1)
 		appendStringInfoChar(sql, '(');
@@ -1187,7 +1188,8 @@ table_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound,
 		appendStringInfo(sql, "%s%s", i ? ", " : "", quote_identifier(keynames[i]));
 	appendStringInfo(sql, "%s %s %s", nkeys > 1 ? ")" : "", op, nkeys > 1 ? "(" : "");
 	for (int i = 0; i < nkeys; i++)
-		appendStringInfo(sql, "%s%s", i ? ", " : "", quote_literal_cstr(bound[i]));
+		appendStringInfo(sql, "%s%s%s%s", i ? ", " : "", quote_literal_cstr(bound[i]),
+						 types ? "::" : "", types ? types[i] : "");
 	if (nkeys > 1)
 		appendStringInfoChar(sql, ')');
 }
@@ -1209,12 +1211,12 @@ table_range_delete(LaredoPipeline *p, int nkeys, char **keynames, char **lo, cha
 	if (lo != NULL)
 	{
 		appendStringInfoString(&sql, " AND ");
-		table_append_key_bound(&sql, nkeys, keynames, lo, ">");
+		laredo_append_key_bound(&sql, nkeys, keynames, lo, ">", NULL);
 	}
 	if (hi != NULL)
 	{
 		appendStringInfoString(&sql, " AND ");
-		table_append_key_bound(&sql, nkeys, keynames, hi, "<=");
+		laredo_append_key_bound(&sql, nkeys, keynames, hi, "<=", NULL);
 	}
 	SPI_connect();
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_DELETE)
