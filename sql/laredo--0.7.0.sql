@@ -2552,6 +2552,135 @@ SELECT c.pipeline_id,
 FROM laredo.pipeline_copies c JOIN laredo.pipeline_config p USING (pipeline_id);
 GRANT SELECT ON laredo.copies TO PUBLIC;
 
+-- 0.7.0: online verification of a pipeline (chunk.c): its table compared
+-- with the source's, key range by key range, each range at one exact
+-- position of the stream while the stream goes on.  One row per request;
+-- the counts are exact, verification_rows lists the keys that differ (at
+-- most max_reported of them).
+CREATE TABLE laredo.verifications (
+	verification_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	pipeline_id text NOT NULL REFERENCES laredo.pipeline_config ON UPDATE CASCADE ON DELETE CASCADE,
+	state text NOT NULL DEFAULT 'requested' CHECK (state IN ('requested', 'running', 'done', 'failed')),
+	chunk_rows integer NOT NULL,
+	max_reported integer NOT NULL,
+	requested_at timestamptz NOT NULL DEFAULT now(),
+	started_at timestamptz,
+	finished_at timestamptz,
+	ranges bigint NOT NULL DEFAULT 0,
+	rows_compared bigint NOT NULL DEFAULT 0,
+	missing bigint NOT NULL DEFAULT 0,
+	extra bigint NOT NULL DEFAULT 0,
+	different bigint NOT NULL DEFAULT 0,
+	rereads bigint NOT NULL DEFAULT 0,
+	first_lsn pg_lsn,
+	last_lsn pg_lsn,
+	error text
+);
+REVOKE ALL ON laredo.verifications FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.verifications TO laredo_admin;
+SELECT pg_catalog.pg_extension_config_dump('laredo.verifications', '');
+SELECT pg_catalog.pg_extension_config_dump('laredo.verifications_verification_id_seq', '');
+
+CREATE TABLE laredo.verification_rows (
+	verification_id bigint NOT NULL REFERENCES laredo.verifications ON DELETE CASCADE,
+	kind text NOT NULL CHECK (kind IN ('missing', 'extra', 'different')),
+	key text[] NOT NULL,
+	at_lsn pg_lsn NOT NULL
+);
+CREATE INDEX ON laredo.verification_rows (verification_id);
+REVOKE ALL ON laredo.verification_rows FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.verification_rows TO laredo_admin;
+SELECT pg_catalog.pg_extension_config_dump('laredo.verification_rows', '');
+
+-- Asks the pipeline's worker to compare its table target with the source,
+-- range by range (chunk_rows rows each), at exact positions of the stream;
+-- returns the verification's id (laredo.verifications has the outcome).  A
+-- plain mirror whose source table has a key a copy in ranges can use; the
+-- worker restarts to take the request.
+CREATE FUNCTION laredo.verify_pipeline(pipeline_id text, chunk_rows integer DEFAULT 10000,
+                                       max_reported integer DEFAULT 1000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+	p laredo.pipeline_config;
+	v_id bigint;
+BEGIN
+	PERFORM laredo._require_admin('verify a pipeline');
+	v_source := laredo._pipeline_source(pipeline_id);
+	SELECT * INTO p FROM laredo.pipeline_config c WHERE c.pipeline_id = verify_pipeline.pipeline_id;
+	IF chunk_rows IS NULL OR chunk_rows NOT BETWEEN 1 AND 10000000 THEN
+		RAISE EXCEPTION 'invalid chunk_rows %', coalesce(chunk_rows::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'chunk_rows is the rows of one key range compared, from 1 to 10000000 (default 10000).';
+	END IF;
+	IF max_reported IS NULL OR max_reported NOT BETWEEN 0 AND 10000000 THEN
+		RAISE EXCEPTION 'invalid max_reported %', coalesce(max_reported::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'max_reported is how many differing keys laredo.verification_rows lists at most, from 0 to 10000000 (default 1000); the counts are always exact.';
+	END IF;
+	IF p.target_kind <> 'table' OR p.options ?| ARRAY['columns', 'soft_delete', 'metadata_columns', 'where'] THEN
+		RAISE EXCEPTION 'pipeline "%" cannot be verified yet', p.pipeline_id
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = 'Verification compares a plain mirror (a table target without columns, soft_delete, metadata_columns or where) with its source.';
+	END IF;
+	IF p.baseline_lsn IS NULL THEN
+		RAISE EXCEPTION 'pipeline "%" is being copied', p.pipeline_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Verify it once its copy is done: CALL laredo.wait_for_catchup(source_id) waits for it.';
+	END IF;
+	IF EXISTS (SELECT FROM laredo.verifications v WHERE v.pipeline_id = p.pipeline_id AND v.state IN ('requested', 'running')) THEN
+		RAISE EXCEPTION 'pipeline "%" is being verified', p.pipeline_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'SELECT * FROM laredo.verifications WHERE state IN (''requested'', ''running'') shows it.';
+	END IF;
+	INSERT INTO laredo.verifications (pipeline_id, chunk_rows, max_reported)
+	VALUES (p.pipeline_id, verify_pipeline.chunk_rows, verify_pipeline.max_reported)
+	RETURNING verification_id INTO v_id;
+	PERFORM laredo._source_changed(v_source);
+	RETURN v_id;
+END
+$$;
+
+-- Waits until the pipeline's latest verification is done or failed (its
+-- state), at most timeout; call it once the transaction that asked for the
+-- verification has committed (its worker cannot see it before).
+CREATE FUNCTION laredo.wait_for_verification(pipeline_id text, timeout interval DEFAULT '1h')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_deadline timestamptz;
+	v_state text;
+	v_id bigint;
+BEGIN
+	PERFORM laredo._require_admin('wait for a verification');
+	PERFORM laredo._pipeline_source(pipeline_id);
+	IF timeout IS NULL OR timeout < interval '0' THEN
+		RAISE EXCEPTION 'invalid timeout %', coalesce(timeout::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'timeout is an interval of 0 or more, such as ''10min''.';
+	END IF;
+	v_deadline := clock_timestamp() + timeout;
+	LOOP
+		-- each statement of this volatile function sees what committed before it
+		SELECT v.verification_id, v.state INTO v_id, v_state FROM laredo.verifications v
+		WHERE v.pipeline_id = wait_for_verification.pipeline_id ORDER BY v.verification_id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'pipeline "%" has no verification', pipeline_id
+				USING ERRCODE = 'undefined_object',
+				      HINT = format('SELECT laredo.verify_pipeline(%L) asks for one.', pipeline_id);
+		END IF;
+		EXIT WHEN v_state IN ('done', 'failed');
+		IF clock_timestamp() >= v_deadline THEN
+			RAISE EXCEPTION 'verification % of pipeline "%" did not finish within %', v_id, pipeline_id, timeout
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = format('SELECT * FROM laredo.verifications WHERE verification_id = %s shows how far it is.', v_id);
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN v_state;
+END
+$$;
+
 -- Everything known about one source: the laredo.sources row, its settings,
 -- its tables and pipelines.
 CREATE TYPE laredo.source_info AS (source_id text, slot_mode text, slot_name name, publication name,

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * chunk.c
- *	  Copies of a table in key ranges while the stream goes on: the copy of
- *	  a table added to a running source (and of a pipeline sent back to
- *	  copy) whose pipeline asks for it (options => '{"copy": "chunks"}').
+ *	  Copies and verifications of a table in key ranges while the stream
+ *	  goes on: the copy of a table added to a running source (and of a
+ *	  pipeline sent back to copy, and in a new baseline) whose pipeline asks
+ *	  for it (options => '{"copy": "chunks"}'), and online verification.
  *
  *	  Each range (lo, hi] is read on the source in a short transaction of its
  *	  own: REPEATABLE READ, one statement that takes the snapshot S and then
@@ -28,6 +29,12 @@
  *	  been received before it, make every range stale until they are
  *	  visible or arrive in the stream.
  *
+ *	  A verification (laredo.verify_pipeline) reads ranges the same way and,
+ *	  at L, compares the target's rows of the range with the source's
+ *	  instead of replacing them: keys missing, extra or different, counted
+ *	  in laredo.verifications and listed in laredo.verification_rows.  The
+ *	  stream's changes are applied throughout (no key is skipped).
+ *
  *	  Gentle on the source: at most copy_rate rows and copy_rate_bytes bytes
  *	  are read a second, each read under copy_statement_timeout; a read that
  *	  fails (a timeout, a lock waited for, a lost connection) is tried again
@@ -46,9 +53,11 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog_internal.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -136,6 +145,9 @@ typedef struct ChunkCopy
 	int			failures;		/* failed reads in a row */
 	int64		failed_reads;	/* failed reads not yet recorded */
 	bool		paused;			/* the last read waited for the stream's lag */
+	int64		verify_id;		/* a verification (laredo.verifications), not a copy; 0: a copy */
+	int			max_reported;	/* of a verification: keys listed at most */
+	int64		reported;		/* and listed so far */
 	TimestampTz next_read;		/* not before (the rate, a stale range's backoff) */
 	int			backoff_ms;		/* after a stale range: doubles up to 5 s */
 	char	  **frontier;		/* the last key merged; NULL: none */
@@ -184,6 +196,9 @@ static TransactionId current_xid = InvalidTransactionId;
 static XLogRecPtr current_final_lsn = InvalidXLogRecPtr;
 
 static void chunk_merge(ChunkCopy *copy, Chunk *ch);
+static void chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded);
+static void chunk_verify_range(ChunkCopy *copy, Chunk *ch);
+static void chunk_verify_start(ChunkCopy *copy);
 
 bool
 laredo_chunk_active(void)
@@ -593,6 +608,102 @@ chunk_connect(void)
 	MemoryContextSwitchTo(old);
 }
 
+/* A verification asked for (laredo.verify_pipeline), not yet done. */
+typedef struct ChunkVerifyRequest
+{
+	int64		id;
+	char	   *pipeline_id;
+	int			chunk_rows;
+	int			max_reported;
+} ChunkVerifyRequest;
+
+/*
+ * The verifications of the source's pipelines that are asked for or were
+ * running when the worker stopped (they start over), in the caller's
+ * memory context; inside a transaction.
+ */
+static List *
+chunk_verify_requests(LaredoSourceConfig *source)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(source->source_id)};
+	List	   *result = NIL;
+
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_7_0)
+		return NIL;
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT v.verification_id, v.pipeline_id, v.chunk_rows, v.max_reported "
+							  "FROM laredo.verifications v JOIN laredo.pipeline_config p USING (pipeline_id) "
+							  "WHERE p.source_id = $1 AND v.state IN ('requested', 'running') "
+							  "ORDER BY v.verification_id",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read laredo.verifications");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		ChunkVerifyRequest *v = palloc0(sizeof(ChunkVerifyRequest));
+		bool		isnull;
+
+		v->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		v->pipeline_id = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		v->chunk_rows = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		v->max_reported = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		result = lappend(result, v);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return result;
+}
+
+/* The request of a pipeline, or NULL. */
+static ChunkVerifyRequest *
+chunk_verify_request(List *requests, LaredoPipelineConfig *p)
+{
+	ListCell   *lc;
+
+	foreach(lc, requests)
+		if (strcmp(((ChunkVerifyRequest *) lfirst(lc))->pipeline_id, p->pipeline_id) == 0)
+			return lfirst(lc);
+	return NULL;
+}
+
+/* A verification that cannot run: failed, with why (inside a transaction). */
+static void
+chunk_verify_fail(int64 id, const char *why)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(id), CStringGetTextDatum(why)};
+
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE laredo.verifications SET state = 'failed', error = $2, finished_at = now() "
+							  "WHERE verification_id = $1", 2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record verification " INT64_FORMAT, id);
+	SPI_finish();
+}
+
+/* Whether a pipeline of the source is to be verified (the worker then sets up). */
+bool
+laredo_chunk_verifications_pending(LaredoSourceConfig *source)
+{
+	bool		own = !IsTransactionState();
+	bool		pending;
+
+	if (own)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pending = chunk_verify_requests(source) != NIL;
+	PopActiveSnapshot();
+	if (own)
+		CommitTransactionCommand();
+	return pending;
+}
+
 /*
  * Before the stream starts: every pipeline not yet copied whose options
  * ask for a copy in key ranges, and whose table allows one, is copied that
@@ -607,14 +718,27 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 	List	   *rows;
 	ChunkSnapshot snap;
 	bool		any = false;
+	List	   *verifies;
+	MemoryContext setup_cxt = CurrentMemoryContext;
 
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_6_0)
 		return;
+	/* verifications: of pipelines that stream (a new baseline, or a copy, makes them wait) */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	MemoryContextSwitchTo(setup_cxt);
+	verifies = chunk_verify_requests(source);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(setup_cxt);
 	foreach(lc, source->pipelines)
 	{
 		LaredoPipelineConfig *p = lfirst(lc);
 
 		if ((baseline || !p->baselined) && chunk_wanted(p, NULL))
+			any = true;
+		else if (!baseline && p->baselined && chunk_verify_request(verifies, p) != NULL)
 			any = true;
 	}
 	if (!any)
@@ -664,9 +788,12 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			ListCell   *b;
 			MemoryContext old;
 			int			i = 0;
+			bool		copying = (baseline || !p->baselined) && chunk_wanted(p, NULL);
+			ChunkVerifyRequest *verify = !baseline && p->baselined && !copying ?
+				chunk_verify_request(verifies, p) : NULL;
 
-			if ((p->baselined && !baseline) || strcmp(p->source_schema, t->schema_name) != 0 ||
-				strcmp(p->source_table, t->table_name) != 0 || !chunk_wanted(p, NULL))
+			if (strcmp(p->source_schema, t->schema_name) != 0 ||
+				strcmp(p->source_table, t->table_name) != 0 || (!copying && verify == NULL))
 				continue;
 			if (relations == NIL)
 			{
@@ -677,6 +804,11 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 				if (list_length(relations) != 1)
 					why = "it is a partitioned table";
 				MemoryContextSwitchTo(old);
+			}
+			if (keys == NIL && verify != NULL)
+			{
+				chunk_verify_fail(verify->id, psprintf("its table cannot be read in key ranges: %s", why));
+				continue;
 			}
 			if (keys == NIL)
 			{
@@ -692,6 +824,12 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			copy->br = linitial(relations);
 			copy->qualified = quote_qualified_identifier(copy->br->rel->nspname, copy->br->rel->relname);
 			(void) chunk_wanted(p, copy);
+			if (verify != NULL)
+			{
+				copy->verify_id = verify->id;
+				copy->chunk_rows = copy->read_rows = verify->chunk_rows;
+				copy->max_reported = verify->max_reported;
+			}
 			copy->nkeys = list_length(keys);
 			copy->keynames = palloc(sizeof(char *) * copy->nkeys);
 			copy->keycol = palloc(sizeof(int) * copy->nkeys);
@@ -733,13 +871,17 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			 * again, from the first key, and takes changes by its ranges
 			 * until it is done.
 			 */
-			if (baseline)
-				chunk_restart(p);
-			chunk_load_progress(copy, startpos);
-			if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && t->source_oid != copy->br->rel->remoteid)
-				laredo_source_table_set_oid(source->source_id, t, copy->br->rel->remoteid);
-
-			p->chunked = true;
+			if (verify != NULL)
+				chunk_verify_start(copy);
+			else
+			{
+				if (baseline)
+					chunk_restart(p);
+				chunk_load_progress(copy, startpos);
+				if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && t->source_oid != copy->br->rel->remoteid)
+					laredo_source_table_set_oid(source->source_id, t, copy->br->rel->remoteid);
+				p->chunked = true;
+			}
 			old = MemoryContextSwitchTo(ChunkContext);
 			chunk_copies = lappend(chunk_copies, copy);
 			MemoryContextSwitchTo(old);
@@ -749,10 +891,15 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 				initStringInfo(&names);
 				for (int k = 0; k < copy->nkeys; k++)
 					appendStringInfo(&names, "%s%s", k ? ", " : "", quote_identifier(copy->keynames[k]));
-				ereport(LOG,
-						(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in ranges of %d rows by (%s)%s",
-								source->source_id, p->pipeline_id, copy->chunk_rows, names.data,
-								copy->frontier ? ", resuming after the last range merged" : "")));
+				if (verify != NULL)
+					ereport(LOG,
+							(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" compares ranges of %d rows by (%s)",
+									source->source_id, verify->id, p->pipeline_id, copy->chunk_rows, names.data)));
+				else
+					ereport(LOG,
+							(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in ranges of %d rows by (%s)%s",
+									source->source_id, p->pipeline_id, copy->chunk_rows, names.data,
+									copy->frontier ? ", resuming after the last range merged" : "")));
 			}
 		}
 	}
@@ -951,6 +1098,9 @@ laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,
 			chunk_track(copy, kn);
 		if (ko != NULL && ko != kn)
 			chunk_track(copy, ko);
+		/* a verification compares a live target: every change is applied */
+		if (copy->verify_id != 0)
+			continue;
 		switch (kind)
 		{
 			case LAREDO_CHUNK_INSERT:
@@ -1426,6 +1576,252 @@ chunk_lines_read(void *outbuf, int minread, int maxread)
 }
 
 /*
+ * A verification starts (again, after a restart: from the first key, its
+ * counts and listed keys cleared), in the setup's transaction.
+ */
+static void
+chunk_verify_start(ChunkCopy *copy)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(copy->verify_id)};
+
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE laredo.verifications SET state = 'running', started_at = now(), "
+							  "finished_at = NULL, ranges = 0, rows_compared = 0, missing = 0, extra = 0, "
+							  "different = 0, rereads = 0, first_lsn = NULL, last_lsn = NULL, error = NULL "
+							  "WHERE verification_id = $1", 1, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_execute_with_args("DELETE FROM laredo.verification_rows WHERE verification_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not start verification " INT64_FORMAT, copy->verify_id);
+	SPI_finish();
+	copy->started_at = GetCurrentTimestamp();
+}
+
+/* A key that differs, listed while max_reported allows (inside SPI). */
+static void
+chunk_verify_report(ChunkCopy *copy, Chunk *ch, const char *kind, char **key)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTARRAYOID, LSNOID};
+	Datum		values[4];
+
+	if (copy->reported >= copy->max_reported)
+		return;
+	copy->reported++;
+	values[0] = Int64GetDatum(copy->verify_id);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = chunk_text_array_datum(copy, key);
+	values[3] = LSNGetDatum(ch->lsn);
+	if (SPI_execute_with_args("INSERT INTO laredo.verification_rows (verification_id, kind, key, at_lsn) "
+							  "VALUES ($1, $2, $3, $4)", 4, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+}
+
+/*
+ * A range of a verification, at its position L (where a copy would merge
+ * it): the target's rows of (lo, hi] are compared with the source's, key
+ * by key in key order.  A source row the target lacks is missing, a target
+ * row the source lacks is extra, and a pair whose published columns differ
+ * is different: the source's text read with the target column's type (as
+ * a change is applied) against the stored value, byte for byte.  Counted,
+ * and the keys listed, in the batch's transaction, with the position.
+ */
+static void
+chunk_verify_range(ChunkCopy *copy, Chunk *ch)
+{
+	LaredoPipeline *p = copy->pipeline;
+	LogicalRepRelation *rel = ch->br->rel;
+	const char *target = quote_qualified_identifier(p->config->target_schema, p->config->target_table);
+	StringInfoData q;
+	SPITupleTable *tt;
+	TupleDesc	desc;
+	uint64		ntarget;
+	FmgrInfo   *in;
+	Oid		   *ioparam;
+	FmgrInfo   *out;
+	LogicalRepTupleData tup;
+	ListCell   *lc;
+	uint64		t = 0;
+	int64		missing = 0,
+				extra = 0,
+				different = 0;
+	char	  **tkey = palloc(sizeof(char *) * copy->nkeys);
+	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID};
+	Datum		values[6];
+
+	/* the target as the stream has left it at L: held-back updates written */
+	laredo_apply_set_applying(p);
+	p->routine->xact_end(p);
+	CommandCounterIncrement();
+
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT ");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfo(&q, " FROM ONLY %s WHERE true", target);
+	if (ch->lo != NULL)
+	{
+		appendStringInfoString(&q, " AND ");
+		laredo_append_key_bound(&q, copy->nkeys, copy->keynames, ch->lo, ">", NULL);
+	}
+	if (ch->hi != NULL)
+	{
+		appendStringInfoString(&q, " AND ");
+		laredo_append_key_bound(&q, copy->nkeys, copy->keynames, ch->hi, "<=", NULL);
+	}
+	appendStringInfoString(&q, " ORDER BY ");
+	for (int i = 0; i < copy->nkeys; i++)
+		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+
+	/* a column the target lacks (schema_changes = ignore): nothing to compare with */
+	{
+		Oid			relid = RangeVarGetRelid(makeRangeVar(p->config->target_schema, p->config->target_table, -1),
+											 AccessShareLock, true);
+
+		for (int i = 0; i < rel->natts; i++)
+			if (!OidIsValid(relid) || get_attnum(relid, rel->attnames[i]) == InvalidAttrNumber)
+			{
+				char	   *why = psprintf("the target %s has no column \"%s\", which the source publishes",
+										   target, rel->attnames[i]);
+
+				chunk_verify_fail(copy->verify_id, why);
+				ereport(LOG,
+						(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" failed: %s",
+								chunk_source->source_id, copy->verify_id, p->config->pipeline_id, why)));
+				laredo_apply_set_applying(NULL);
+				ch->hi = NULL;	/* nothing more to compare */
+				return;
+			}
+	}
+
+	/* (not read-only: a new snapshot, that sees what this transaction wrote) */
+	SPI_connect();
+	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the range of %s", target);
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	ntarget = SPI_processed;
+	in = palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1));
+	out = palloc0(sizeof(FmgrInfo) * Max(rel->natts, 1));
+	ioparam = palloc(sizeof(Oid) * Max(rel->natts, 1));
+	for (int i = 0; i < rel->natts; i++)
+	{
+		Oid			typ = TupleDescAttr(desc, i)->atttypid;
+		Oid			func;
+		bool		varlena;
+
+		getTypeInputInfo(typ, &func, &ioparam[i]);
+		fmgr_info(func, &in[i]);
+		getTypeOutputInfo(typ, &func, &varlena);
+		fmgr_info(func, &out[i]);
+	}
+	laredo_baseline_tuple_init(&tup, rel->natts);
+
+	lc = list_head(ch->lines);
+	while (lc != NULL || t < ntarget)
+	{
+		int			cmp;
+		Datum	   *skey = NULL;
+		Datum	   *tkey_d = NULL;
+
+		if (lc != NULL)
+		{
+			char	   *line = lfirst(lc);
+
+			laredo_baseline_parse_line(line, strlen(line), &tup, copy->qualified);
+			{
+				char	  **text = palloc(sizeof(char *) * copy->nkeys);
+
+				for (int k = 0; k < copy->nkeys; k++)
+					text[k] = tup.colvalues[copy->keycol[k]].data;
+				skey = chunk_key_parse(copy, text);
+			}
+		}
+		if (t < ntarget)
+		{
+			for (int k = 0; k < copy->nkeys; k++)
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(tt->vals[t], desc, copy->keycol[k] + 1, &isnull);
+
+				tkey[k] = isnull ? NULL : OutputFunctionCall(&out[copy->keycol[k]], d);
+			}
+			tkey_d = chunk_key_parse(copy, tkey);
+		}
+		cmp = skey == NULL ? 1 : tkey_d == NULL ? -1 : chunk_key_cmp(copy, skey, tkey_d);
+		if (cmp < 0)
+		{
+			char	  **text = palloc(sizeof(char *) * copy->nkeys);
+
+			for (int k = 0; k < copy->nkeys; k++)
+				text[k] = pstrdup(tup.colvalues[copy->keycol[k]].data);
+			missing++;
+			chunk_verify_report(copy, ch, "missing", text);
+			lc = lnext(ch->lines, lc);
+			continue;
+		}
+		if (cmp > 0)
+		{
+			extra++;
+			chunk_verify_report(copy, ch, "extra", tkey);
+			t++;
+			continue;
+		}
+		for (int i = 0; i < rel->natts; i++)
+		{
+			bool		isnull;
+			Datum		stored = SPI_getbinval(tt->vals[t], desc, i + 1, &isnull);
+			bool		snull = tup.colstatus[i] == LOGICALREP_COLUMN_NULL;
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (snull != isnull ||
+				(!isnull &&
+				 !datum_image_eq(InputFunctionCall(&in[i], tup.colvalues[i].data, ioparam[i], att->atttypmod),
+								 stored, att->attbyval, att->attlen)))
+			{
+				different++;
+				chunk_verify_report(copy, ch, "different", tkey);
+				break;
+			}
+		}
+		lc = lnext(ch->lines, lc);
+		t++;
+	}
+
+	values[0] = Int64GetDatum(copy->verify_id);
+	values[1] = Int64GetDatum(ch->nrows);
+	values[2] = Int64GetDatum(missing);
+	values[3] = Int64GetDatum(extra);
+	values[4] = Int64GetDatum(different);
+	values[5] = LSNGetDatum(ch->lsn);
+	if (SPI_execute_with_args(psprintf("UPDATE laredo.verifications SET ranges = ranges + 1, "
+									   "rows_compared = rows_compared + $2, missing = missing + $3, "
+									   "extra = extra + $4, different = different + $5, "
+									   "first_lsn = coalesce(first_lsn, $6), last_lsn = $6%s "
+									   "WHERE verification_id = $1 RETURNING ranges, rows_compared, missing, extra, different",
+									   ch->hi == NULL ? ", state = 'done', finished_at = now()" : ""),
+							  6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+	if (ch->hi == NULL)
+	{
+		bool		isnull;
+		HeapTuple	r = SPI_tuptable->vals[0];
+		TupleDesc	rd = SPI_tuptable->tupdesc;
+
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" is done: "
+						INT64_FORMAT " ranges, " INT64_FORMAT " rows compared, " INT64_FORMAT " missing, "
+						INT64_FORMAT " extra, " INT64_FORMAT " different",
+						chunk_source->source_id, copy->verify_id, p->config->pipeline_id,
+						DatumGetInt64(SPI_getbinval(r, rd, 1, &isnull)), DatumGetInt64(SPI_getbinval(r, rd, 2, &isnull)),
+						DatumGetInt64(SPI_getbinval(r, rd, 3, &isnull)), DatumGetInt64(SPI_getbinval(r, rd, 4, &isnull)),
+						DatumGetInt64(SPI_getbinval(r, rd, 5, &isnull)))));
+	}
+	SPI_finish();
+	laredo_apply_set_applying(NULL);
+	laredo_apply_merge_position(ch->lsn);
+}
+
+/*
  * Merges a range at its position, in the caller's local transaction:
  * the target's rows of the range replaced by the source's, the range and
  * the frontier recorded with them.  A stale range is dropped (read again).
@@ -1453,9 +1849,18 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	if (chunk_stale(copy, ch))
 	{
 		SPI_connect();
-		if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET rereads = rereads + 1, "
-								  "reread_rows = reread_rows + $3 WHERE pipeline_id = $1",
-								  3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+		if (copy->verify_id != 0)
+		{
+			Oid			vtypes[1] = {INT8OID};
+			Datum		vvalues[1] = {Int64GetDatum(copy->verify_id)};
+
+			if (SPI_execute_with_args("UPDATE laredo.verifications SET rereads = rereads + 1 WHERE verification_id = $1",
+									  1, vtypes, vvalues, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+		}
+		else if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET rereads = rereads + 1, "
+									   "reread_rows = reread_rows + $3 WHERE pipeline_id = $1",
+									   3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
 		SPI_finish();
 		/* the count commits with the batch, whose position may reach L */
@@ -1466,6 +1871,15 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 							  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), copy->backoff_ms));
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ch->cxt);
+		return;
+	}
+
+	/* a verification compares the range instead */
+	if (copy->verify_id != 0)
+	{
+		chunk_verify_range(copy, ch);
+		MemoryContextSwitchTo(old);
+		chunk_advance(copy, ch, true);
 		return;
 	}
 
@@ -1561,8 +1975,20 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	SPI_finish();
 	laredo_apply_merge_position(ch->lsn);
 
-	/* what is merged, in ChunkContext (the range's context goes now) */
-	MemoryContextSwitchTo(ChunkContext);
+	MemoryContextSwitchTo(old);
+	chunk_advance(copy, ch, recorded);
+}
+
+/*
+ * After a range merged (or compared): its end becomes the frontier, in
+ * ChunkContext, and the range's context goes.  recorded false: the copy was
+ * started over meanwhile, nothing more to read.
+ */
+static void
+chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded)
+{
+	MemoryContext old = MemoryContextSwitchTo(ChunkContext);
+
 	if (recorded)
 	{
 		MergedRange *m = palloc0(sizeof(MergedRange));
@@ -1581,7 +2007,7 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	}
 	copy->backoff_ms = 0;
 	/* the last range, or a copy that was started over meanwhile: nothing more to read */
-	if (last || !recorded)
+	if (ch->hi == NULL || !recorded)
 		copy->done = true;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ch->cxt);

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * chunk.h
- *	  Copies of a table in key ranges while the stream goes on (chunk.c).
+ *	  Copies and verifications of a table in key ranges while the stream goes on (chunk.c).
  *-------------------------------------------------------------------------
  */
 #ifndef LAREDO_CHUNK_H
@@ -22,6 +22,7 @@ typedef enum LaredoChunkChange
 } LaredoChunkChange;
 
 extern void laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, bool baseline);
+extern bool laredo_chunk_verifications_pending(LaredoSourceConfig *source);
 extern bool laredo_chunk_active(void);
 extern void laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn);
 extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,

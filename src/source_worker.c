@@ -1118,7 +1118,7 @@ worker_run(Oid owner)
 	 * goes on (chunk.c); the others are copied first, in one snapshot: the
 	 * slot's (a new baseline) or their own (pipelines added since).
 	 */
-	if (needs_baseline || needs_sync)
+	if (needs_baseline || needs_sync || laredo_chunk_verifications_pending(source))
 	{
 		laredo_chunk_setup(source, owner, startpos, needs_baseline);
 		needs_sync = false;

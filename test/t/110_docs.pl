@@ -58,6 +58,7 @@ like($out{'targets.md:4'}, qr/U\|\{"id": 2\}\|\{"id": 2\}\|paid/, 'targets.md: t
 run_page('chunks.md');
 like($out{'chunks.md:2'}, qr/^done\|\{id\}\|6\|50000\|100\.0$/m, 'chunks.md: the copy took six ranges');
 is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.events'), '50000', 'chunks.md: every row arrived');
+like($out{'chunks.md:4'}, qr/^done\|6\|50000\|0\|0\|0$/m, 'chunks.md: the verification compared six ranges and found nothing');
 
 run_page('schema-changes.md');
 like($out{'schema-changes.md:2'}, qr/app\.invoices\|app_invoices/, 'schema-changes.md: add_schema made a pipeline for the table');

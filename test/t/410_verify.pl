@@ -1,0 +1,124 @@
+# 410_verify: online verification (laredo.verify_pipeline) compares a
+# mirror with its source key range by key range, each range at one exact
+# position of the stream, while pgbench updates, inserts and deletes rows
+# of the table:
+#   - the mirror as laredo left it verifies clean under that load, over
+#     many ranges (no false positive: a range's read and the stream meet
+#     exactly at its position);
+#   - rows changed behind laredo's back (updated, deleted and inserted
+#     directly in the mirror with session_replication_role = replica) are
+#     reported exactly: each differing key with its kind, and nothing else;
+#   - a request the pipeline cannot take is refused and changes nothing.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LaredoTest;
+use IPC::Run;
+
+my $source = source_server('source');
+# the consumer in another time zone than the source's connections: values are
+# compared as stored, not as text
+my $consumer = consumer_server('consumer', "timezone = 'America/New_York'\n");
+
+$source->safe_psql('postgres', q{
+	CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text, at timestamptz, amount numeric(12,2));
+	INSERT INTO acct SELECT g, 0, 'n' || g, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', g / 100.0
+	  FROM generate_series(1, 20000) g;
+});
+my $connstr = $source->connstr('postgres');
+$consumer->safe_psql('postgres', qq{
+	CREATE EXTENSION laredo;
+	CREATE SCHEMA mirror;
+	SELECT laredo.create_source('main', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_verify',
+	                            reconnect_initial_backoff => '100ms', reconnect_max_backoff => '1s');
+	SELECT laredo.add_table('main', 'public.acct');
+	SELECT laredo.create_pipeline('acct', 'main', 'public.acct', target => 'mirror.acct',
+	                              options => '{"copy_rate": 5000}');
+	CALL laredo.wait_for_catchup('main', '120s');
+});
+
+# the load: updates of the first 10,000 keys, inserts and deletes above
+# 30,000; a verification reads at the pipeline's copy_rate (5,000 rows a
+# second: four seconds for the table), so that the load runs through it
+my $script = $source->basedir . '/acct.sql';
+open my $fh, '>', $script or die;
+print $fh q{\set id random(1, 10000)
+\set hi random(30001, 35000)
+UPDATE acct SET balance = balance + 1, at = now() WHERE id = :id;
+INSERT INTO acct VALUES (:hi, 1, 'load', now(), :hi / 7.0) ON CONFLICT (id) DO UPDATE SET balance = acct.balance + 1;
+DELETE FROM acct WHERE id = :hi + 1;
+};
+close $fh;
+my ($out, $err) = ('', '');
+my $load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '400', '-f', $script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+$source->poll_query_until('postgres', q{SELECT count(*) > 100 FROM acct WHERE note = 'load'}) or die 'no load';
+
+# Runs a verification of acct in ranges of 2,000 rows and waits for it:
+# returns its id and its counts.
+sub verify
+{
+	my $id = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('acct', chunk_rows => 2000)});
+	$consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '180s')});
+	return ($id, $consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different
+		|| ' ' || coalesce(error, '-') FROM laredo.verifications WHERE verification_id = $id}),
+		$consumer->safe_psql('postgres', qq{SELECT ranges || ' ' || rows_compared || ' ' || rereads
+		FROM laredo.verifications WHERE verification_id = $id}));
+}
+
+my ($v1, $result, $work) = verify();
+is($result, 'done 0 0 0 -', 'the mirror verifies clean under load');
+my ($ranges, $compared) = split / /, $work;
+cmp_ok($ranges, '>=', 10, "over many ranges ($ranges)");
+cmp_ok($compared, '>=', 20000, "every row compared ($compared)");
+is($consumer->safe_psql('postgres', qq{SELECT count(*) FROM laredo.verification_rows WHERE verification_id = $v1}),
+	'0', 'no key listed');
+
+# Behind laredo's back: three rows changed, two deleted, two added, on keys
+# the load does not touch.
+$consumer->safe_psql('postgres', q{
+	SET session_replication_role = replica;
+	UPDATE mirror.acct SET note = 'tampered' WHERE id = 15001;
+	UPDATE mirror.acct SET amount = amount + 0.01 WHERE id = 15002;
+	UPDATE mirror.acct SET at = at + interval '1 microsecond' WHERE id = 15003;
+	DELETE FROM mirror.acct WHERE id IN (16001, 16002);
+	INSERT INTO mirror.acct VALUES (50001, 0, 'extra', now(), 0), (50002, 0, 'extra', now(), 0);
+});
+my ($v2, $result2) = verify();
+is($result2, 'done 2 2 3 -', 'the changes behind its back are counted: 2 missing, 2 extra, 3 different');
+is($consumer->safe_psql('postgres', qq{SELECT string_agg(kind || ' ' || key[1], ', ' ORDER BY key[1]::int)
+	FROM laredo.verification_rows WHERE verification_id = $v2}),
+	'different 15001, different 15002, different 15003, missing 16001, missing 16002, extra 50001, extra 50002',
+	'and listed exactly: each differing key with its kind, nothing else');
+
+# Refused: a second verification while one runs, a bad range size, a
+# pipeline that is not a plain mirror.
+my $v3 = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('acct')});
+my ($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT laredo.verify_pipeline('acct')});
+like($stderr, qr/pipeline "acct" is being verified/, 'a second verification while one runs is refused');
+($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT laredo.verify_pipeline('acct', chunk_rows => 0)});
+like($stderr, qr/invalid chunk_rows 0/, 'a bad range size is refused');
+$consumer->safe_psql('postgres', q{
+	CREATE SCHEMA log;
+	SELECT laredo.create_pipeline('acct_log', 'main', 'public.acct', target => 'log.acct', target_kind => 'changelog');
+});
+($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT laredo.verify_pipeline('acct_log')});
+like($stderr, qr/pipeline "acct_log" cannot be verified yet/, 'a change log is refused');
+is($consumer->safe_psql('postgres', qq{SELECT count(*) FROM laredo.verifications WHERE verification_id > $v3}), '0',
+	'and nothing was recorded for them');
+is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '180s')}), 'done',
+	'wait_for_verification returns the state of the latest one');
+
+$load->signal('TERM');
+$load->finish;
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'acct'}), 'STREAMING',
+	'the pipeline streamed throughout');
+my @errors = grep { /ERROR:/ && !/410_verify\.pl/ } split /\n/, slurp_file($consumer->logfile);
+is(scalar(@errors), 0, 'no ERROR of laredo\'s on the consumer') or diag(join("\n", @errors));
+
+done_testing();
