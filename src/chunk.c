@@ -679,7 +679,7 @@ chunk_verify_fail(int64 id, const char *why)
 
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE laredo.verifications SET state = 'failed', error = $2, finished_at = now() "
-							  "WHERE verification_id = $1", 2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+							  "WHERE verification_id = $1 AND state IN ('requested', 'running')", 2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record verification " INT64_FORMAT, id);
 	SPI_finish();
 }
@@ -729,6 +729,15 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 	PushActiveSnapshot(GetTransactionSnapshot());
 	MemoryContextSwitchTo(setup_cxt);
 	verifies = chunk_verify_requests(source);
+	foreach(lc, source->pipelines)
+	{
+		LaredoPipelineConfig *p = lfirst(lc);
+		ChunkVerifyRequest *v = chunk_verify_request(verifies, p);
+
+		/* the verification of a pipeline copied again would compare a target being filled */
+		if (v != NULL && (baseline || !p->baselined))
+			chunk_verify_fail(v->id, "the pipeline is being copied again (a new baseline or a resync); verify it once its copy is done");
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(setup_cxt);
@@ -762,6 +771,14 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 						source->source_id)));
 		walrcv_disconnect(chunk_conn);
 		chunk_conn = NULL;
+		/* nor can a verification read ranges there */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		foreach(lc, verifies)
+			chunk_verify_fail(((ChunkVerifyRequest *) lfirst(lc))->id,
+							  "the source is a standby: ranges are read only on a primary (the WAL insert position exists only there)");
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(setup_cxt);
 		return;
 	}
 	source_blcksz = strtoull(((char **) linitial(rows))[1], NULL, 10);
@@ -1597,23 +1614,24 @@ chunk_verify_start(ChunkCopy *copy)
 	copy->started_at = GetCurrentTimestamp();
 }
 
-/* A key that differs, listed while max_reported allows (inside SPI). */
-static void
-chunk_verify_report(ChunkCopy *copy, Chunk *ch, const char *kind, char **key)
+/* A key that differs: kept to be listed while max_reported allows. */
+typedef struct ChunkDifference
 {
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTARRAYOID, LSNOID};
-	Datum		values[4];
+	const char *kind;			/* missing, extra, different */
+	Datum		key;			/* text[] */
+} ChunkDifference;
 
-	if (copy->reported >= copy->max_reported)
+static void
+chunk_verify_report(ChunkCopy *copy, List **listed, const char *kind, char **key)
+{
+	ChunkDifference *d;
+
+	if (copy->reported + list_length(*listed) >= copy->max_reported)
 		return;
-	copy->reported++;
-	values[0] = Int64GetDatum(copy->verify_id);
-	values[1] = CStringGetTextDatum(kind);
-	values[2] = chunk_text_array_datum(copy, key);
-	values[3] = LSNGetDatum(ch->lsn);
-	if (SPI_execute_with_args("INSERT INTO laredo.verification_rows (verification_id, kind, key, at_lsn) "
-							  "VALUES ($1, $2, $3, $4)", 4, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+	d = palloc(sizeof(ChunkDifference));
+	d->kind = kind;
+	d->key = chunk_text_array_datum(copy, key);
+	*listed = lappend(*listed, d);
 }
 
 /*
@@ -1645,12 +1663,15 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				extra = 0,
 				different = 0;
 	char	  **tkey = palloc(sizeof(char *) * copy->nkeys);
+	List	   *listed = NIL;
+	int64		totals[5];
 	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID};
 	Datum		values[6];
 
 	/* the target as the stream has left it at L: held-back updates written */
 	laredo_apply_set_applying(p);
 	p->routine->xact_end(p);
+	laredo_apply_set_applying(NULL);
 	CommandCounterIncrement();
 
 	initStringInfo(&q);
@@ -1687,7 +1708,6 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				ereport(LOG,
 						(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" failed: %s",
 								chunk_source->source_id, copy->verify_id, p->config->pipeline_id, why)));
-				laredo_apply_set_applying(NULL);
 				ch->hi = NULL;	/* nothing more to compare */
 				return;
 			}
@@ -1755,14 +1775,14 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 			for (int k = 0; k < copy->nkeys; k++)
 				text[k] = pstrdup(tup.colvalues[copy->keycol[k]].data);
 			missing++;
-			chunk_verify_report(copy, ch, "missing", text);
+			chunk_verify_report(copy, &listed, "missing", text);
 			lc = lnext(ch->lines, lc);
 			continue;
 		}
 		if (cmp > 0)
 		{
 			extra++;
-			chunk_verify_report(copy, ch, "extra", tkey);
+			chunk_verify_report(copy, &listed, "extra", tkey);
 			t++;
 			continue;
 		}
@@ -1779,7 +1799,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 								 stored, att->attbyval, att->attlen)))
 			{
 				different++;
-				chunk_verify_report(copy, ch, "different", tkey);
+				chunk_verify_report(copy, &listed, "different", tkey);
 				break;
 			}
 		}
@@ -1799,25 +1819,42 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 									   "first_lsn = coalesce(first_lsn, $6), last_lsn = $6%s "
 									   "WHERE verification_id = $1 RETURNING ranges, rows_compared, missing, extra, different",
 									   ch->hi == NULL ? ", state = 'done', finished_at = now()" : ""),
-							  6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+							  6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
-	if (ch->hi == NULL)
+	/* gone (its pipeline dropped meanwhile): nothing more to compare */
+	if (SPI_processed != 1)
+	{
+		SPI_finish();
+		ch->hi = NULL;
+		return;
+	}
+	for (int i = 0; i < 5; i++)
 	{
 		bool		isnull;
-		HeapTuple	r = SPI_tuptable->vals[0];
-		TupleDesc	rd = SPI_tuptable->tupdesc;
 
+		totals[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull));
+	}
+	/* the keys, once the row is locked by the update (a delete of it waits) */
+	foreach(lc, listed)
+	{
+		ChunkDifference *d = lfirst(lc);
+		Oid			rtypes[4] = {INT8OID, TEXTOID, TEXTARRAYOID, LSNOID};
+		Datum		rvalues[4] = {Int64GetDatum(copy->verify_id), CStringGetTextDatum(d->kind), d->key,
+		LSNGetDatum(ch->lsn)};
+
+		if (SPI_execute_with_args("INSERT INTO laredo.verification_rows (verification_id, kind, key, at_lsn) "
+								  "VALUES ($1, $2, $3, $4)", 4, rtypes, rvalues, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+	}
+	copy->reported += list_length(listed);
+	if (ch->hi == NULL)
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" is done: "
 						INT64_FORMAT " ranges, " INT64_FORMAT " rows compared, " INT64_FORMAT " missing, "
 						INT64_FORMAT " extra, " INT64_FORMAT " different",
 						chunk_source->source_id, copy->verify_id, p->config->pipeline_id,
-						DatumGetInt64(SPI_getbinval(r, rd, 1, &isnull)), DatumGetInt64(SPI_getbinval(r, rd, 2, &isnull)),
-						DatumGetInt64(SPI_getbinval(r, rd, 3, &isnull)), DatumGetInt64(SPI_getbinval(r, rd, 4, &isnull)),
-						DatumGetInt64(SPI_getbinval(r, rd, 5, &isnull)))));
-	}
+						totals[0], totals[1], totals[2], totals[3], totals[4])));
 	SPI_finish();
-	laredo_apply_set_applying(NULL);
 	laredo_apply_merge_position(ch->lsn);
 }
 

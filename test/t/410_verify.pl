@@ -8,7 +8,8 @@
 #   - rows changed behind laredo's back (updated, deleted and inserted
 #     directly in the mirror with session_replication_role = replica) are
 #     reported exactly: each differing key with its kind, and nothing else;
-#   - a request the pipeline cannot take is refused and changes nothing.
+#   - a request the pipeline cannot take is refused and changes nothing;
+#   - a verification of a pipeline sent back to copy fails, saying why.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -112,6 +113,19 @@ is($consumer->safe_psql('postgres', qq{SELECT count(*) FROM laredo.verifications
 	'and nothing was recorded for them');
 is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '180s')}), 'done',
 	'wait_for_verification returns the state of the latest one');
+
+# A pipeline sent back to copy while it is verified: the verification fails,
+# saying why, and the copy goes on.
+$consumer->safe_psql('postgres', q{SELECT laredo.alter_pipeline('acct', '{"copy_rate": 500}')});
+my $v4 = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('acct', chunk_rows => 500)});
+$consumer->poll_query_until('postgres', qq{SELECT ranges >= 1 FROM laredo.verifications WHERE verification_id = $v4})
+  or die 'the fourth verification did not start';
+$consumer->safe_psql('postgres', q{SELECT laredo.resync_pipeline('acct')});
+is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '60s')}), 'failed',
+	'a verification of a pipeline sent back to copy fails');
+like($consumer->safe_psql('postgres', qq{SELECT error FROM laredo.verifications WHERE verification_id = $v4}),
+	qr/being copied again/, 'saying why');
+$consumer->safe_psql('postgres', q{SELECT laredo.alter_pipeline('acct', '{"copy_rate": null}')});
 
 $load->signal('TERM');
 $load->finish;
