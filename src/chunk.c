@@ -197,7 +197,7 @@ static XLogRecPtr current_final_lsn = InvalidXLogRecPtr;
 
 static void chunk_merge(ChunkCopy *copy, Chunk *ch);
 static void chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded);
-static void chunk_verify_range(ChunkCopy *copy, Chunk *ch);
+static bool chunk_verify_range(ChunkCopy *copy, Chunk *ch);
 static void chunk_verify_start(ChunkCopy *copy);
 
 bool
@@ -684,26 +684,6 @@ chunk_verify_fail(int64 id, const char *why)
 	SPI_finish();
 }
 
-/* Whether a pipeline of the source is to be verified (the worker then sets up). */
-bool
-laredo_chunk_verifications_pending(LaredoSourceConfig *source)
-{
-	bool		own = !IsTransactionState();
-	bool		pending;
-
-	if (own)
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-	}
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pending = chunk_verify_requests(source) != NIL;
-	PopActiveSnapshot();
-	if (own)
-		CommitTransactionCommand();
-	return pending;
-}
-
 /*
  * Before the stream starts: every pipeline not yet copied whose options
  * ask for a copy in key ranges, and whose table allows one, is copied that
@@ -723,7 +703,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_6_0)
 		return;
-	/* verifications: of pipelines that stream (a new baseline, or a copy, makes them wait) */
+	/* copies to make, and verifications of pipelines that stream */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -732,24 +712,20 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 	foreach(lc, source->pipelines)
 	{
 		LaredoPipelineConfig *p = lfirst(lc);
+		bool		copied = baseline || !p->baselined;
 		ChunkVerifyRequest *v = chunk_verify_request(verifies, p);
 
+		if (copied && chunk_wanted(p, NULL))
+			any = true;
 		/* the verification of a pipeline copied again would compare a target being filled */
-		if (v != NULL && (baseline || !p->baselined))
+		if (v != NULL && copied)
 			chunk_verify_fail(v->id, "the pipeline is being copied again (a new baseline or a resync); verify it once its copy is done");
+		else if (v != NULL)
+			any = true;
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(setup_cxt);
-	foreach(lc, source->pipelines)
-	{
-		LaredoPipelineConfig *p = lfirst(lc);
-
-		if ((baseline || !p->baselined) && chunk_wanted(p, NULL))
-			any = true;
-		else if (!baseline && p->baselined && chunk_verify_request(verifies, p) != NULL)
-			any = true;
-	}
 	if (!any)
 		return;
 
@@ -1642,8 +1618,10 @@ chunk_verify_report(ChunkCopy *copy, List **listed, const char *kind, char **key
  * is different: the source's text read with the target column's type (as
  * a change is applied) against the stored value, byte for byte.  Counted,
  * and the keys listed, in the batch's transaction, with the position.
+ * Returns false when the verification ended here instead (failed, or gone
+ * with its pipeline).
  */
-static void
+static bool
 chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 {
 	LaredoPipeline *p = copy->pipeline;
@@ -1658,7 +1636,11 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	FmgrInfo   *out;
 	LogicalRepTupleData tup;
 	ListCell   *lc;
+	ListCell   *parsed = NULL;	/* the source row whose key skey is */
+	Datum	   *skey = NULL;
 	uint64		t = 0;
+	uint64		tkey_row = PG_UINT64_MAX;	/* the target row whose key tkey_d is */
+	Datum	   *tkey_d = NULL;
 	int64		missing = 0,
 				extra = 0,
 				different = 0;
@@ -1708,8 +1690,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				ereport(LOG,
 						(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" failed: %s",
 								chunk_source->source_id, copy->verify_id, p->config->pipeline_id, why)));
-				ch->hi = NULL;	/* nothing more to compare */
-				return;
+				return false;
 			}
 	}
 
@@ -1740,23 +1721,22 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	while (lc != NULL || t < ntarget)
 	{
 		int			cmp;
-		Datum	   *skey = NULL;
-		Datum	   *tkey_d = NULL;
 
-		if (lc != NULL)
+		/* each row's key read once, when the walk comes to it */
+		if (lc != NULL && lc != parsed)
 		{
 			char	   *line = lfirst(lc);
+			char	  **text = palloc(sizeof(char *) * copy->nkeys);
 
 			laredo_baseline_parse_line(line, strlen(line), &tup, copy->qualified);
-			{
-				char	  **text = palloc(sizeof(char *) * copy->nkeys);
-
-				for (int k = 0; k < copy->nkeys; k++)
-					text[k] = tup.colvalues[copy->keycol[k]].data;
-				skey = chunk_key_parse(copy, text);
-			}
+			for (int k = 0; k < copy->nkeys; k++)
+				text[k] = tup.colvalues[copy->keycol[k]].data;
+			skey = chunk_key_parse(copy, text);
+			parsed = lc;
 		}
-		if (t < ntarget)
+		else if (lc == NULL)
+			skey = NULL;
+		if (t < ntarget && t != tkey_row)
 		{
 			for (int k = 0; k < copy->nkeys; k++)
 			{
@@ -1766,7 +1746,10 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				tkey[k] = isnull ? NULL : OutputFunctionCall(&out[copy->keycol[k]], d);
 			}
 			tkey_d = chunk_key_parse(copy, tkey);
+			tkey_row = t;
 		}
+		else if (t >= ntarget)
+			tkey_d = NULL;
 		cmp = skey == NULL ? 1 : tkey_d == NULL ? -1 : chunk_key_cmp(copy, skey, tkey_d);
 		if (cmp < 0)
 		{
@@ -1825,8 +1808,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	if (SPI_processed != 1)
 	{
 		SPI_finish();
-		ch->hi = NULL;
-		return;
+		return false;
 	}
 	for (int i = 0; i < 5; i++)
 	{
@@ -1856,6 +1838,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 						totals[0], totals[1], totals[2], totals[3], totals[4])));
 	SPI_finish();
 	laredo_apply_merge_position(ch->lsn);
+	return true;
 }
 
 /*
@@ -1914,9 +1897,10 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	/* a verification compares the range instead */
 	if (copy->verify_id != 0)
 	{
-		chunk_verify_range(copy, ch);
+		bool		goes_on = chunk_verify_range(copy, ch);
+
 		MemoryContextSwitchTo(old);
-		chunk_advance(copy, ch, true);
+		chunk_advance(copy, ch, goes_on);
 		return;
 	}
 
@@ -2019,7 +2003,7 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 /*
  * After a range merged (or compared): its end becomes the frontier, in
  * ChunkContext, and the range's context goes.  recorded false: the copy was
- * started over meanwhile, nothing more to read.
+ * started over meanwhile (or the verification ended), nothing more to read.
  */
 static void
 chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded)

@@ -22,7 +22,6 @@ typedef enum LaredoChunkChange
 } LaredoChunkChange;
 
 extern void laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, bool baseline);
-extern bool laredo_chunk_verifications_pending(LaredoSourceConfig *source);
 extern bool laredo_chunk_active(void);
 extern void laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn);
 extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,

@@ -1115,18 +1115,17 @@ worker_run(Oid owner)
 
 	/*
 	 * Pipelines that ask for it are copied in key ranges while the stream
-	 * goes on (chunk.c); the others are copied first, in one snapshot: the
-	 * slot's (a new baseline) or their own (pipelines added since).
+	 * goes on, and verifications asked for run the same way (chunk.c,
+	 * which returns at once when there is neither); the others are copied
+	 * first, in one snapshot: the slot's (a new baseline) or their own
+	 * (pipelines added since).
 	 */
-	if (needs_baseline || needs_sync || laredo_chunk_verifications_pending(source))
-	{
-		laredo_chunk_setup(source, owner, startpos, needs_baseline);
-		needs_sync = false;
-		foreach(lc, source->pipelines)
-			if (!((LaredoPipelineConfig *) lfirst(lc))->baselined &&
-				!((LaredoPipelineConfig *) lfirst(lc))->chunked)
-				needs_sync = true;
-	}
+	laredo_chunk_setup(source, owner, startpos, needs_baseline);
+	needs_sync = false;
+	foreach(lc, source->pipelines)
+		if (!((LaredoPipelineConfig *) lfirst(lc))->baselined &&
+			!((LaredoPipelineConfig *) lfirst(lc))->chunked)
+			needs_sync = true;
 
 	if (needs_baseline)
 	{
