@@ -148,6 +148,7 @@ typedef struct ChunkCopy
 	int64		verify_id;		/* a verification (laredo.verifications), not a copy; 0: a copy */
 	int			max_reported;	/* of a verification: keys listed at most */
 	int64		reported;		/* and listed so far */
+	bool		repair;			/* of a verification: the rows that differ replaced (0.8.0) */
 	TimestampTz next_read;		/* not before (the rate, a stale range's backoff) */
 	int			backoff_ms;		/* after a stale range: doubles up to 5 s */
 	char	  **frontier;		/* the last key merged; NULL: none */
@@ -615,6 +616,7 @@ typedef struct ChunkVerifyRequest
 	char	   *pipeline_id;
 	int			chunk_rows;
 	int			max_reported;
+	bool		repair;
 } ChunkVerifyRequest;
 
 /*
@@ -633,10 +635,11 @@ chunk_verify_requests(LaredoSourceConfig *source)
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_7_0)
 		return NIL;
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT v.verification_id, v.pipeline_id, v.chunk_rows, v.max_reported "
-							  "FROM laredo.verifications v JOIN laredo.pipeline_config p USING (pipeline_id) "
-							  "WHERE p.source_id = $1 AND v.state IN ('requested', 'running') "
-							  "ORDER BY v.verification_id",
+	if (SPI_execute_with_args(psprintf("SELECT v.verification_id, v.pipeline_id, v.chunk_rows, v.max_reported, %s "
+									   "FROM laredo.verifications v JOIN laredo.pipeline_config p USING (pipeline_id) "
+									   "WHERE p.source_id = $1 AND v.state IN ('requested', 'running') "
+									   "ORDER BY v.verification_id",
+									   laredo_catalog_version() >= LAREDO_CATALOG_0_8_0 ? "v.repair" : "false"),
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read laredo.verifications");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -651,6 +654,7 @@ chunk_verify_requests(LaredoSourceConfig *source)
 		v->pipeline_id = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 		v->chunk_rows = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		v->max_reported = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		v->repair = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		result = lappend(result, v);
 		MemoryContextSwitchTo(spi);
 	}
@@ -822,6 +826,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 				copy->verify_id = verify->id;
 				copy->chunk_rows = copy->read_rows = verify->chunk_rows;
 				copy->max_reported = verify->max_reported;
+				copy->repair = verify->repair;
 			}
 			copy->nkeys = list_length(keys);
 			copy->keynames = palloc(sizeof(char *) * copy->nkeys);
@@ -886,8 +891,9 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 					appendStringInfo(&names, "%s%s", k ? ", " : "", quote_identifier(copy->keynames[k]));
 				if (verify != NULL)
 					ereport(LOG,
-							(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" compares ranges of %d rows by (%s)",
-									source->source_id, verify->id, p->pipeline_id, copy->chunk_rows, names.data)));
+							(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" compares ranges of %d rows by (%s)%s",
+									source->source_id, verify->id, p->pipeline_id, copy->chunk_rows, names.data,
+									verify->repair ? " and repairs the rows that differ" : "")));
 				else
 					ereport(LOG,
 							(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in ranges of %d rows by (%s)%s",
@@ -1579,6 +1585,7 @@ chunk_verify_start(ChunkCopy *copy)
 	Datum		values[1] = {Int64GetDatum(copy->verify_id)};
 
 	SPI_connect();
+	/* (the rows a repair wrote before a restart stay written, and counted in repaired) */
 	if (SPI_execute_with_args("UPDATE laredo.verifications SET state = 'running', started_at = now(), "
 							  "finished_at = NULL, ranges = 0, rows_compared = 0, missing = 0, extra = 0, "
 							  "different = 0, rereads = 0, first_lsn = NULL, last_lsn = NULL, error = NULL "
@@ -1610,6 +1617,104 @@ chunk_verify_report(ChunkCopy *copy, List **listed, const char *kind, char **key
 	*listed = lappend(*listed, d);
 }
 
+/* A row a repair writes: the source's row (missing, different), or a key (extra). */
+typedef struct ChunkRepair
+{
+	LaredoChunkChange kind;		/* insert, update or delete */
+	const char *line;			/* the source's row, COPY text; NULL: a delete */
+	char	  **key;			/* a delete's key, as text */
+} ChunkRepair;
+
+static List *
+chunk_repair_add(List *repairs, ChunkCopy *copy, Chunk *ch, LaredoChunkChange kind,
+				 const char *line, char **key)
+{
+	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
+	ChunkRepair *r = palloc0(sizeof(ChunkRepair));
+
+	r->kind = kind;
+	r->line = line;
+	if (key != NULL)
+	{
+		r->key = palloc(sizeof(char *) * copy->nkeys);
+		for (int k = 0; k < copy->nkeys; k++)
+			r->key[k] = pstrdup(key[k]);
+	}
+	repairs = lappend(repairs, r);
+	MemoryContextSwitchTo(old);
+	return repairs;
+}
+
+/*
+ * A repair writes the rows of a range that differ, at the range's position
+ * in the local transaction that records it: the source's row where the
+ * target lacks it or has it different, and a delete where the target has a
+ * row the source lacks.  Through the target's own insert, update and delete,
+ * as the stream's changes are written (its indexes, triggers and
+ * constraints), each a step of its own; nothing else of the target is
+ * written.  A target that refuses a row fails its pipeline, as a refused
+ * change does.
+ */
+static void
+chunk_repair_rows(ChunkCopy *copy, Chunk *ch, List *repairs)
+{
+	LaredoPipeline *p = copy->pipeline;
+	LogicalRepRelation *rel = ch->br->rel;
+	MemoryContext rowcxt = AllocSetContextCreate(ch->cxt, "laredo repair row", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
+	LogicalRepTupleData tup;
+	ListCell   *lc;
+
+	laredo_baseline_tuple_init(&tup, rel->natts);
+	laredo_apply_set_applying(p);
+	if (p->rel != rel)
+	{
+		p->routine->relation(p, rel);
+		p->rel = rel;
+	}
+	foreach(lc, repairs)
+	{
+		ChunkRepair *r = lfirst(lc);
+
+		MemoryContextSwitchTo(rowcxt);
+		if (r->line != NULL)
+			laredo_baseline_parse_line((char *) r->line, strlen(r->line), &tup, copy->qualified);
+		else
+		{
+			/* the key alone, as a DELETE carries it */
+			for (int i = 0; i < rel->natts; i++)
+			{
+				resetStringInfo(&tup.colvalues[i]);
+				tup.colstatus[i] = LOGICALREP_COLUMN_NULL;
+			}
+			for (int k = 0; k < copy->nkeys; k++)
+			{
+				appendStringInfoString(&tup.colvalues[copy->keycol[k]], r->key[k]);
+				tup.colstatus[copy->keycol[k]] = LOGICALREP_COLUMN_TEXT;
+			}
+		}
+		laredo_apply_begin_local();
+		switch (r->kind)
+		{
+			case LAREDO_CHUNK_INSERT:
+				p->routine->insert(p, &tup);
+				break;
+			case LAREDO_CHUNK_UPDATE:
+				p->routine->update(p, NULL, &tup);
+				break;
+			default:
+				p->routine->delete(p, &tup);
+				break;
+		}
+		laredo_apply_end_step();
+		MemoryContextSwitchTo(ch->cxt);
+		MemoryContextReset(rowcxt);
+	}
+	p->touched = true;
+	laredo_apply_set_applying(NULL);
+	MemoryContextSwitchTo(old);
+}
+
 /*
  * A range of a verification, at its position L (where a copy would merge
  * it): the target's rows of (lo, hi] are compared with the source's, key
@@ -1618,6 +1723,7 @@ chunk_verify_report(ChunkCopy *copy, List **listed, const char *kind, char **key
  * is different: the source's text read with the target column's type (as
  * a change is applied) against the stored value, byte for byte.  Counted,
  * and the keys listed, in the batch's transaction, with the position.
+ * With repair, the rows that differ are then written (chunk_repair_rows).
  * Returns false when the verification ended here instead (failed, or gone
  * with its pipeline).
  */
@@ -1646,9 +1752,11 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				different = 0;
 	char	  **tkey = palloc(sizeof(char *) * copy->nkeys);
 	List	   *listed = NIL;
-	int64		totals[5];
-	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID};
-	Datum		values[6];
+	List	   *repairs = NIL;
+	bool		v080 = laredo_catalog_version() >= LAREDO_CATALOG_0_8_0;
+	int64		totals[6] = {0};
+	Oid			types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, INT8OID};
+	Datum		values[7];
 
 	/* the target as the stream has left it at L: held-back updates written */
 	laredo_apply_set_applying(p);
@@ -1759,6 +1867,8 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				text[k] = pstrdup(tup.colvalues[copy->keycol[k]].data);
 			missing++;
 			chunk_verify_report(copy, &listed, "missing", text);
+			if (copy->repair)
+				repairs = chunk_repair_add(repairs, copy, ch, LAREDO_CHUNK_INSERT, lfirst(lc), NULL);
 			lc = lnext(ch->lines, lc);
 			continue;
 		}
@@ -1766,6 +1876,8 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 		{
 			extra++;
 			chunk_verify_report(copy, &listed, "extra", tkey);
+			if (copy->repair)
+				repairs = chunk_repair_add(repairs, copy, ch, LAREDO_CHUNK_DELETE, NULL, tkey);
 			t++;
 			continue;
 		}
@@ -1783,6 +1895,8 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 			{
 				different++;
 				chunk_verify_report(copy, &listed, "different", tkey);
+				if (copy->repair)
+					repairs = chunk_repair_add(repairs, copy, ch, LAREDO_CHUNK_UPDATE, lfirst(lc), NULL);
 				break;
 			}
 		}
@@ -1796,13 +1910,15 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	values[3] = Int64GetDatum(extra);
 	values[4] = Int64GetDatum(different);
 	values[5] = LSNGetDatum(ch->lsn);
+	values[6] = Int64GetDatum(list_length(repairs));
 	if (SPI_execute_with_args(psprintf("UPDATE laredo.verifications SET ranges = ranges + 1, "
 									   "rows_compared = rows_compared + $2, missing = missing + $3, "
 									   "extra = extra + $4, different = different + $5, "
-									   "first_lsn = coalesce(first_lsn, $6), last_lsn = $6%s "
-									   "WHERE verification_id = $1 RETURNING ranges, rows_compared, missing, extra, different",
-									   ch->hi == NULL ? ", state = 'done', finished_at = now()" : ""),
-							  6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+									   "first_lsn = coalesce(first_lsn, $6), last_lsn = $6%s%s "
+									   "WHERE verification_id = $1 RETURNING ranges, rows_compared, missing, extra, different%s",
+									   ch->hi == NULL ? ", state = 'done', finished_at = now()" : "",
+									   v080 ? ", repaired = repaired + $7" : "", v080 ? ", repaired" : ""),
+							  v080 ? 7 : 6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
 	/* gone (its pipeline dropped meanwhile): nothing more to compare */
 	if (SPI_processed != 1)
@@ -1810,7 +1926,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 		SPI_finish();
 		return false;
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < (v080 ? 6 : 5); i++)
 	{
 		bool		isnull;
 
@@ -1833,10 +1949,13 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" is done: "
 						INT64_FORMAT " ranges, " INT64_FORMAT " rows compared, " INT64_FORMAT " missing, "
-						INT64_FORMAT " extra, " INT64_FORMAT " different",
+						INT64_FORMAT " extra, " INT64_FORMAT " different%s",
 						chunk_source->source_id, copy->verify_id, p->config->pipeline_id,
-						totals[0], totals[1], totals[2], totals[3], totals[4])));
+						totals[0], totals[1], totals[2], totals[3], totals[4],
+						copy->repair ? psprintf(", " INT64_FORMAT " rows repaired", totals[5]) : "")));
 	SPI_finish();
+	if (repairs != NIL)
+		chunk_repair_rows(copy, ch, repairs);
 	laredo_apply_merge_position(ch->lsn);
 	return true;
 }

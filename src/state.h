@@ -88,6 +88,7 @@ typedef struct LaredoPipelineCounters
 #define LAREDO_CATALOG_0_5_0	500
 #define LAREDO_CATALOG_0_6_0	600
 #define LAREDO_CATALOG_0_7_0	700
+#define LAREDO_CATALOG_0_8_0	800
 extern int	laredo_catalog_version(void);
 
 extern char *laredo_origin_name(const char *source_id);

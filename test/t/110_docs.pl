@@ -59,6 +59,7 @@ run_page('chunks.md');
 like($out{'chunks.md:2'}, qr/^done\|\{id\}\|6\|50000\|100\.0$/m, 'chunks.md: the copy took six ranges');
 is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.events'), '50000', 'chunks.md: every row arrived');
 like($out{'chunks.md:4'}, qr/^done\|6\|50000\|0\|0\|0$/m, 'chunks.md: the verification compared six ranges and found nothing');
+like($out{'chunks.md:6'}, qr/^done\|1\|0\|0\|1\n1$/m, 'chunks.md: the repair found the row deleted behind laredo\'s back and wrote it back');
 
 run_page('schema-changes.md');
 like($out{'schema-changes.md:2'}, qr/app\.invoices\|app_invoices/, 'schema-changes.md: add_schema made a pipeline for the table');

@@ -8,6 +8,10 @@
 #   - rows changed behind laredo's back (updated, deleted and inserted
 #     directly in the mirror with session_replication_role = replica) are
 #     reported exactly: each differing key with its kind, and nothing else;
+#   - repair (laredo.repair_pipeline) writes exactly those rows back to the
+#     source's, under the same load: the next verification finds nothing,
+#     the untouched rows keep their physical place (ctid), and the mirror
+#     ends equal to the source;
 #   - a request the pipeline cannot take is refused and changes nothing;
 #   - a verification of a pipeline sent back to copy fails, saying why.
 use strict;
@@ -96,6 +100,26 @@ is($consumer->safe_psql('postgres', qq{SELECT string_agg(kind || ' ' || key[1], 
 	'different 15001, different 15002, different 15003, missing 16001, missing 16002, extra 50001, extra 50002',
 	'and listed exactly: each differing key with its kind, nothing else');
 
+# Repair: the same seven rows written back, and only they: every other
+# row of the mirror keeps its ctid (not rewritten), and a verification
+# after it finds nothing.
+my $ctids = q{SELECT count(*) FROM mirror.acct a JOIN ctids c USING (id) WHERE a.ctid <> c.at_ctid};
+$consumer->safe_psql('postgres', q{CREATE TABLE ctids AS SELECT id, ctid AS at_ctid FROM mirror.acct WHERE id BETWEEN 12001 AND 20000});
+my $r1 = $consumer->safe_psql('postgres', q{SELECT laredo.repair_pipeline('acct', chunk_rows => 2000)});
+is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '180s')}), 'done', 'the repair is done');
+is($consumer->safe_psql('postgres', qq{SELECT repair || ' ' || missing || ' ' || extra || ' ' || different || ' ' || repaired
+	FROM laredo.verifications WHERE verification_id = $r1}), 'true 2 2 3 7',
+	'it found the same seven rows and repaired them');
+is($consumer->safe_psql('postgres', qq{SELECT string_agg(kind || ' ' || key[1], ', ' ORDER BY key[1]::int)
+	FROM laredo.verification_rows WHERE verification_id = $r1}),
+	'different 15001, different 15002, different 15003, missing 16001, missing 16002, extra 50001, extra 50002',
+	'and listed them');
+is($consumer->safe_psql('postgres', $ctids), '3', 'only the three different rows of those keys were rewritten');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM mirror.acct WHERE id IN (50001, 50002) OR note IN ('tampered', 'extra')}),
+	'0', 'the extra rows are gone, the tampered note too');
+my ($v5, $result5) = verify();
+is($result5, 'done 0 0 0 -', 'a verification after the repair finds nothing');
+
 # Refused: a second verification while one runs, a bad range size, a
 # pipeline that is not a plain mirror.
 my $v3 = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('acct')});
@@ -103,6 +127,8 @@ my ($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT laredo.verify_
 like($stderr, qr/pipeline "acct" is being verified/, 'a second verification while one runs is refused');
 ($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT laredo.verify_pipeline('acct', chunk_rows => 0)});
 like($stderr, qr/invalid chunk_rows 0/, 'a bad range size is refused');
+($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT laredo.verify_pipeline('acct', repair => NULL)});
+like($stderr, qr/invalid repair NULL/, 'a NULL repair is refused');
 $consumer->safe_psql('postgres', q{
 	CREATE SCHEMA log;
 	SELECT laredo.create_pipeline('acct_log', 'main', 'public.acct', target => 'log.acct', target_kind => 'changelog');
@@ -134,5 +160,9 @@ is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE p
 	'the pipeline streamed throughout');
 my @errors = grep { /ERROR:/ && !/410_verify\.pl/ } split /\n/, slurp_file($consumer->logfile);
 is(scalar(@errors), 0, 'no ERROR of laredo\'s on the consumer') or diag(join("\n", @errors));
+# (as text in one time zone: the consumer's is not the source's)
+my $digest = q{SET timezone = 'UTC'; SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY id)) FROM %s t};
+is($consumer->safe_psql('postgres', sprintf($digest, 'mirror.acct')), $source->safe_psql('postgres', sprintf($digest, 'acct')),
+	'the mirror ends equal to the source');
 
 done_testing();
