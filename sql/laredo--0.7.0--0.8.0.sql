@@ -3,6 +3,8 @@
 -- What 0.8.0 adds to the catalog: repair.  verify_pipeline takes repair
 -- (replace the rows that differ with the source's), laredo.repair_pipeline
 -- asks for it, and laredo.verifications records it (repair, repaired).
+-- And laredo.verify_source: every pipeline of a source verified (or
+-- repaired) in one request.
 -- Nothing that exists changes otherwise.
 
 \echo Use "ALTER EXTENSION laredo UPDATE TO '0.8.0'" to load this file. \quit
@@ -71,3 +73,39 @@ CREATE FUNCTION laredo.repair_pipeline(pipeline_id text, chunk_rows integer DEFA
 RETURNS bigint
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 RETURN laredo.verify_pipeline(pipeline_id, chunk_rows, max_reported, repair => true);
+
+-- 0.8.0: every pipeline of a source that can be verified (a plain mirror,
+-- copied, not being verified) is asked for a verification (or a repair), in
+-- one request; the others are named in a NOTICE with the reason.  Returns
+-- the pipelines and their verifications' ids.
+CREATE FUNCTION laredo.verify_source(source_id text, chunk_rows integer DEFAULT 10000,
+                                     max_reported integer DEFAULT 1000, repair boolean DEFAULT false)
+RETURNS TABLE (pipeline_id text, verification_id bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	v_pipeline text;
+	v_msg text;
+	v_n integer := 0;
+BEGIN
+	PERFORM laredo._require_admin('verify a source');
+	s := laredo._source(source_id);
+	FOR v_pipeline IN SELECT p.pipeline_id FROM laredo.pipeline_config p
+	                  WHERE p.source_id = s.source_id ORDER BY p.pipeline_id LOOP
+		BEGIN
+			verification_id := laredo.verify_pipeline(v_pipeline, chunk_rows, max_reported, repair);
+			pipeline_id := v_pipeline;
+			v_n := v_n + 1;
+			RETURN NEXT;
+		EXCEPTION WHEN feature_not_supported OR object_not_in_prerequisite_state THEN
+			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+			RAISE NOTICE 'pipeline "%" is not verified: %', v_pipeline, v_msg;
+		END;
+	END LOOP;
+	IF v_n = 0 THEN
+		RAISE EXCEPTION 'source "%" has no pipeline that can be verified now', s.source_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Verification compares a plain mirror (a table target without columns, soft_delete, metadata_columns or where), once its copy is done and while no other verification of it runs.';
+	END IF;
+END
+$$;

@@ -674,9 +674,9 @@ chunk_verify_request(List *requests, LaredoPipelineConfig *p)
 	return NULL;
 }
 
-/* A verification that cannot run: failed, with why (inside a transaction). */
+/* A verification that cannot run: failed, with why (inside a transaction), and logged. */
 static void
-chunk_verify_fail(int64 id, const char *why)
+chunk_verify_fail(int64 id, const char *pipeline_id, const char *why)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2] = {Int64GetDatum(id), CStringGetTextDatum(why)};
@@ -686,6 +686,9 @@ chunk_verify_fail(int64 id, const char *why)
 							  "WHERE verification_id = $1 AND state IN ('requested', 'running')", 2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record verification " INT64_FORMAT, id);
 	SPI_finish();
+	ereport(LOG,
+			(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" failed: %s",
+					chunk_source->source_id, id, pipeline_id, why)));
 }
 
 /*
@@ -707,6 +710,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_6_0)
 		return;
+	chunk_source = source;
 	/* copies to make, and verifications of pipelines that stream */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -723,7 +727,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			any = true;
 		/* the verification of a pipeline copied again would compare a target being filled */
 		if (v != NULL && copied)
-			chunk_verify_fail(v->id, "the pipeline is being copied again (a new baseline or a resync); verify it once its copy is done");
+			chunk_verify_fail(v->id, p->pipeline_id, "the pipeline is being copied again (a new baseline or a resync); verify it once its copy is done");
 		else if (v != NULL)
 			any = true;
 	}
@@ -755,7 +759,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		foreach(lc, verifies)
-			chunk_verify_fail(((ChunkVerifyRequest *) lfirst(lc))->id,
+			chunk_verify_fail(((ChunkVerifyRequest *) lfirst(lc))->id, ((ChunkVerifyRequest *) lfirst(lc))->pipeline_id,
 							  "the source is a standby: ranges are read only on a primary (the WAL insert position exists only there)");
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(setup_cxt);
@@ -804,7 +808,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			}
 			if (keys == NIL && verify != NULL)
 			{
-				chunk_verify_fail(verify->id, psprintf("its table cannot be read in key ranges: %s", why));
+				chunk_verify_fail(verify->id, p->pipeline_id, psprintf("its table cannot be read in key ranges: %s", why));
 				continue;
 			}
 			if (keys == NIL)
@@ -1794,10 +1798,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 				char	   *why = psprintf("the target %s has no column \"%s\", which the source publishes",
 										   target, rel->attnames[i]);
 
-				chunk_verify_fail(copy->verify_id, why);
-				ereport(LOG,
-						(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" failed: %s",
-								chunk_source->source_id, copy->verify_id, p->config->pipeline_id, why)));
+				chunk_verify_fail(copy->verify_id, p->config->pipeline_id, why);
 				return false;
 			}
 	}

@@ -59,7 +59,21 @@ run_page('chunks.md');
 like($out{'chunks.md:2'}, qr/^done\|\{id\}\|6\|50000\|100\.0$/m, 'chunks.md: the copy took six ranges');
 is($consumer->safe_psql('postgres', 'SELECT count(*) FROM cache.events'), '50000', 'chunks.md: every row arrived');
 like($out{'chunks.md:4'}, qr/^done\|6\|50000\|0\|0\|0$/m, 'chunks.md: the verification compared six ranges and found nothing');
+like($out{'chunks.md:7'}, qr/^events\|\d+$/m, 'chunks.md: verify_source asked for the events pipeline among the source\'s');
 like($out{'chunks.md:6'}, qr/^done\|1\|0\|0\|1\n1$/m, 'chunks.md: the repair found the row deleted behind laredo\'s back and wrote it back');
+# the source's verifications done before the next page changes its pipelines: every mirror clean
+my $source_ids = join(',', $out{'chunks.md:7'} =~ /^\S+\|(\d+)$/mg);
+$consumer->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM laredo.verifications WHERE verification_id IN ($source_ids) AND state NOT IN ('done', 'failed')")
+  or die 'the verification of source shop did not finish';
+is($consumer->safe_psql('postgres', "SELECT string_agg(pipeline_id || ' ' || state || ' ' || (missing + extra + different + repaired), ', ' ORDER BY pipeline_id)
+	FROM laredo.verifications WHERE verification_id IN ($source_ids) AND state = 'done'"), 'customers done 0, events done 0, orders done 0',
+	'chunks.md: every mirror of the source with a key verifies clean');
+is($consumer->safe_psql('postgres', "SELECT string_agg(pipeline_id || ': ' || error, ', ' ORDER BY pipeline_id) FROM laredo.verifications
+	WHERE verification_id IN ($source_ids) AND state <> 'done'"),
+	'audit: its table cannot be read in key ranges: it has no primary key or replica identity index, '
+	. 'open_tickets: its table cannot be read in key ranges: its replica identity is not a key',
+	'chunks.md: those without a key fail, saying why');
 
 run_page('schema-changes.md');
 like($out{'schema-changes.md:2'}, qr/app\.invoices\|app_invoices/, 'schema-changes.md: add_schema made a pipeline for the table');

@@ -13,6 +13,8 @@
 #     the untouched rows keep their physical place (ctid), and the mirror
 #     ends equal to the source;
 #   - a request the pipeline cannot take is refused and changes nothing;
+#   - laredo.verify_source verifies (and repairs) every plain mirror of a
+#     source in one request, and names the pipelines it leaves out;
 #   - a verification of a pipeline sent back to copy fails, saying why.
 use strict;
 use warnings;
@@ -31,6 +33,8 @@ $source->safe_psql('postgres', q{
 	CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text, at timestamptz, amount numeric(12,2));
 	INSERT INTO acct SELECT g, 0, 'n' || g, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', g / 100.0
 	  FROM generate_series(1, 20000) g;
+	CREATE TABLE small (k int PRIMARY KEY, v text);
+	INSERT INTO small SELECT g, 'v' || g FROM generate_series(1, 100) g;
 });
 my $connstr = $source->connstr('postgres');
 $consumer->safe_psql('postgres', qq{
@@ -41,6 +45,8 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.add_table('main', 'public.acct');
 	SELECT laredo.create_pipeline('acct', 'main', 'public.acct', target => 'mirror.acct',
 	                              options => '{"copy_rate": 5000}');
+	SELECT laredo.add_table('main', 'public.small');
+	SELECT laredo.create_pipeline('small', 'main', 'public.small', target => 'mirror.small');
 	CALL laredo.wait_for_catchup('main', '120s');
 });
 
@@ -158,6 +164,29 @@ $load->finish;
 $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
 is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'acct'}), 'STREAMING',
 	'the pipeline streamed throughout');
+
+# A whole source: both mirrors verified and repaired in one request, the
+# change log left out and named.
+$consumer->safe_psql('postgres', q{
+	SET session_replication_role = replica;
+	UPDATE mirror.small SET v = 'tampered' WHERE k = 7;
+	DELETE FROM mirror.small WHERE k = 8;
+});
+($rc, $stdout, $stderr) = $consumer->psql('postgres',
+	q{SELECT string_agg(pipeline_id, ',' ORDER BY pipeline_id) FROM laredo.verify_source('main', chunk_rows => 2000, repair => true)});
+is($stdout, 'acct,small', 'verify_source asks for both mirrors');
+like($stderr, qr/NOTICE:  pipeline "acct_log" is not verified: pipeline "acct_log" cannot be verified yet/,
+	'and names the change log it leaves out, with why');
+is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '180s') || laredo.wait_for_verification('small', '180s')}),
+	'donedone', 'both verifications are done');
+is($consumer->safe_psql('postgres', q{SELECT string_agg(pipeline_id || ' ' || missing || ' ' || extra || ' ' || different || ' ' || repaired, ', ' ORDER BY pipeline_id)
+	FROM laredo.verifications WHERE verification_id IN (SELECT max(verification_id) FROM laredo.verifications GROUP BY pipeline_id)}),
+	'acct 0 0 0 0, small 1 0 1 2', 'each found and repaired what differed in its mirror');
+is(table_digest($consumer, 'postgres', 'mirror.small', 'k'), table_digest($source, 'postgres', 'small', 'k'),
+	'the small mirror is equal to its source again');
+($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT * FROM laredo.verify_source('nope')});
+like($stderr, qr/source "nope" does not exist/, 'an unknown source is refused');
+
 my @errors = grep { /ERROR:/ && !/410_verify\.pl/ } split /\n/, slurp_file($consumer->logfile);
 is(scalar(@errors), 0, 'no ERROR of laredo\'s on the consumer') or diag(join("\n", @errors));
 # (as text in one time zone: the consumer's is not the source's)
