@@ -130,17 +130,22 @@ sync_one(WalReceiverConn *conn, LaredoSourceConfig *source, const char *pubname,
 				 errdetail("The slot's changes can only be decoded with the publication they were written under."),
 				 errhint("Call laredo.reset_source('%s') to create the publication and a new slot and take a new baseline.",
 						 id)));
+	/*
+	 * The publication and its mark in one statement string, which the
+	 * source runs as one transaction: a worker stopped between the two
+	 * (sources are restarted at every change of their configuration) would
+	 * leave a publication without the mark, which no later start could tell
+	 * from somebody else's.
+	 */
 	if (rows == NIL)
 	{
 		laredo_remote_command(conn,
-							  psprintf("CREATE PUBLICATION %s %s%s WITH (publish = %s, publish_via_partition_root = %s)",
+							  psprintf("CREATE PUBLICATION %s %s%s WITH (publish = %s, publish_via_partition_root = %s); "
+									   "COMMENT ON PUBLICATION %s IS %s",
 									   quote_identifier(pubname), tables[0] ? "FOR " : "", tables,
 									   quote_literal_cstr(publish),
-									   source->publish_via_partition_root ? "true" : "false"),
-							  id);
-		laredo_remote_command(conn,
-							  psprintf("COMMENT ON PUBLICATION %s IS %s", quote_identifier(pubname),
-									   quote_literal_cstr(ownership_mark(source))),
+									   source->publish_via_partition_root ? "true" : "false",
+									   quote_identifier(pubname), quote_literal_cstr(ownership_mark(source))),
 							  id);
 		return;
 	}
