@@ -664,7 +664,6 @@ laredo_apply_commit_local(XLogRecPtr end_lsn, TimestampTz commit_time, bool adva
 	CommitTransactionCommand();
 	laredo_xact_origin_lsn = InvalidXLogRecPtr;
 	laredo_xact_origin_timestamp = 0;
-	laredo_schema_release();
 
 	foreach(lc, apply_pipelines)
 	{

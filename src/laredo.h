@@ -113,6 +113,7 @@ extern void laredo_wake_at_commit(void);
 /* source_worker.c */
 PGDLLEXPORT void laredo_source_worker_main(Datum arg);
 extern void laredo_worker_set_state(LaredoSourceState state);
+extern struct pg_conn *laredo_worker_sql_conn(void);
 extern LaredoWorkerSlot *MyLaredoSlot;
 
 #endif							/* LAREDO_H */

@@ -91,7 +91,6 @@ typedef struct SourceShape
 	List	   *columns;		/* of SourceColumn * */
 } SourceShape;
 
-static PGconn *catalog_conn = NULL;
 
 void
 laredo_schema_note_relation(StringInfo s, MemoryContext cxt)
@@ -352,7 +351,14 @@ change_record(LaredoPipeline *p, const char *change, const char *statement)
 					statement ? "; ran: " : "", statement ? statement : "")));
 }
 
-/* The source table's columns now, on a plain connection kept until the local commit. */
+/*
+ * The source table's columns now, read on the worker's plain connection
+ * to the source (the one that reads the slot's state): pgoutput describes
+ * a table again after every invalidation of it on the source (autovacuum's
+ * and ANALYZE's too), and a connection of its own for each (a backend
+ * forked on the source, authentication) stalled the stream for
+ * milliseconds each time.
+ */
 static SourceShape *
 source_shape(LogicalRepRelation *rel)
 {
@@ -361,11 +367,7 @@ source_shape(LogicalRepRelation *rel)
 	List	   *rows;
 	ListCell   *lc;
 
-	if (catalog_conn == NULL)
-		catalog_conn = laredo_connect_sql(source->connection, source->owner,
-										  psprintf("laredo catalog %s", source->source_id),
-										  source->source_id);
-	rows = laredo_sql_query(catalog_conn, psprintf(
+	rows = laredo_sql_query(laredo_worker_sql_conn(), psprintf(
 		"SELECT a.attname, a.attnum::text, a.atttypid::text, a.atttypmod::text, a.attnotnull::text, "
 		"       (a.attidentity <> '')::text, (a.attgenerated <> '')::text, a.atthasdef::text, "
 		"       a.atthasmissing::text, "
@@ -395,16 +397,6 @@ source_shape(LogicalRepRelation *rel)
 		shape->columns = lappend(shape->columns, c);
 	}
 	return shape;
-}
-
-void
-laredo_schema_release(void)
-{
-	if (catalog_conn != NULL)
-	{
-		PQfinish(catalog_conn);
-		catalog_conn = NULL;
-	}
 }
 
 static SourceColumn *

@@ -43,6 +43,5 @@ extern void laredo_schema_record_baseline(LaredoPipeline *pipeline, LogicalRepRe
 										  bool first);
 
 /* closes the catalog connection to the source, if open */
-extern void laredo_schema_release(void);
 
 #endif

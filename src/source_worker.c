@@ -64,14 +64,15 @@ static Oid	worker_owner = InvalidOid;
 
 /*
  * A plain connection to the source, beside the replication one, for reads
- * while it streams (the slot's state, a partition's ancestors): an idle
+ * while it streams (the slot's state, a partition's ancestors, a table's
+ * columns when the stream describes it again: schema_changes.c): an idle
  * replication connection would be a walsender, which the source wakes on
  * every WAL flush; an idle backend sleeps.
  */
 static PGconn *worker_status = NULL;
 
-static PGconn *
-worker_status_conn(void)
+PGconn *
+laredo_worker_sql_conn(void)
 {
 	if (worker_status == NULL)
 	{
@@ -97,7 +98,7 @@ worker_resolve_relation(LogicalRepRelation *rel)
 	List	   *rows;
 	ListCell   *lc;
 
-	rows = laredo_sql_query(worker_status_conn(),
+	rows = laredo_sql_query(laredo_worker_sql_conn(),
 							psprintf("SELECT n.nspname::text, c.relname::text "
 									 "FROM pg_catalog.pg_partition_ancestors(%u) WITH ORDINALITY a(relid, o) "
 									 "JOIN pg_catalog.pg_class c ON c.oid = a.relid "
@@ -153,7 +154,7 @@ worker_check_tables(LaredoSourceConfig *source)
 						   "pg_catalog.quote_ident(v.t))::oid::text FROM (VALUES ");
 	laredo_append_table_names(&q, tables);
 	appendStringInfoString(&q, ") v(s, t)");
-	rows = laredo_sql_query(worker_status_conn(), q.data, 3, worker_source_id);
+	rows = laredo_sql_query(laredo_worker_sql_conn(), q.data, 3, worker_source_id);
 	foreach(lc, rows)
 	{
 		char	  **row = lfirst(lc);
@@ -191,7 +192,7 @@ worker_check_partitions(LaredoSourceConfig *source)
 			tables = lappend(tables, lfirst(lc));
 	if (tables == NIL)
 		return;
-	rows = laredo_sql_query(worker_status_conn(), laredo_partitions_query(tables), 3, worker_source_id);
+	rows = laredo_sql_query(laredo_worker_sql_conn(), laredo_partitions_query(tables), 3, worker_source_id);
 	foreach(lc, rows)
 	{
 		char	  **row = lfirst(lc);
@@ -248,7 +249,7 @@ worker_check_identities(LaredoSourceConfig *source)
 						   "WHERE (n.nspname, c.relname) IN (");
 	laredo_append_table_names(&query, source->tables);
 	appendStringInfoChar(&query, ')');
-	rows = laredo_sql_query(worker_status_conn(), query.data, 4, worker_source_id);
+	rows = laredo_sql_query(laredo_worker_sql_conn(), query.data, 4, worker_source_id);
 	foreach(lc, rows)
 	{
 		char	  **row = lfirst(lc);
@@ -322,7 +323,7 @@ worker_count_leaves(LaredoTableConfig *table)
 {
 	List	   *rows;
 
-	rows = laredo_sql_query(worker_status_conn(),
+	rows = laredo_sql_query(laredo_worker_sql_conn(),
 							psprintf("SELECT count(*)::text FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(%s)) "
 									 "WHERE isleaf",
 									 quote_literal_cstr(quote_qualified_identifier(table->schema_name,
@@ -887,7 +888,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
 
-			LaredoSlotInfo *info = laredo_slot_info_sql(worker_status_conn(), worker_source_id,
+			LaredoSlotInfo *info = laredo_slot_info_sql(laredo_worker_sql_conn(), worker_source_id,
 														source->slot_name);
 
 			worker_publish_slot_info(info);
@@ -907,7 +908,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
 
 			worker_note_text("failover_readiness",
-							 laredo_failover_readiness(source, worker_status_conn(), owner),
+							 laredo_failover_readiness(source, laredo_worker_sql_conn(), owner),
 							 &readiness, &readiness_known);
 			MemoryContextSwitchTo(old);
 			last_failover_check = now;
