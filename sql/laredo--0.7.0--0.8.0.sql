@@ -3,6 +3,7 @@
 -- What 0.8.0 adds to the catalog: repair.  verify_pipeline takes repair
 -- (replace the rows that differ with the source's), laredo.repair_pipeline
 -- asks for it, and laredo.verifications records it (repair, repaired).
+-- A verification compares a hash of each range first (hashed_ranges).
 -- And laredo.verify_source: every pipeline of a source verified (or
 -- repaired) in one request.
 -- Nothing that exists changes otherwise.
@@ -10,7 +11,7 @@
 \echo Use "ALTER EXTENSION laredo UPDATE TO '0.8.0'" to load this file. \quit
 
 ALTER TABLE laredo.verifications ADD COLUMN repair boolean NOT NULL DEFAULT false,
-	ADD COLUMN repaired bigint NOT NULL DEFAULT 0;
+	ADD COLUMN repaired bigint NOT NULL DEFAULT 0, ADD COLUMN hashed_ranges bigint NOT NULL DEFAULT 0;
 
 -- verify_pipeline: repair (a new argument, so a new function).
 DROP FUNCTION laredo.verify_pipeline(text, integer, integer);

@@ -2558,7 +2558,8 @@ GRANT SELECT ON laredo.copies TO PUBLIC;
 -- the counts are exact, verification_rows lists the keys that differ (at
 -- most max_reported of them).  With repair (0.8.0), the rows that differ
 -- are replaced by the source's at the range's position, and counted in
--- repaired.
+-- repaired.  hashed_ranges (0.8.0): the ranges found equal by a hash of
+-- their rows on each side, whose rows were not read.
 CREATE TABLE laredo.verifications (
 	verification_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	pipeline_id text NOT NULL REFERENCES laredo.pipeline_config ON UPDATE CASCADE ON DELETE CASCADE,
@@ -2578,7 +2579,8 @@ CREATE TABLE laredo.verifications (
 	last_lsn pg_lsn,
 	error text,
 	repair boolean NOT NULL DEFAULT false,
-	repaired bigint NOT NULL DEFAULT 0
+	repaired bigint NOT NULL DEFAULT 0,
+	hashed_ranges bigint NOT NULL DEFAULT 0
 );
 REVOKE ALL ON laredo.verifications FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.verifications TO laredo_admin;

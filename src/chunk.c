@@ -31,9 +31,12 @@
  *
  *	  A verification (laredo.verify_pipeline) reads ranges the same way and,
  *	  at L, compares the target's rows of the range with the source's
- *	  instead of replacing them: keys missing, extra or different, counted
- *	  in laredo.verifications and listed in laredo.verification_rows.  The
- *	  stream's changes are applied throughout (no key is skipped).
+ *	  instead of replacing them: a hash of the range's rows on each side
+ *	  first, then, when they differ, the range's rows, read again: keys
+ *	  missing, extra or different, counted in laredo.verifications and
+ *	  listed in laredo.verification_rows, and with repair written to be the
+ *	  source's.  The stream's changes are applied throughout (no key is
+ *	  skipped).
  *
  *	  Gentle on the source: at most copy_rate rows and copy_rate_bytes bytes
  *	  are read a second, each read under copy_statement_timeout; a read that
@@ -61,6 +64,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -110,6 +114,8 @@ typedef struct Chunk
 	Size		bytes;			/* of its lines */
 	int			limit;			/* the rows asked for: fewer, and it is the last */
 	bool		stale;
+	bool		hashed;			/* a verification's hash of the range: nrows and hash, no lines */
+	char	   *hash;
 } Chunk;
 
 /* A merged range's end, for moving the frontier back. */
@@ -149,6 +155,9 @@ typedef struct ChunkCopy
 	int			max_reported;	/* of a verification: keys listed at most */
 	int64		reported;		/* and listed so far */
 	bool		repair;			/* of a verification: the rows that differ replaced (0.8.0) */
+	bool		rows_pending;	/* of a verification: the range after the frontier differed by
+								 * its hash, its rows are read next */
+	char	  **rows_hi;		/* and its end; NULL: open above */
 	TimestampTz next_read;		/* not before (the rate, a stale range's backoff) */
 	int			backoff_ms;		/* after a stale range: doubles up to 5 s */
 	char	  **frontier;		/* the last key merged; NULL: none */
@@ -1270,6 +1279,7 @@ typedef struct ChunkRead
 	List	   *rels;			/* the table's description, in desc_cxt */
 	MemoryContext desc_cxt;
 	char	   *last_line;
+	char	  **last_key;		/* a hash read's last key, as text */
 	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
 	bool		read;			/* false: held back by copy_max_lag */
 } ChunkRead;
@@ -1298,6 +1308,39 @@ chunk_try(void (*step) (ChunkRead *), ChunkRead *r)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	return failure;
+}
+
+/*
+ * A verification compares a hash of each range first, and reads a range's
+ * rows only when the hashes differ: the count of the range's rows and the
+ * sum of a 60-bit hash of each row's text (record_out of the published
+ * columns, in the fixed text settings of remote.c, as UTF-8, by SHA-256,
+ * which a FIPS-mode server still has).  The same query on both sides: over
+ * (SELECT columns FROM ONLY table WHERE where) t, and with last_key the
+ * range's last key as text, for a read limited to its rows.  A hash that
+ * differs only costs a read of the rows, which decide (the target's types
+ * or encoding may render a value otherwise); rows that differ and hash the
+ * same would need a SHA-256 collision in 60 bits summed.
+ */
+static void
+chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const char *from,
+				 const char *where, const char *suffix, bool last_key)
+{
+	appendStringInfoString(q, "SELECT pg_catalog.count(*)::text, coalesce(pg_catalog.sum(('x' || "
+						   "pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(t::text, 'UTF8')), 'hex'), 15)"
+						   ")::bit(60)::bigint), 0)::text");
+	if (last_key)
+		for (int k = 0; k < copy->nkeys; k++)
+		{
+			appendStringInfo(q, ", (pg_catalog.array_agg(t.%s::text ORDER BY ", quote_identifier(copy->keynames[k]));
+			for (int j = 0; j < copy->nkeys; j++)
+				appendStringInfo(q, "%st.%s DESC", j ? ", " : "", quote_identifier(copy->keynames[j]));
+			appendStringInfoString(q, "))[1]");
+		}
+	appendStringInfoString(q, " FROM (SELECT ");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfo(q, " FROM ONLY %s WHERE true%s%s) t", from, where, suffix);
 }
 
 /*
@@ -1335,6 +1378,8 @@ chunk_read_rows(ChunkRead *r)
 	const char *id = chunk_source->source_id;
 	LogicalRepRelation *rel = ch->br->rel;
 	StringInfoData q;
+	StringInfoData where;
+	StringInfoData order;
 	List	   *rows;
 	WalRcvExecResult *res;
 	char	   *buf;
@@ -1379,26 +1424,51 @@ chunk_read_rows(ChunkRead *r)
 						(unsigned long long) (lsn > received ? lsn - received : 0))));
 	copy->paused = false;
 
-	initStringInfo(&q);
-	appendStringInfoString(&q, "COPY (SELECT ");
-	for (int i = 0; i < rel->natts; i++)
-		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(&q, " FROM ONLY %s WHERE true", copy->qualified);
-	if (ch->br->rowfilter)
-		appendStringInfo(&q, " AND (%s)", ch->br->rowfilter);
-	if (ch->lo != NULL)
+	/* the range: after lo, up to a verification's bound, in key order, at most limit rows */
 	{
 		const char **types = palloc(sizeof(char *) * copy->nkeys);
 
 		for (int i = 0; i < copy->nkeys; i++)
 			types[i] = format_type_be_qualified(copy->keytypes[i]);
-		appendStringInfoString(&q, " AND ");
-		laredo_append_key_bound(&q, copy->nkeys, copy->keynames, ch->lo, ">", types);
+		initStringInfo(&where);
+		if (ch->br->rowfilter)
+			appendStringInfo(&where, " AND (%s)", ch->br->rowfilter);
+		if (ch->lo != NULL)
+		{
+			appendStringInfoString(&where, " AND ");
+			laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->lo, ">", types);
+		}
+		if (!ch->hashed && copy->rows_pending && copy->rows_hi != NULL)
+		{
+			appendStringInfoString(&where, " AND ");
+			laredo_append_key_bound(&where, copy->nkeys, copy->keynames, copy->rows_hi, "<=", types);
+		}
+		initStringInfo(&order);
+		appendStringInfoString(&order, " ORDER BY ");
+		for (int i = 0; i < copy->nkeys; i++)
+			appendStringInfo(&order, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+		appendStringInfo(&order, " LIMIT %d", ch->limit);
 	}
-	appendStringInfoString(&q, " ORDER BY ");
-	for (int i = 0; i < copy->nkeys; i++)
-		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
-	appendStringInfo(&q, " LIMIT %d) TO STDOUT", ch->limit);
+
+	if (ch->hashed)
+	{
+		initStringInfo(&q);
+		chunk_hash_query(&q, copy, rel, copy->qualified, where.data, order.data, true);
+		rows = laredo_remote_query(chunk_conn, q.data, 2 + copy->nkeys, id);
+		ch->nrows = strtoll(((char **) linitial(rows))[0], NULL, 10);
+		ch->hash = ((char **) linitial(rows))[1];
+		if (ch->nrows > 0)
+			r->last_key = ((char **) linitial(rows)) + 2;
+		laredo_remote_command(chunk_conn, "COMMIT", id);
+		r->read = true;
+		return;
+	}
+
+	initStringInfo(&q);
+	appendStringInfoString(&q, "COPY (SELECT ");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfo(&q, " FROM ONLY %s WHERE true%s%s) TO STDOUT", copy->qualified, where.data, order.data);
 	res = walrcv_exec(chunk_conn, q.data, 0, NULL);
 	if (res->status != WALRCV_OK_COPY_OUT)
 		ereport(ERROR,
@@ -1502,6 +1572,8 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 		MemoryContextSwitchTo(cxt);
 		ch->br = copy->br;
 		ch->limit = copy->read_rows;
+		/* a verification's range: its hash first, its rows when the hashes differ */
+		ch->hashed = copy->verify_id != 0 && !copy->rows_pending;
 		failure = chunk_try(chunk_read_rows, &r);
 	}
 	if (failure != NULL || !r.read)
@@ -1523,7 +1595,23 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 
 	/* a full range ends at its last key; a short one is the last, open above */
 	rel = ch->br->rel;
-	if (r.truncated || ch->nrows == ch->limit)
+	if (ch->hashed)
+	{
+		if (ch->nrows == ch->limit)
+		{
+			ch->hi = r.last_key;
+			ch->hi_d = chunk_key_parse(copy, ch->hi);
+		}
+	}
+	else if (!r.truncated && ch->nrows < ch->limit && copy->rows_pending && copy->rows_hi != NULL)
+	{
+		/* the rows of a range whose hash differed, all of them: it ends where it did */
+		ch->hi = palloc(sizeof(char *) * copy->nkeys);
+		for (int i = 0; i < copy->nkeys; i++)
+			ch->hi[i] = pstrdup(copy->rows_hi[i]);
+		ch->hi_d = chunk_key_parse(copy, ch->hi);
+	}
+	else if (r.truncated || ch->nrows == ch->limit)
 	{
 		LogicalRepTupleData tup;
 
@@ -1590,10 +1678,12 @@ chunk_verify_start(ChunkCopy *copy)
 
 	SPI_connect();
 	/* (the rows a repair wrote before a restart stay written, and counted in repaired) */
-	if (SPI_execute_with_args("UPDATE laredo.verifications SET state = 'running', started_at = now(), "
-							  "finished_at = NULL, ranges = 0, rows_compared = 0, missing = 0, extra = 0, "
-							  "different = 0, rereads = 0, first_lsn = NULL, last_lsn = NULL, error = NULL "
-							  "WHERE verification_id = $1", 1, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
+	if (SPI_execute_with_args(psprintf("UPDATE laredo.verifications SET state = 'running', started_at = now(), "
+									   "finished_at = NULL, ranges = 0, rows_compared = 0, missing = 0, extra = 0, "
+									   "different = 0, rereads = 0, first_lsn = NULL, last_lsn = NULL, error = NULL%s "
+									   "WHERE verification_id = $1",
+									   laredo_catalog_version() >= LAREDO_CATALOG_0_8_0 ? ", hashed_ranges = 0" : ""),
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
 		SPI_execute_with_args("DELETE FROM laredo.verification_rows WHERE verification_id = $1",
 							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not start verification " INT64_FORMAT, copy->verify_id);
@@ -1720,6 +1810,167 @@ chunk_repair_rows(ChunkCopy *copy, Chunk *ch, List *repairs)
 }
 
 /*
+ * Before a range of a verification is compared at L: the target as the
+ * stream has left it there (held-back updates written), and with every
+ * column the source publishes (schema_changes = ignore may leave one out:
+ * nothing to compare with, the verification fails saying so).
+ */
+static bool
+chunk_verify_target_ready(ChunkCopy *copy, Chunk *ch, const char *target)
+{
+	LaredoPipeline *p = copy->pipeline;
+	LogicalRepRelation *rel = ch->br->rel;
+	Oid			relid;
+
+	laredo_apply_set_applying(p);
+	p->routine->xact_end(p);
+	laredo_apply_set_applying(NULL);
+	CommandCounterIncrement();
+
+	relid = RangeVarGetRelid(makeRangeVar(p->config->target_schema, p->config->target_table, -1),
+							 AccessShareLock, true);
+	for (int i = 0; i < rel->natts; i++)
+		if (!OidIsValid(relid) || get_attnum(relid, rel->attnames[i]) == InvalidAttrNumber)
+		{
+			chunk_verify_fail(copy->verify_id, p->config->pipeline_id,
+							  psprintf("the target %s has no column \"%s\", which the source publishes",
+									   target, rel->attnames[i]));
+			return false;
+		}
+	return true;
+}
+
+/*
+ * A range compared (its rows, or its hash): counted in the verification's
+ * row, the keys listed, in the batch's transaction with the position; the
+ * verification is done after the last range.  False when it is gone (its
+ * pipeline dropped meanwhile).
+ */
+static bool
+chunk_verify_record(ChunkCopy *copy, Chunk *ch, int64 missing, int64 extra, int64 different,
+					int64 repaired, List *listed)
+{
+	bool		v080 = laredo_catalog_version() >= LAREDO_CATALOG_0_8_0;
+	int64		totals[6] = {0};
+	Oid			types[8] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, INT8OID, INT8OID};
+	Datum		values[8];
+	ListCell   *lc;
+
+	values[0] = Int64GetDatum(copy->verify_id);
+	values[1] = Int64GetDatum(ch->nrows);
+	values[2] = Int64GetDatum(missing);
+	values[3] = Int64GetDatum(extra);
+	values[4] = Int64GetDatum(different);
+	values[5] = LSNGetDatum(ch->lsn);
+	values[6] = Int64GetDatum(repaired);
+	values[7] = Int64GetDatum(ch->hashed ? 1 : 0);
+	SPI_connect();
+	if (SPI_execute_with_args(psprintf("UPDATE laredo.verifications SET ranges = ranges + 1, "
+									   "rows_compared = rows_compared + $2, missing = missing + $3, "
+									   "extra = extra + $4, different = different + $5, "
+									   "first_lsn = coalesce(first_lsn, $6), last_lsn = $6%s%s "
+									   "WHERE verification_id = $1 RETURNING ranges, rows_compared, missing, extra, different%s",
+									   ch->hi == NULL ? ", state = 'done', finished_at = now()" : "",
+									   v080 ? ", repaired = repaired + $7, hashed_ranges = hashed_ranges + $8" : "",
+									   v080 ? ", repaired" : ""),
+							  v080 ? 8 : 6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+	/* gone (its pipeline dropped meanwhile): nothing more to compare */
+	if (SPI_processed != 1)
+	{
+		SPI_finish();
+		return false;
+	}
+	for (int i = 0; i < (v080 ? 6 : 5); i++)
+	{
+		bool		isnull;
+
+		totals[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull));
+	}
+	/* the keys, once the row is locked by the update (a delete of it waits) */
+	foreach(lc, listed)
+	{
+		ChunkDifference *d = lfirst(lc);
+		Oid			rtypes[4] = {INT8OID, TEXTOID, TEXTARRAYOID, LSNOID};
+		Datum		rvalues[4] = {Int64GetDatum(copy->verify_id), CStringGetTextDatum(d->kind), d->key,
+		LSNGetDatum(ch->lsn)};
+
+		if (SPI_execute_with_args("INSERT INTO laredo.verification_rows (verification_id, kind, key, at_lsn) "
+								  "VALUES ($1, $2, $3, $4)", 4, rtypes, rvalues, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+	}
+	copy->reported += list_length(listed);
+	if (ch->hi == NULL)
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" is done: "
+						INT64_FORMAT " ranges, " INT64_FORMAT " rows compared, " INT64_FORMAT " missing, "
+						INT64_FORMAT " extra, " INT64_FORMAT " different%s",
+						chunk_source->source_id, copy->verify_id, copy->pipeline->config->pipeline_id,
+						totals[0], totals[1], totals[2], totals[3], totals[4],
+						copy->repair ? psprintf(", " INT64_FORMAT " rows repaired", totals[5]) : "")));
+	SPI_finish();
+	return true;
+}
+
+/* What the hashes of a range said. */
+typedef enum ChunkHashOutcome
+{
+	CHUNK_HASH_EQUAL,
+	CHUNK_HASH_DIFFERS,			/* its rows are read next */
+	CHUNK_HASH_GONE				/* the verification ended (failed, or its pipeline dropped) */
+} ChunkHashOutcome;
+
+/*
+ * A range of a verification read as a hash, at its position L: the same
+ * hash of the target's rows of (lo, hi] (chunk_hash_query), in the text
+ * settings the source's was made in, for this query only.
+ */
+static ChunkHashOutcome
+chunk_verify_hash(ChunkCopy *copy, Chunk *ch)
+{
+	LaredoPipeline *p = copy->pipeline;
+	const char *target = quote_qualified_identifier(p->config->target_schema, p->config->target_table);
+	StringInfoData q;
+	StringInfoData where;
+	int			nest;
+	bool		equal;
+
+	if (!chunk_verify_target_ready(copy, ch, target))
+		return CHUNK_HASH_GONE;
+	initStringInfo(&where);
+	if (ch->lo != NULL)
+	{
+		appendStringInfoString(&where, " AND ");
+		laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->lo, ">", NULL);
+	}
+	if (ch->hi != NULL)
+	{
+		appendStringInfoString(&where, " AND ");
+		laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->hi, "<=", NULL);
+	}
+	initStringInfo(&q);
+	chunk_hash_query(&q, copy, ch->br->rel, target, where.data, "", false);
+
+	nest = NewGUCNestLevel();
+	(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SPI_connect();
+	/* (not read-only: a new snapshot, that sees what this transaction wrote) */
+	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the range of %s", target);
+	equal = strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10) == ch->nrows &&
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), ch->hash) == 0;
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+
+	laredo_apply_merge_position(ch->lsn);
+	if (!equal)
+		return CHUNK_HASH_DIFFERS;
+	return chunk_verify_record(copy, ch, 0, 0, 0, 0, NIL) ? CHUNK_HASH_EQUAL : CHUNK_HASH_GONE;
+}
+
+/*
  * A range of a verification, at its position L (where a copy would merge
  * it): the target's rows of (lo, hi] are compared with the source's, key
  * by key in key order.  A source row the target lacks is missing, a target
@@ -1757,16 +2008,10 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	char	  **tkey = palloc(sizeof(char *) * copy->nkeys);
 	List	   *listed = NIL;
 	List	   *repairs = NIL;
-	bool		v080 = laredo_catalog_version() >= LAREDO_CATALOG_0_8_0;
-	int64		totals[6] = {0};
-	Oid			types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, LSNOID, INT8OID};
-	Datum		values[7];
+	bool		goes_on;
 
-	/* the target as the stream has left it at L: held-back updates written */
-	laredo_apply_set_applying(p);
-	p->routine->xact_end(p);
-	laredo_apply_set_applying(NULL);
-	CommandCounterIncrement();
+	if (!chunk_verify_target_ready(copy, ch, target))
+		return false;
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT ");
@@ -1786,22 +2031,6 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	appendStringInfoString(&q, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
-
-	/* a column the target lacks (schema_changes = ignore): nothing to compare with */
-	{
-		Oid			relid = RangeVarGetRelid(makeRangeVar(p->config->target_schema, p->config->target_table, -1),
-											 AccessShareLock, true);
-
-		for (int i = 0; i < rel->natts; i++)
-			if (!OidIsValid(relid) || get_attnum(relid, rel->attnames[i]) == InvalidAttrNumber)
-			{
-				char	   *why = psprintf("the target %s has no column \"%s\", which the source publishes",
-										   target, rel->attnames[i]);
-
-				chunk_verify_fail(copy->verify_id, p->config->pipeline_id, why);
-				return false;
-			}
-	}
 
 	/* (not read-only: a new snapshot, that sees what this transaction wrote) */
 	SPI_connect();
@@ -1905,60 +2134,12 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 		t++;
 	}
 
-	values[0] = Int64GetDatum(copy->verify_id);
-	values[1] = Int64GetDatum(ch->nrows);
-	values[2] = Int64GetDatum(missing);
-	values[3] = Int64GetDatum(extra);
-	values[4] = Int64GetDatum(different);
-	values[5] = LSNGetDatum(ch->lsn);
-	values[6] = Int64GetDatum(list_length(repairs));
-	if (SPI_execute_with_args(psprintf("UPDATE laredo.verifications SET ranges = ranges + 1, "
-									   "rows_compared = rows_compared + $2, missing = missing + $3, "
-									   "extra = extra + $4, different = different + $5, "
-									   "first_lsn = coalesce(first_lsn, $6), last_lsn = $6%s%s "
-									   "WHERE verification_id = $1 RETURNING ranges, rows_compared, missing, extra, different%s",
-									   ch->hi == NULL ? ", state = 'done', finished_at = now()" : "",
-									   v080 ? ", repaired = repaired + $7" : "", v080 ? ", repaired" : ""),
-							  v080 ? 7 : 6, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
-	/* gone (its pipeline dropped meanwhile): nothing more to compare */
-	if (SPI_processed != 1)
-	{
-		SPI_finish();
-		return false;
-	}
-	for (int i = 0; i < (v080 ? 6 : 5); i++)
-	{
-		bool		isnull;
-
-		totals[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull));
-	}
-	/* the keys, once the row is locked by the update (a delete of it waits) */
-	foreach(lc, listed)
-	{
-		ChunkDifference *d = lfirst(lc);
-		Oid			rtypes[4] = {INT8OID, TEXTOID, TEXTARRAYOID, LSNOID};
-		Datum		rvalues[4] = {Int64GetDatum(copy->verify_id), CStringGetTextDatum(d->kind), d->key,
-		LSNGetDatum(ch->lsn)};
-
-		if (SPI_execute_with_args("INSERT INTO laredo.verification_rows (verification_id, kind, key, at_lsn) "
-								  "VALUES ($1, $2, $3, $4)", 4, rtypes, rvalues, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
-	}
-	copy->reported += list_length(listed);
-	if (ch->hi == NULL)
-		ereport(LOG,
-				(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" is done: "
-						INT64_FORMAT " ranges, " INT64_FORMAT " rows compared, " INT64_FORMAT " missing, "
-						INT64_FORMAT " extra, " INT64_FORMAT " different%s",
-						chunk_source->source_id, copy->verify_id, p->config->pipeline_id,
-						totals[0], totals[1], totals[2], totals[3], totals[4],
-						copy->repair ? psprintf(", " INT64_FORMAT " rows repaired", totals[5]) : "")));
+	goes_on = chunk_verify_record(copy, ch, missing, extra, different, list_length(repairs), listed);
 	SPI_finish();
-	if (repairs != NIL)
+	if (goes_on && repairs != NIL)
 		chunk_repair_rows(copy, ch, repairs);
 	laredo_apply_merge_position(ch->lsn);
-	return true;
+	return goes_on;
 }
 
 /*
@@ -2014,12 +2195,37 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 		return;
 	}
 
-	/* a verification compares the range instead */
+	/* a verification compares the range instead: its hash, then its rows if they differ */
+	if (copy->verify_id != 0 && ch->hashed)
+	{
+		ChunkHashOutcome outcome = chunk_verify_hash(copy, ch);
+
+		MemoryContextSwitchTo(old);
+		if (outcome == CHUNK_HASH_DIFFERS)
+		{
+			MemoryContextSwitchTo(ChunkContext);
+			copy->rows_pending = true;
+			copy->rows_hi = NULL;
+			if (ch->hi != NULL)
+			{
+				copy->rows_hi = palloc(sizeof(char *) * copy->nkeys);
+				for (int i = 0; i < copy->nkeys; i++)
+					copy->rows_hi[i] = pstrdup(ch->hi[i]);
+			}
+			MemoryContextSwitchTo(old);
+			copy->backoff_ms = 0;
+			MemoryContextDelete(ch->cxt);
+			return;
+		}
+		chunk_advance(copy, ch, outcome == CHUNK_HASH_EQUAL);
+		return;
+	}
 	if (copy->verify_id != 0)
 	{
 		bool		goes_on = chunk_verify_range(copy, ch);
 
 		MemoryContextSwitchTo(old);
+		copy->rows_pending = false;
 		chunk_advance(copy, ch, goes_on);
 		return;
 	}
