@@ -337,12 +337,19 @@ SELECT pg_catalog.pg_extension_config_dump('laredo.copy_ranges', '');
 CREATE FUNCTION laredo._copy_restart() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+	-- (explicitly: the worker runs with session_replication_role = replica,
+	-- where the foreign key's cascade does not fire)
+	DELETE FROM laredo.copy_ranges r WHERE r.pipeline_id = NEW.pipeline_id;
 	DELETE FROM laredo.pipeline_copies c WHERE c.pipeline_id = NEW.pipeline_id;
 	RETURN NULL;
 END
 $$;
 CREATE TRIGGER copy_restart AFTER UPDATE OF baseline_lsn ON laredo.pipeline_config
 	FOR EACH ROW WHEN (NEW.baseline_lsn IS NULL) EXECUTE FUNCTION laredo._copy_restart();
+-- 0.8.0: fired in the worker too, which sends pipelines back to copy (a
+-- schema change, partitions attached, a table replaced, a new baseline)
+-- with session_replication_role = replica.
+ALTER TABLE laredo.pipeline_config ENABLE ALWAYS TRIGGER copy_restart;
 
 -- 0.5.0: whole schemas of a source (add_schema): every table there is
 -- mirrored, and the worker reads the source's catalog every check_interval
@@ -1523,7 +1530,7 @@ BEGIN
 	   OR options->>'copy' NOT IN ('snapshot', 'chunks')) THEN
 		RAISE EXCEPTION 'invalid copy %', options->'copy'
 			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'copy is "snapshot" (the default: the table in one COPY, one snapshot on the source) or "chunks" (key ranges, each read in a short transaction while the stream goes on; a table added to a running source).';
+			      HINT = 'copy is "chunks" (key ranges, each read in a short transaction while the stream goes on) or "snapshot" (the table in one COPY, one snapshot on the source); without it, a new target is copied in one snapshot and a target that holds rows (a pipeline sent back to copy) in key ranges.';
 	END IF;
 	IF options ? 'chunk_rows' AND (jsonb_typeof(options->'chunk_rows') <> 'number'
 	   OR (options->>'chunk_rows')::numeric <> trunc((options->>'chunk_rows')::numeric)

@@ -287,6 +287,52 @@ chunk_wanted(LaredoPipelineConfig *p, ChunkCopy *copy)
 		v->val.string.len == 6 && strncmp(v->val.string.val, "chunks", 6) == 0;
 }
 
+/* Whether a pipeline's target holds a row (inside a transaction). */
+static bool
+chunk_target_holds_rows(LaredoPipelineConfig *p)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar(p->target_schema, p->target_table, -1),
+										 AccessShareLock, true);
+	bool		found;
+
+	if (!OidIsValid(relid))
+		return false;
+	SPI_connect();
+	if (SPI_execute(psprintf("SELECT FROM %s LIMIT 1",
+							 quote_qualified_identifier(p->target_schema, p->target_table)),
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the target of pipeline \"%s\"", p->pipeline_id);
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * Whether a pipeline is copied in key ranges now (its table allowing): not
+ * copied, or all in a new baseline, and its options say "chunks"; or they
+ * say nothing, the source streams (no new baseline) and its target holds
+ * rows: a pipeline sent back to copy (resync_pipeline, a schema change the
+ * stream cannot carry, a table dropped and created again, partitions
+ * attached) has its rows replaced range by range, and its target is never
+ * emptied.  "snapshot" keeps the copy in one snapshot.
+ */
+static bool
+chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
+{
+	Jsonb	   *jb;
+
+	if ((!baseline && p->baselined) || strcmp(p->target_kind, "table") != 0)
+		return false;
+	if (chunk_wanted(p, NULL))
+		return true;
+	if (baseline)
+		return false;
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
+	if (getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL) != NULL)
+		return false;
+	return chunk_target_holds_rows(p);
+}
+
 /* -1, 0, 1: two keys of a copy compared column by column */
 static int
 chunk_key_cmp(ChunkCopy *copy, Datum *a, Datum *b)
@@ -564,7 +610,10 @@ chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 		ivalues[4] = LSNGetDatum(startpos);
 		if (XLogRecPtrIsInvalid(startpos))
 			inulls[4] = 'n';	/* a new baseline: the slot is made after */
-		if (SPI_execute_with_args("DELETE FROM laredo.pipeline_copies WHERE pipeline_id = $1",
+		/* (its ranges explicitly: the foreign key's cascade does not fire in the worker) */
+		if (SPI_execute_with_args("DELETE FROM laredo.copy_ranges WHERE pipeline_id = $1",
+								  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("DELETE FROM laredo.pipeline_copies WHERE pipeline_id = $1",
 								  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
 			SPI_execute_with_args("INSERT INTO laredo.pipeline_copies (pipeline_id, key_columns, chunk_rows, "
 								  "  estimated_rows, started_lsn) VALUES ($1, $2, $3, $4, $5)",
@@ -732,7 +781,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 		bool		copied = baseline || !p->baselined;
 		ChunkVerifyRequest *v = chunk_verify_request(verifies, p);
 
-		if (copied && chunk_wanted(p, NULL))
+		if (chunk_copy_wanted(p, baseline))
 			any = true;
 		/* the verification of a pipeline copied again would compare a target being filled */
 		if (v != NULL && copied)
@@ -798,12 +847,15 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			ListCell   *b;
 			MemoryContext old;
 			int			i = 0;
-			bool		copying = (baseline || !p->baselined) && chunk_wanted(p, NULL);
-			ChunkVerifyRequest *verify = !baseline && p->baselined && !copying ?
-				chunk_verify_request(verifies, p) : NULL;
+			bool		copying;
+			ChunkVerifyRequest *verify;
 
 			if (strcmp(p->source_schema, t->schema_name) != 0 ||
-				strcmp(p->source_table, t->table_name) != 0 || (!copying && verify == NULL))
+				strcmp(p->source_table, t->table_name) != 0)
+				continue;
+			copying = chunk_copy_wanted(p, baseline);
+			verify = !baseline && p->baselined && !copying ? chunk_verify_request(verifies, p) : NULL;
+			if (!copying && verify == NULL)
 				continue;
 			if (relations == NIL)
 			{

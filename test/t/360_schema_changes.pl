@@ -6,8 +6,11 @@
 # describes a table again without changing it; a dropped column, a rename
 # and a narrowing stop the source with an ERROR that says what to run, and
 # streaming goes on once it was run; schema_changes = error stops at any
-# change; a change log records the new shape and goes on.  After each step
-# the mirror equals the source, column by column.
+# change; a change log records the new shape and goes on.  A mirror copied
+# again is copied in key ranges (it holds rows), twice in a row: the worker,
+# with session_replication_role = replica, starts the second over the
+# first's ranges.  After each step the mirror equals the source, column by
+# column.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -178,6 +181,10 @@ $consumer->poll_query_until('postgres', q{SELECT state = 'STREAMING' FROM laredo
 	or die 'not copied';
 catch_up();
 same('grow', 'an identity column');
+# both copies went in key ranges (no copy option, the mirror holding rows),
+# the second started by the worker over the first's ranges
+like($consumer->safe_psql('postgres', q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'grow'}),
+	qr/^done [1-9]/, 'copied again in key ranges, each time from the first key');
 
 # 5. A partitioned table, published through its root: a column added there.
 $source->safe_psql('postgres', q{

@@ -18,7 +18,9 @@
 #   - a request the pipeline cannot take is refused and changes nothing;
 #   - laredo.verify_source verifies (and repairs) every plain mirror of a
 #     source in one request, and names the pipelines it leaves out;
-#   - a verification of a pipeline sent back to copy fails, saying why.
+#   - a verification of a pipeline sent back to copy fails, saying why;
+#     that pipeline has no copy option and its target holds rows: it is
+#     copied again in key ranges (the target never emptied, the same table).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -26,6 +28,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use LaredoTest;
 use IPC::Run;
+use Time::HiRes qw(usleep);
 
 my $source = source_server('source');
 # the consumer in another time zone than the source's connections: values are
@@ -160,9 +163,17 @@ $consumer->safe_psql('postgres', q{SELECT laredo.alter_pipeline('acct', '{"copy_
 my $v4 = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('acct', chunk_rows => 500)});
 $consumer->poll_query_until('postgres', qq{SELECT ranges >= 1 FROM laredo.verifications WHERE verification_id = $v4})
   or die 'the fourth verification did not start';
+my $acct_oid = $consumer->safe_psql('postgres', q{SELECT 'mirror.acct'::regclass::oid});
 $consumer->safe_psql('postgres', q{SELECT laredo.resync_pipeline('acct')});
 is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct', '60s')}), 'failed',
 	'a verification of a pipeline sent back to copy fails');
+# (copy_rate 500: the copy in ranges takes a while; sampled meanwhile)
+my $acct_empty = 0;
+for (1 .. 20)
+{
+	$acct_empty++ unless $consumer->safe_psql('postgres', q{SELECT EXISTS (SELECT FROM mirror.acct)}) eq 't';
+	usleep(100_000);
+}
 like($consumer->safe_psql('postgres', qq{SELECT error FROM laredo.verifications WHERE verification_id = $v4}),
 	qr/being copied again/, 'saying why');
 $consumer->safe_psql('postgres', q{SELECT laredo.alter_pipeline('acct', '{"copy_rate": null}')});
@@ -172,6 +183,10 @@ $load->finish;
 $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
 is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'acct'}), 'STREAMING',
 	'the pipeline streamed throughout');
+like($consumer->safe_psql('postgres', q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'acct'}),
+	qr/^done [1-9]/, 'the resync of a pipeline without a copy option, its target holding rows, went in ranges');
+is($acct_empty, 0, 'its target was never empty meanwhile');
+is($consumer->safe_psql('postgres', q{SELECT 'mirror.acct'::regclass::oid}), $acct_oid, 'and it is the same table');
 
 # A whole source: both mirrors verified and repaired in one request, the
 # change log left out and named.
