@@ -57,6 +57,7 @@
 #include "access/xact.h"
 #include "access/xlog_internal.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -1375,7 +1376,7 @@ chunk_try(void (*step) (ChunkRead *), ChunkRead *r)
  * same would need a SHA-256 collision in 60 bits summed.
  */
 static void
-chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const char *from,
+chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const char *only, const char *from,
 				 const char *where, const char *suffix, bool last_key)
 {
 	appendStringInfoString(q, "SELECT pg_catalog.count(*)::text, coalesce(pg_catalog.sum(('x' || "
@@ -1392,7 +1393,7 @@ chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const c
 	appendStringInfoString(q, " FROM (SELECT ");
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(q, " FROM ONLY %s WHERE true%s%s) t", from, where, suffix);
+	appendStringInfo(q, " FROM %s%s WHERE true%s%s) t", only, from, where, suffix);
 }
 
 /*
@@ -1505,7 +1506,7 @@ chunk_read_rows(ChunkRead *r)
 	if (ch->hashed)
 	{
 		initStringInfo(&q);
-		chunk_hash_query(&q, copy, rel, copy->qualified, where.data, order.data, true);
+		chunk_hash_query(&q, copy, rel, "ONLY ", copy->qualified, where.data, order.data, true);
 		rows = laredo_remote_query(chunk_conn, q.data, 2 + copy->nkeys, id);
 		ch->nrows = strtoll(((char **) linitial(rows))[0], NULL, 10);
 		ch->hash = ((char **) linitial(rows))[1];
@@ -1865,10 +1866,12 @@ chunk_repair_rows(ChunkCopy *copy, Chunk *ch, List *repairs)
  * Before a range of a verification is compared at L: the target as the
  * stream has left it there (held-back updates written), and with every
  * column the source publishes (schema_changes = ignore may leave one out:
- * nothing to compare with, the verification fails saying so).
+ * nothing to compare with, the verification fails saying so).  *only is
+ * how the target's own rows are read: a partitioned target's are in its
+ * partitions, an inheritance parent's children are other pipelines'.
  */
 static bool
-chunk_verify_target_ready(ChunkCopy *copy, Chunk *ch, const char *target)
+chunk_verify_target_ready(ChunkCopy *copy, Chunk *ch, const char *target, const char **only)
 {
 	LaredoPipeline *p = copy->pipeline;
 	LogicalRepRelation *rel = ch->br->rel;
@@ -1881,6 +1884,7 @@ chunk_verify_target_ready(ChunkCopy *copy, Chunk *ch, const char *target)
 
 	relid = RangeVarGetRelid(makeRangeVar(p->config->target_schema, p->config->target_table, -1),
 							 AccessShareLock, true);
+	*only = OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
 	for (int i = 0; i < rel->natts; i++)
 		if (!OidIsValid(relid) || get_attnum(relid, rel->attnames[i]) == InvalidAttrNumber)
 		{
@@ -1984,10 +1988,11 @@ chunk_verify_hash(ChunkCopy *copy, Chunk *ch)
 	const char *target = quote_qualified_identifier(p->config->target_schema, p->config->target_table);
 	StringInfoData q;
 	StringInfoData where;
+	const char *only;
 	int			nest;
 	bool		equal;
 
-	if (!chunk_verify_target_ready(copy, ch, target))
+	if (!chunk_verify_target_ready(copy, ch, target, &only))
 		return CHUNK_HASH_GONE;
 	initStringInfo(&where);
 	if (ch->lo != NULL)
@@ -2001,7 +2006,7 @@ chunk_verify_hash(ChunkCopy *copy, Chunk *ch)
 		laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->hi, "<=", NULL);
 	}
 	initStringInfo(&q);
-	chunk_hash_query(&q, copy, ch->br->rel, target, where.data, "", false);
+	chunk_hash_query(&q, copy, ch->br->rel, only, target, where.data, "", false);
 
 	nest = NewGUCNestLevel();
 	(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -2061,15 +2066,16 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	List	   *listed = NIL;
 	List	   *repairs = NIL;
 	bool		goes_on;
+	const char *only;
 
-	if (!chunk_verify_target_ready(copy, ch, target))
+	if (!chunk_verify_target_ready(copy, ch, target, &only))
 		return false;
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT ");
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(&q, " FROM ONLY %s WHERE true", target);
+	appendStringInfo(&q, " FROM %s%s WHERE true", only, target);
 	if (ch->lo != NULL)
 	{
 		appendStringInfoString(&q, " AND ");

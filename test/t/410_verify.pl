@@ -17,7 +17,8 @@
 #     ends equal to the source;
 #   - a request the pipeline cannot take is refused and changes nothing;
 #   - laredo.verify_source verifies (and repairs) every plain mirror of a
-#     source in one request, and names the pipelines it leaves out;
+#     source in one request (one of them a partitioned target), and names
+#     the pipelines it leaves out;
 #   - a verification of a pipeline sent back to copy fails, saying why;
 #     that pipeline has no copy option and its target holds rows: it is
 #     copied again in key ranges (the target never emptied, the same table).
@@ -51,6 +52,10 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.add_table('main', 'public.acct');
 	SELECT laredo.create_pipeline('acct', 'main', 'public.acct', target => 'mirror.acct',
 	                              options => '{"copy_rate": 5000}');
+	-- a partitioned target: its rows are in its partitions
+	CREATE TABLE mirror.small (k int PRIMARY KEY, v text) PARTITION BY RANGE (k);
+	CREATE TABLE mirror.small_lo PARTITION OF mirror.small FOR VALUES FROM (MINVALUE) TO (50);
+	CREATE TABLE mirror.small_hi PARTITION OF mirror.small FOR VALUES FROM (50) TO (MAXVALUE);
 	SELECT laredo.add_table('main', 'public.small');
 	SELECT laredo.create_pipeline('small', 'main', 'public.small', target => 'mirror.small');
 	CALL laredo.wait_for_catchup('main', '120s');
