@@ -296,7 +296,8 @@ chunk_target_holds_rows(LaredoPipelineConfig *p)
 										 AccessShareLock, true);
 	bool		found;
 
-	if (!OidIsValid(relid))
+	/* (a target the owner may write but not read is copied as before, in one snapshot) */
+	if (!OidIsValid(relid) || pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		return false;
 	SPI_connect();
 	if (SPI_execute(psprintf("SELECT FROM %s LIMIT 1",
@@ -326,7 +327,8 @@ chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 		return false;
 	if (chunk_wanted(p, NULL))
 		return true;
-	if (baseline)
+	/* (before 0.8.0, the worker's own sending back to copy left the old copy's row) */
+	if (baseline || laredo_catalog_version() < LAREDO_CATALOG_0_8_0)
 		return false;
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
 	if (getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL) != NULL)
@@ -1379,9 +1381,12 @@ static void
 chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const char *only, const char *from,
 				 const char *where, const char *suffix, bool last_key)
 {
-	appendStringInfoString(q, "SELECT pg_catalog.count(*)::text, coalesce(pg_catalog.sum(('x' || "
-						   "pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(t::text, 'UTF8')), 'hex'), 15)"
-						   ")::bit(60)::bigint), 0)::text");
+	/* (the row built column by column: a column named t would be taken for the row) */
+	appendStringInfoString(q, "SELECT pg_catalog.count(*)::text, coalesce(pg_catalog.sum(pg_catalog.textcat('x', "
+						   "pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(ROW(");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(q, "%st.%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfoString(q, ")::text, 'UTF8')), 'hex'), 15))::bit(60)::bigint), 0)::text");
 	if (last_key)
 		for (int k = 0; k < copy->nkeys; k++)
 		{

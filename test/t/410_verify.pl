@@ -40,8 +40,9 @@ $source->safe_psql('postgres', q{
 	CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text, at timestamptz, amount numeric(12,2));
 	INSERT INTO acct SELECT g, 0, 'n' || g, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', g / 100.0
 	  FROM generate_series(1, 20000) g;
-	CREATE TABLE small (k int PRIMARY KEY, v text);
-	INSERT INTO small SELECT g, 'v' || g FROM generate_series(1, 100) g;
+	-- (a column named t: the hash's row is built column by column, not taken as t)
+	CREATE TABLE small (k int PRIMARY KEY, v text, t int);
+	INSERT INTO small SELECT g, 'v' || g, g FROM generate_series(1, 100) g;
 });
 my $connstr = $source->connstr('postgres');
 $consumer->safe_psql('postgres', qq{
@@ -53,7 +54,7 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.create_pipeline('acct', 'main', 'public.acct', target => 'mirror.acct',
 	                              options => '{"copy_rate": 5000}');
 	-- a partitioned target: its rows are in its partitions
-	CREATE TABLE mirror.small (k int PRIMARY KEY, v text) PARTITION BY RANGE (k);
+	CREATE TABLE mirror.small (k int PRIMARY KEY, v text, t int) PARTITION BY RANGE (k);
 	CREATE TABLE mirror.small_lo PARTITION OF mirror.small FOR VALUES FROM (MINVALUE) TO (50);
 	CREATE TABLE mirror.small_hi PARTITION OF mirror.small FOR VALUES FROM (50) TO (MAXVALUE);
 	SELECT laredo.add_table('main', 'public.small');
@@ -198,7 +199,6 @@ is($consumer->safe_psql('postgres', q{SELECT 'mirror.acct'::regclass::oid}), $ac
 $consumer->safe_psql('postgres', q{
 	SET session_replication_role = replica;
 	UPDATE mirror.small SET v = 'tampered' WHERE k = 7;
-	DELETE FROM mirror.small WHERE k = 8;
 });
 ($rc, $stdout, $stderr) = $consumer->psql('postgres',
 	q{SELECT string_agg(pipeline_id, ',' ORDER BY pipeline_id) FROM laredo.verify_source('main', chunk_rows => 2000, repair => true)});
@@ -209,7 +209,7 @@ is($consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct'
 	'donedone', 'both verifications are done');
 is($consumer->safe_psql('postgres', q{SELECT string_agg(pipeline_id || ' ' || missing || ' ' || extra || ' ' || different || ' ' || repaired, ', ' ORDER BY pipeline_id)
 	FROM laredo.verifications WHERE verification_id IN (SELECT max(verification_id) FROM laredo.verifications GROUP BY pipeline_id)}),
-	'acct 0 0 0 0, small 1 0 1 2', 'each found and repaired what differed in its mirror');
+	'acct 0 0 0 0, small 0 0 1 1', 'each found and repaired what differed in its mirror (one range, the same count: the hash found it)');
 is(table_digest($consumer, 'postgres', 'mirror.small', 'k'), table_digest($source, 'postgres', 'small', 'k'),
 	'the small mirror is equal to its source again');
 ($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT * FROM laredo.verify_source('nope')});
