@@ -80,7 +80,10 @@ printf '%-34s %9s %8s %8s %11s %12s %14s\n' "run" "time (s)" "ranges" "hashed" "
 
 # one verification (or repair): its time and counts, and what it cost the source
 one() {
-	local label=$1 call=$2 expect=$3 t0 t1 sampler id res cpu age
+	local label=$1 call=$2 expect=$3 t0 t1 sampler ticker id res cpu age
+	# (a transaction id taken every 100 ms, so that a new snapshot's xmin moves on even on an idle source)
+	(while :; do q source -c "SELECT pg_catalog.txid_current()" >/dev/null; sleep 0.1; done) 2>/dev/null &
+	ticker=$!
 	(while :; do
 		q source -c "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pid || ':' || coalesce(backend_xmin::text, '-')
 		             FROM pg_stat_activity WHERE application_name LIKE 'laredo chunks %'" | while read -r at pidx; do
@@ -95,8 +98,8 @@ one() {
 	id=$(q laredo -c "SELECT $call")
 	q laredo -c "SELECT laredo.wait_for_verification('accounts', '3600s')" >/dev/null
 	t1=$(now)
-	kill "$sampler" 2>/dev/null || true
-	wait "$sampler" 2>/dev/null || true
+	kill "$sampler" "$ticker" 2>/dev/null || true
+	wait "$sampler" "$ticker" 2>/dev/null || true
 	res=$(q laredo -c "SELECT ranges || ' ' || hashed_ranges || ' ' || (missing + extra + different) || ' ' || state
 		FROM laredo.verifications WHERE verification_id = $id")
 	set -- $res
