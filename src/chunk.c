@@ -265,27 +265,21 @@ chunk_bytes_option(Jsonb *jb, const char *name, int64 dflt)
 }
 
 /*
- * A pipeline's options ask for a copy in key ranges; the copy gets
- * chunk_rows, copy_rate and copy_rate_bytes (a second's rows and bytes at
- * most, 0: no limit), copy_statement_timeout (30 s unless told) and copy_max_lag (64 MB).
+ * A copy's settings from its pipeline's options: chunk_rows, copy_rate and
+ * copy_rate_bytes (a second's rows and bytes at most, 0: no limit),
+ * copy_statement_timeout (30 s unless told) and copy_max_lag (64 MB).
  */
-static bool
-chunk_wanted(LaredoPipelineConfig *p, ChunkCopy *copy)
+static void
+chunk_options(LaredoPipelineConfig *p, ChunkCopy *copy)
 {
 	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
-	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL);
 
-	if (copy != NULL)
-	{
-		copy->chunk_rows = chunk_int_option(jb, "chunk_rows", 10000);
-		copy->read_rows = copy->chunk_rows;
-		copy->rate = chunk_int_option(jb, "copy_rate", 0);
-		copy->bytes_rate = chunk_bytes_option(jb, "copy_rate_bytes", 0);
-		copy->timeout_ms = chunk_ms_option(jb, "copy_statement_timeout", 30000);
-		copy->max_lag = chunk_bytes_option(jb, "copy_max_lag", INT64CONST(64) * 1024 * 1024);
-	}
-	return strcmp(p->target_kind, "table") == 0 && v != NULL && v->type == jbvString &&
-		v->val.string.len == 6 && strncmp(v->val.string.val, "chunks", 6) == 0;
+	copy->chunk_rows = chunk_int_option(jb, "chunk_rows", 10000);
+	copy->read_rows = copy->chunk_rows;
+	copy->rate = chunk_int_option(jb, "copy_rate", 0);
+	copy->bytes_rate = chunk_bytes_option(jb, "copy_rate_bytes", 0);
+	copy->timeout_ms = chunk_ms_option(jb, "copy_statement_timeout", 30000);
+	copy->max_lag = chunk_bytes_option(jb, "copy_max_lag", INT64CONST(64) * 1024 * 1024);
 }
 
 /* Whether a pipeline's target holds a row (inside a transaction). */
@@ -322,16 +316,17 @@ static bool
 chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 {
 	Jsonb	   *jb;
+	JsonbValue *v;
 
 	if ((!baseline && p->baselined) || strcmp(p->target_kind, "table") != 0)
 		return false;
-	if (chunk_wanted(p, NULL))
-		return true;
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
+	v = getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL);
+	if (v != NULL)
+		return v->type == jbvString && v->val.string.len == 6 &&
+			strncmp(v->val.string.val, "chunks", 6) == 0;
 	/* (before 0.8.0, the worker's own sending back to copy left the old copy's row) */
 	if (baseline || laredo_catalog_version() < LAREDO_CATALOG_0_8_0)
-		return false;
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
-	if (getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL) != NULL)
 		return false;
 	return chunk_target_holds_rows(p);
 }
@@ -784,7 +779,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 		bool		copied = baseline || !p->baselined;
 		ChunkVerifyRequest *v = chunk_verify_request(verifies, p);
 
-		if (chunk_copy_wanted(p, baseline))
+		if (!any && chunk_copy_wanted(p, baseline))
 			any = true;
 		/* the verification of a pipeline copied again would compare a target being filled */
 		if (v != NULL && copied)
@@ -888,7 +883,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			copy->table = t;
 			copy->br = linitial(relations);
 			copy->qualified = quote_qualified_identifier(copy->br->rel->nspname, copy->br->rel->relname);
-			(void) chunk_wanted(p, copy);
+			chunk_options(p, copy);
 			if (verify != NULL)
 			{
 				copy->verify_id = verify->id;
@@ -1491,16 +1486,8 @@ chunk_read_rows(ChunkRead *r)
 		initStringInfo(&where);
 		if (ch->br->rowfilter)
 			appendStringInfo(&where, " AND (%s)", ch->br->rowfilter);
-		if (ch->lo != NULL)
-		{
-			appendStringInfoString(&where, " AND ");
-			laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->lo, ">", types);
-		}
-		if (!ch->hashed && copy->rows_pending && copy->rows_hi != NULL)
-		{
-			appendStringInfoString(&where, " AND ");
-			laredo_append_key_bound(&where, copy->nkeys, copy->keynames, copy->rows_hi, "<=", types);
-		}
+		laredo_append_key_range(&where, copy->nkeys, copy->keynames, ch->lo,
+								!ch->hashed && copy->rows_pending ? copy->rows_hi : NULL, types);
 		initStringInfo(&order);
 		appendStringInfoString(&order, " ORDER BY ");
 		for (int i = 0; i < copy->nkeys; i++)
@@ -2000,16 +1987,7 @@ chunk_verify_hash(ChunkCopy *copy, Chunk *ch)
 	if (!chunk_verify_target_ready(copy, ch, target, &only))
 		return CHUNK_HASH_GONE;
 	initStringInfo(&where);
-	if (ch->lo != NULL)
-	{
-		appendStringInfoString(&where, " AND ");
-		laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->lo, ">", NULL);
-	}
-	if (ch->hi != NULL)
-	{
-		appendStringInfoString(&where, " AND ");
-		laredo_append_key_bound(&where, copy->nkeys, copy->keynames, ch->hi, "<=", NULL);
-	}
+	laredo_append_key_range(&where, copy->nkeys, copy->keynames, ch->lo, ch->hi, NULL);
 	initStringInfo(&q);
 	chunk_hash_query(&q, copy, ch->br->rel, only, target, where.data, "", false);
 
@@ -2081,16 +2059,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
 	appendStringInfo(&q, " FROM %s%s WHERE true", only, target);
-	if (ch->lo != NULL)
-	{
-		appendStringInfoString(&q, " AND ");
-		laredo_append_key_bound(&q, copy->nkeys, copy->keynames, ch->lo, ">", NULL);
-	}
-	if (ch->hi != NULL)
-	{
-		appendStringInfoString(&q, " AND ");
-		laredo_append_key_bound(&q, copy->nkeys, copy->keynames, ch->hi, "<=", NULL);
-	}
+	laredo_append_key_range(&q, copy->nkeys, copy->keynames, ch->lo, ch->hi, NULL);
 	appendStringInfoString(&q, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));

@@ -91,7 +91,6 @@ typedef struct SourceShape
 	List	   *columns;		/* of SourceColumn * */
 } SourceShape;
 
-
 void
 laredo_schema_note_relation(StringInfo s, MemoryContext cxt)
 {

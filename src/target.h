@@ -130,13 +130,15 @@ extern const LaredoTargetRoutine laredo_target_table;
 extern const LaredoTargetRoutine laredo_target_changelog;
 
 /*
- * One bound of a key range as SQL, "(k1, k2) > ('a', '7')" (target_table.c):
- * range_delete's on the target, and the source's reads of a range
- * (chunk.c), which cast each value to the source's key type (types NULL:
- * the values stay untyped literals, for the columns to give their type).
+ * A key range's bounds as SQL, " AND (k1, k2) > ('a', '7') AND (k1, k2) <=
+ * ('b', '2')" (target_table.c), each bound given: range_delete's on the
+ * target, a verification's reads of the target, and the source's reads of
+ * a range (chunk.c), which cast each value to the source's key type (types
+ * NULL: the values stay untyped literals, for the columns to give their
+ * type).
  */
-extern void laredo_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound,
-									const char *op, const char *const *types);
+extern void laredo_append_key_range(StringInfo sql, int nkeys, char **keynames, char **lo, char **hi,
+									const char *const *types);
 extern const LaredoTargetRoutine laredo_target_function;
 
 /* idle-time maintenance of a target (changelog retention); may be NULL */

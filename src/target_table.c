@@ -1178,9 +1178,9 @@ table_baseline_end(LaredoPipeline *p)
 }
 
 /* The key (one column, or a row of several) compared with a bound: k > lo, k <= hi. */
-void
-laredo_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound,
-						const char *op, const char *const *types)
+static void
+append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound,
+				 const char *op, const char *const *types)
 {
 	if (nkeys > 1)
 		appendStringInfoChar(sql, '(');
@@ -1192,6 +1192,23 @@ laredo_append_key_bound(StringInfo sql, int nkeys, char **keynames, char **bound
 						 types ? "::" : "", types ? types[i] : "");
 	if (nkeys > 1)
 		appendStringInfoChar(sql, ')');
+}
+
+/* " AND k > lo AND k <= hi", each bound given (NULL: open on that side). */
+void
+laredo_append_key_range(StringInfo sql, int nkeys, char **keynames, char **lo, char **hi,
+						const char *const *types)
+{
+	if (lo != NULL)
+	{
+		appendStringInfoString(sql, " AND ");
+		append_key_bound(sql, nkeys, keynames, lo, ">", types);
+	}
+	if (hi != NULL)
+	{
+		appendStringInfoString(sql, " AND ");
+		append_key_bound(sql, nkeys, keynames, hi, "<=", types);
+	}
 }
 
 /*
@@ -1208,16 +1225,7 @@ table_range_delete(LaredoPipeline *p, int nkeys, char **keynames, char **lo, cha
 	laredo_table_xact_end(p);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "DELETE FROM %s%s WHERE true", table_only(t), t->target_name);
-	if (lo != NULL)
-	{
-		appendStringInfoString(&sql, " AND ");
-		laredo_append_key_bound(&sql, nkeys, keynames, lo, ">", NULL);
-	}
-	if (hi != NULL)
-	{
-		appendStringInfoString(&sql, " AND ");
-		laredo_append_key_bound(&sql, nkeys, keynames, hi, "<=", NULL);
-	}
+	laredo_append_key_range(&sql, nkeys, keynames, lo, hi, NULL);
 	SPI_connect();
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete a key range of the target of pipeline \"%s\"", p->config->pipeline_id);
