@@ -44,11 +44,16 @@
  *	  on a new connection after a backoff, with half the rows; no range is
  *	  read while the stream is more than copy_max_lag behind the source.
  *
+ *	  A copy's ranges are read on connections of their own without
+ *	  holding up the worker (copy_readers of them, 2 unless told): the
+ *	  source reads the next ranges while this server merges the last, and
+ *	  the merges stay in key order, each at its own position (see "Reading a
+ *	  copy's ranges" below).  A verification reads one range at a time.
+ *
  *	  Which tables: a plain table (not partitioned) with a replica identity
  *	  index or primary key whose columns have built-in types that sort the
  *	  same on every server (no collation), and table targets; the others
- *	  keep the copy in one snapshot (baseline.c).  One range is read at a
- *	  time, for one copy at a time.
+ *	  keep the copy in one snapshot (baseline.c).  One copy at a time.
  *-------------------------------------------------------------------------
  */
 #include "laredo.h"
@@ -61,6 +66,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -78,6 +84,7 @@
 #include "apply.h"
 #include "baseline.h"
 #include "chunk.h"
+#include "publication.h"
 #include "remote.h"
 #include "schema_changes.h"
 
@@ -89,6 +96,8 @@
 #define CHUNK_MAX_FAILURES		10
 /* while the stream lags past copy_max_lag, the lag is looked at this often */
 #define CHUNK_LAG_RECHECK_MS	1000
+/* connections reading one copy's ranges at once, at most (copy_readers) */
+#define CHUNK_MAX_READERS		16
 
 /* A source snapshot, as pg_current_snapshot() gives it, in 32-bit xids. */
 typedef struct ChunkSnapshot
@@ -99,10 +108,23 @@ typedef struct ChunkSnapshot
 	TransactionId *xip;
 } ChunkSnapshot;
 
-/* A range read and not yet merged. */
+struct ChunkReader;
+
+/* A range read (or being read) and not yet merged. */
 typedef struct Chunk
 {
 	MemoryContext cxt;
+	struct ChunkReader *reader; /* a copy's range still being read on it; NULL: read */
+	bool		head_read;		/* S and L are known */
+	bool		in_copy;		/* its reader is between COPY's start and end */
+	bool		bound_known;	/* its end was known before its rows: bound */
+	char	  **bound;			/* NULL: the last range */
+	char	   *copy_sql;		/* the rows' statement, sent once S and L are known */
+	char	   *last_line;
+	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
+	bool		with_end;		/* its end asked for with S and L (several readers) */
+	bool		described;		/* the table was described for it */
+	char	   *shape;			/* what the source's catalog says of the table, as text */
 	char	  **lo;				/* text; NULL: from the first key */
 	char	  **hi;				/* NULL: to the last */
 	Datum	   *lo_d;
@@ -144,6 +166,10 @@ typedef struct ChunkCopy
 	bool	   *keybyval;
 	int16	   *keylen;
 	int			chunk_rows;
+	int			readers;		/* connections reading its ranges at once (copy_readers) */
+	const char **keytypnames;	/* the key columns' types, qualified, for the source's SQL */
+	char	   *shape_sql;		/* a read's query of the table's shape (chunk_shape_sql) */
+	char	   *shape;			/* the shape its description was read with; NULL: describe again */
 	int			read_rows;		/* the next read's; halved after a failed read */
 	int			rate;			/* rows per second at most; 0: no limit */
 	int64		bytes_rate;		/* bytes per second at most; 0: no limit */
@@ -188,8 +214,36 @@ typedef struct ChunkTouch
 static MemoryContext ChunkContext = NULL;
 static MemoryContext TrackerContext = NULL;
 static List *chunk_copies = NIL;
-static Chunk *pending = NULL;
-static ChunkCopy *pending_copy = NULL;
+/*
+ * The ranges read or being read and not yet merged, of one copy at a time,
+ * in key order: each starts where the one before it ends, and each one's
+ * position L is at or past the one's before it (its snapshot was asked for
+ * once the one before it had its own), so they merge in this order, each at
+ * its own position.
+ */
+static List *inflight = NIL;
+static ChunkCopy *inflight_copy = NULL;
+
+/* A plain connection that reads a copy's ranges while the worker goes on. */
+typedef enum ChunkReaderStep
+{
+	CHUNK_READER_IDLE,			/* no transaction open */
+	CHUNK_READER_HEAD,			/* BEGIN, and the range's S, L (and end) asked for */
+	CHUNK_READER_ROWS,			/* the range's rows, then COMMIT */
+	CHUNK_READER_END			/* COMMIT of a read given up (copy_max_lag) */
+} ChunkReaderStep;
+
+typedef struct ChunkReader
+{
+	PGconn	   *conn;
+	ChunkReaderStep step;
+	Chunk	   *ch;				/* the range it reads */
+	TimestampTz last_heard;
+} ChunkReader;
+
+static ChunkReader chunk_readers[CHUNK_MAX_READERS];
+static int	chunk_readers_usable = CHUNK_MAX_READERS;	/* fewer once a connection was refused */
+static XLogRecPtr chunk_received = InvalidXLogRecPtr;	/* how far the stream has come */
 static WalReceiverConn *chunk_conn = NULL;
 static LaredoSourceConfig *chunk_source = NULL;
 static Oid	chunk_owner = InvalidOid;
@@ -210,6 +264,8 @@ static void chunk_merge(ChunkCopy *copy, Chunk *ch);
 static void chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded);
 static bool chunk_verify_range(ChunkCopy *copy, Chunk *ch);
 static void chunk_verify_start(ChunkCopy *copy);
+static void chunk_drop_from(int n);
+static void chunk_reader_wait(Chunk *ch);
 
 bool
 laredo_chunk_active(void)
@@ -275,6 +331,7 @@ chunk_options(LaredoPipelineConfig *p, ChunkCopy *copy)
 	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
 
 	copy->chunk_rows = chunk_int_option(jb, "chunk_rows", 10000);
+	copy->readers = Min(Max(chunk_int_option(jb, "copy_readers", 2), 1), CHUNK_MAX_READERS);
 	copy->read_rows = copy->chunk_rows;
 	copy->rate = chunk_int_option(jb, "copy_rate", 0);
 	copy->bytes_rate = chunk_bytes_option(jb, "copy_rate_bytes", 0);
@@ -900,6 +957,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			copy->keycmp = palloc0(sizeof(FmgrInfo) * copy->nkeys);
 			copy->keybyval = palloc(sizeof(bool) * copy->nkeys);
 			copy->keylen = palloc(sizeof(int16) * copy->nkeys);
+			copy->keytypnames = palloc(sizeof(char *) * copy->nkeys);
 			foreach(b, keys)
 			{
 				char	  **r = lfirst(b);
@@ -915,6 +973,7 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 				fmgr_info_cxt(typinput, &copy->keyin[i], ChunkContext);
 				fmgr_info_cxt(lookup_type_cache(copy->keytypes[i], TYPECACHE_CMP_PROC)->cmp_proc,
 							  &copy->keycmp[i], ChunkContext);
+				copy->keytypnames[i] = format_type_be_qualified(copy->keytypes[i]);
 				i++;
 			}
 			MemoryContextSwitchTo(old);
@@ -1024,10 +1083,25 @@ laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn)
 	for (int i = 0; i < n_unknown; i++)
 		if (unknown_xids[i] == xid)
 			unknown_xids[i--] = unknown_xids[--n_unknown];
-	if (pending != NULL && pending->lsn <= final_lsn)
+	while (inflight != NIL)
 	{
+		Chunk	   *head = linitial(inflight);
+
+		/* a range whose position is not known yet may be due: its S and L first */
+		if (!head->head_read)
+		{
+			chunk_reader_wait(head);
+			continue;
+		}
+		if (head->lsn > final_lsn)
+			break;
+		if (head->reader != NULL)
+		{
+			chunk_reader_wait(head);
+			continue;
+		}
 		laredo_apply_begin_local();
-		chunk_merge(pending_copy, pending);
+		chunk_merge(inflight_copy, head);
 		laredo_apply_end_step();
 	}
 }
@@ -1113,8 +1187,9 @@ chunk_rewind(ChunkCopy *copy, Datum *key)
 	copy->merged = list_truncate(copy->merged, keep);
 	copy->frontier_d = last ? last->hi : NULL;
 	copy->frontier = last ? last->hi_text : NULL;
-	if (pending != NULL && pending_copy == copy)
-		pending->stale = true;
+	/* the ranges in flight start after the old frontier */
+	if (inflight_copy == copy)
+		chunk_drop_from(0);
 	ereport(LOG,
 			(errmsg("laredo source \"%s\": pipeline \"%s\" copies its ranges from number %lld again: "
 					"a row moved into a range already merged",
@@ -1418,6 +1493,23 @@ chunk_read_description(ChunkRead *r)
 }
 
 /*
+ * The range's conditions, as the source reads them: its rows after lo (and
+ * up to hi, given), that the row filter keeps; and their order.
+ */
+static void
+chunk_range_sql(ChunkCopy *copy, Chunk *ch, char **hi, StringInfo where, StringInfo order)
+{
+	initStringInfo(where);
+	if (ch->br->rowfilter)
+		appendStringInfo(where, " AND (%s)", ch->br->rowfilter);
+	laredo_append_key_range(where, copy->nkeys, copy->keynames, ch->lo, hi, copy->keytypnames);
+	initStringInfo(order);
+	appendStringInfoString(order, " ORDER BY ");
+	for (int i = 0; i < copy->nkeys; i++)
+		appendStringInfo(order, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+}
+
+/*
  * The second step, in the range's own transaction on the source: S and L,
  * then the rows.  Reads nothing (r->read false) when L shows the stream
  * more than copy_max_lag behind the source.
@@ -1477,23 +1569,8 @@ chunk_read_rows(ChunkRead *r)
 						(unsigned long long) (lsn > received ? lsn - received : 0))));
 	copy->paused = false;
 
-	/* the range: after lo, up to a verification's bound, in key order, at most limit rows */
-	{
-		const char **types = palloc(sizeof(char *) * copy->nkeys);
-
-		for (int i = 0; i < copy->nkeys; i++)
-			types[i] = format_type_be_qualified(copy->keytypes[i]);
-		initStringInfo(&where);
-		if (ch->br->rowfilter)
-			appendStringInfo(&where, " AND (%s)", ch->br->rowfilter);
-		laredo_append_key_range(&where, copy->nkeys, copy->keynames, ch->lo,
-								!ch->hashed && copy->rows_pending ? copy->rows_hi : NULL, types);
-		initStringInfo(&order);
-		appendStringInfoString(&order, " ORDER BY ");
-		for (int i = 0; i < copy->nkeys; i++)
-			appendStringInfo(&order, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
-		appendStringInfo(&order, " LIMIT %d", ch->limit);
-	}
+	chunk_range_sql(copy, ch, !ch->hashed && copy->rows_pending ? copy->rows_hi : NULL, &where, &order);
+	appendStringInfo(&order, " LIMIT %d", ch->limit);
 
 	if (ch->hashed)
 	{
@@ -1545,21 +1622,16 @@ chunk_read_rows(ChunkRead *r)
  * on a new connection.  CHUNK_MAX_FAILURES in a row are the worker's error.
  */
 static void
-chunk_read_failed(ChunkCopy *copy, ErrorData *edata)
+chunk_read_failed(ChunkCopy *copy, int sqlerrcode, const char *message)
 {
 	const char *id = chunk_source->source_id;
 
-	if (chunk_conn != NULL)
-	{
-		walrcv_disconnect(chunk_conn);
-		chunk_conn = NULL;
-	}
 	copy->failed_reads++;
 	if (++copy->failures >= CHUNK_MAX_FAILURES)
 		ereport(ERROR,
-				(errcode(edata->sqlerrcode),
+				(errcode(sqlerrcode),
 				 errmsg("laredo source \"%s\": %d reads of a range of %s failed in a row: %s",
-						id, copy->failures, copy->qualified, edata->message),
+						id, copy->failures, copy->qualified, message),
 				 errhint("A read of a range waits at most copy_statement_timeout (%d ms) on the source: "
 						 "raise it with laredo.alter_pipeline('%s', '{\"copy_statement_timeout\": \"5min\"}'), "
 						 "or look at what holds the table there.",
@@ -1570,7 +1642,7 @@ chunk_read_failed(ChunkCopy *copy, ErrorData *edata)
 						  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), copy->backoff_ms));
 	ereport(LOG,
 			(errmsg("laredo source \"%s\": a read of a range of %s failed, read again in %d ms with at most %d rows: %s",
-					id, copy->qualified, copy->backoff_ms, copy->read_rows, edata->message)));
+					id, copy->qualified, copy->backoff_ms, copy->read_rows, message)));
 }
 
 /*
@@ -1628,7 +1700,13 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 		MemoryContextDelete(cxt);
 		if (failure != NULL)
 		{
-			chunk_read_failed(copy, failure);
+			/* (its transaction may be left open there) */
+			if (chunk_conn != NULL)
+			{
+				walrcv_disconnect(chunk_conn);
+				chunk_conn = NULL;
+			}
+			chunk_read_failed(copy, failure->sqlerrcode, failure->message);
 			FreeErrorData(failure);
 		}
 		else
@@ -1679,8 +1757,647 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), due_ms);
 	}
 	chunk_prune(&ch->snap);
-	pending = ch;
-	pending_copy = copy;
+	ch->head_read = true;
+	old = MemoryContextSwitchTo(ChunkContext);
+	inflight = lappend(inflight, ch);
+	inflight_copy = copy;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Reading a copy's ranges while the worker goes on.
+ *
+ * A copy reads its ranges on plain connections of its own (copy_readers,
+ * 2 unless told; 1 under a rate), without waiting for them: a read is
+ * asked for, and its rows are taken as they come, between the stream's
+ * transactions and while a range before it merges.  So the source reads
+ * the next range while this server merges the last one, and with several
+ * connections several ranges are read at once.  Each read is the range's
+ * own transaction, as in chunk_read: BEGIN REPEATABLE READ; S, L and, with
+ * several connections, the range's end (the key of its limit-th row after
+ * lo, an index-only read), which lets the next range's read start at once;
+ * then COPY of its rows and COMMIT.  A read is asked for only once the one
+ * before it has S and L, so the positions come in key order and the ranges
+ * merge in that order, each at its own L.
+ *
+ * A read that fails drops its range and every range after it (they can
+ * merge only after it), as does a stale range, a range cut short by the
+ * memory cap, and a copy that moves its frontier back.  Their connections
+ * are closed (a transaction may be open there) and opened again for the
+ * next read.
+ */
+
+/* Drops the ranges in flight from the n-th on, closing their readers. */
+static void
+chunk_drop_from(int n)
+{
+	while (list_length(inflight) > n)
+	{
+		Chunk	   *ch = llast(inflight);
+
+		if (ch->reader != NULL)
+		{
+			PQfinish(ch->reader->conn);
+			ch->reader->conn = NULL;
+			ch->reader->step = CHUNK_READER_IDLE;
+			ch->reader->ch = NULL;
+		}
+		inflight = list_delete_last(inflight);
+		MemoryContextDelete(ch->cxt);
+	}
+	if (inflight == NIL)
+		inflight_copy = NULL;
+}
+
+/* The position of a range in flight. */
+static int
+chunk_inflight_index(Chunk *ch)
+{
+	ListCell   *lc;
+
+	foreach(lc, inflight)
+		if (lfirst(lc) == ch)
+			return foreach_current_index(lc);
+	return -1;
+}
+
+/*
+ * A reader's read failed: its range and those after it are dropped, and
+ * the copy reads again after its backoff (chunk_read_failed).
+ */
+static void
+chunk_reader_failed(ChunkReader *reader, int sqlerrcode, const char *message)
+{
+	ChunkCopy  *copy = inflight_copy;
+	char	   *why = pstrdup(message && message[0] ? message : "the source closed the connection");
+
+	if (reader->ch != NULL)
+		chunk_drop_from(chunk_inflight_index(reader->ch));
+	if (reader->conn != NULL)
+	{
+		PQfinish(reader->conn);
+		reader->conn = NULL;
+	}
+	reader->step = CHUNK_READER_IDLE;
+	reader->ch = NULL;
+	if (copy != NULL)
+		chunk_read_failed(copy, sqlerrcode, pchomp(why));
+}
+
+/* An idle reader, connected; NULL: none (all busy, or none more accepted by the source). */
+static ChunkReader *
+chunk_reader_idle(int wanted)
+{
+	for (int i = 0; i < Min(wanted, chunk_readers_usable); i++)
+	{
+		ChunkReader *reader = &chunk_readers[i];
+		MemoryContext cxt = CurrentMemoryContext;
+
+		if (reader->step != CHUNK_READER_IDLE)
+			continue;
+		if (reader->conn != NULL)
+			return reader;
+		PG_TRY();
+		{
+			reader->conn = laredo_connect_sql(chunk_source->connection, chunk_owner,
+											  psprintf("laredo chunks %s", chunk_source->source_id),
+											  chunk_source->source_id);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			/* the first reader's connection failing is the worker's error, as the stream's */
+			if (i == 0)
+				PG_RE_THROW();
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			chunk_readers_usable = i;
+			ereport(LOG,
+					(errmsg("laredo source \"%s\": ranges are read on %d connections: %s",
+							chunk_source->source_id, i, edata->message)));
+			FreeErrorData(edata);
+			return NULL;
+		}
+		PG_END_TRY();
+		return reader;
+	}
+	return NULL;
+}
+
+/*
+ * A read's query of what the source's catalog says of the copy's table
+ * (its columns, replica identity and publications' columns and filters),
+ * as one text, compared with the one its description was read with.
+ */
+static char *
+chunk_shape_sql(ChunkCopy *copy)
+{
+	StringInfoData pubs;
+	ListCell   *lc;
+
+	initStringInfo(&pubs);
+	foreach(lc, laredo_publication_names(chunk_source))
+		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
+	return psprintf("(SELECT pg_catalog.concat_ws('|', c.oid, c.relkind, c.relreplident, c.relnatts, "
+					"  (SELECT pg_catalog.array_agg(ROW(p.pubname, p.attnames, p.rowfilter)::text ORDER BY p.pubname) "
+					"   FROM pg_catalog.pg_publication_tables p "
+					"   WHERE p.pubname IN (%s) AND p.schemaname = n.nspname AND p.tablename = c.relname), "
+					"  (SELECT pg_catalog.array_agg(ROW(a.attnum, a.attname, a.atttypid, a.atttypmod, a.attgenerated)::text "
+					"                               ORDER BY a.attnum) "
+					"   FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), "
+					"  (SELECT pg_catalog.array_agg(i.indkey::text ORDER BY i.indexrelid) FROM pg_catalog.pg_index i "
+					"   WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))) "
+					" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					" WHERE c.oid = pg_catalog.to_regclass(%s))",
+					pubs.data, quote_literal_cstr(copy->qualified));
+}
+
+/*
+ * Asks reader for the copy's range after lo (NULL: from the first key).
+ * The table is described first, on chunk_conn, as every read does (a
+ * column changed is read from here on).  Returns whether the read started.
+ */
+static bool
+chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
+{
+	MemoryContext cxt = AllocSetContextCreate(ChunkContext, "laredo chunk", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	Chunk	   *ch;
+	ChunkRead	r;
+	ErrorData  *failure;
+	LogicalRepRelation *rel;
+	StringInfoData q;
+	StringInfoData where;
+	StringInfoData order;
+	StringInfoData c;
+	bool		with_end = copy->readers > 1 && copy->rate == 0 && copy->bytes_rate == 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	old = MemoryContextSwitchTo(cxt);
+	ch = palloc0(sizeof(Chunk));
+	ch->cxt = cxt;
+	if (lo != NULL)
+	{
+		ch->lo = palloc(sizeof(char *) * copy->nkeys);
+		for (int i = 0; i < copy->nkeys; i++)
+			ch->lo[i] = pstrdup(lo[i]);
+	}
+	if (chunk_conn == NULL)
+		chunk_connect();
+	if (copy->shape == NULL)
+	{
+		memset(&r, 0, sizeof(r));
+		r.copy = copy;
+		r.ch = ch;
+		r.desc_cxt = AllocSetContextCreate(ChunkContext, "laredo chunk description", ALLOCSET_SMALL_SIZES);
+		failure = chunk_try(chunk_read_description, &r);
+		if (failure != NULL)
+		{
+			MemoryContextDelete(r.desc_cxt);
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			walrcv_disconnect(chunk_conn);
+			chunk_conn = NULL;
+			chunk_read_failed(copy, failure->sqlerrcode, failure->message);
+			FreeErrorData(failure);
+			return false;
+		}
+		chunk_describe(copy, r.rels, r.desc_cxt);
+		MemoryContextSwitchTo(cxt);
+		ch->described = true;
+	}
+	if (copy->shape_sql == NULL)
+	{
+		MemoryContextSwitchTo(ChunkContext);
+		copy->shape_sql = chunk_shape_sql(copy);
+		MemoryContextSwitchTo(cxt);
+	}
+	ch->br = copy->br;
+	ch->limit = copy->read_rows;
+	rel = ch->br->rel;
+	chunk_range_sql(copy, ch, NULL, &where, &order);
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+					 "SET LOCAL statement_timeout = %d; "
+					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
+					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text, %s",
+					 copy->timeout_ms, copy->shape_sql);
+	if (with_end)
+	{
+		/* the limit-th row's key after lo, in the range's order (by the columns, not their text) */
+		appendStringInfoString(&q, ", e.* FROM (SELECT) s LEFT JOIN (SELECT ");
+		for (int i = 0; i < copy->nkeys; i++)
+			appendStringInfo(&q, "%s%s::text AS e%d", i ? ", " : "", quote_identifier(copy->keynames[i]), i);
+		appendStringInfo(&q, " FROM ONLY %s WHERE true%s%s OFFSET %d LIMIT 1) e ON true",
+						 copy->qualified, where.data, order.data, ch->limit - 1);
+	}
+	initStringInfo(&c);
+	appendStringInfoString(&c, "COPY (SELECT ");
+	for (int i = 0; i < rel->natts; i++)
+		appendStringInfo(&c, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+	appendStringInfo(&c, " FROM ONLY %s WHERE true%s%s LIMIT %d) TO STDOUT; COMMIT",
+					 copy->qualified, where.data, order.data, ch->limit);
+	ch->copy_sql = c.data;
+	ch->with_end = with_end;
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(old);
+
+	if (PQsendQuery(reader->conn, q.data) == 0)
+	{
+		char	   *why = pstrdup(PQerrorMessage(reader->conn));
+
+		MemoryContextDelete(cxt);
+		chunk_reader_failed(reader, ERRCODE_CONNECTION_EXCEPTION, why);
+		return false;
+	}
+	ch->reader = reader;
+	reader->ch = ch;
+	reader->step = CHUNK_READER_HEAD;
+	reader->last_heard = GetCurrentTimestamp();
+	old = MemoryContextSwitchTo(ChunkContext);
+	inflight = lappend(inflight, ch);
+	inflight_copy = copy;
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * S and L are in (and the range's end, when asked): the rows are asked for,
+ * unless the stream is more than copy_max_lag behind the source, when the
+ * read is given up (COMMIT) and the copy looks again in a second.
+ */
+static void
+chunk_reader_head_done(ChunkReader *reader)
+{
+	Chunk	   *ch = reader->ch;
+	ChunkCopy  *copy = inflight_copy;
+	const char *id = chunk_source->source_id;
+
+	if (!ch->head_read)
+	{
+		chunk_reader_failed(reader, ERRCODE_PROTOCOL_VIOLATION, "the source did not give a snapshot");
+		return;
+	}
+	/*
+	 * The table's shape in the read's transaction: the one its description
+	 * was read with, or the read is given up and the table described again
+	 * (a column added, dropped or retyped, the publication's columns or
+	 * filter changed), so that no range is read with columns it has no more.
+	 */
+	if (ch->described)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ChunkContext);
+
+		copy->shape = pstrdup(ch->shape);
+		MemoryContextSwitchTo(old);
+	}
+	else if (copy->shape == NULL || strcmp(copy->shape, ch->shape) != 0)
+	{
+		copy->shape = NULL;
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": %s changed on the source during its copy, its range is read again",
+						id, copy->qualified)));
+		chunk_drop_from(chunk_inflight_index(ch));
+		return;
+	}
+	if (copy->max_lag > 0 && chunk_received != InvalidXLogRecPtr && ch->lsn > chunk_received &&
+		ch->lsn - chunk_received > (uint64) copy->max_lag)
+	{
+		if (!copy->paused)
+			ereport(LOG,
+					(errmsg("laredo source \"%s\": the copy of pipeline \"%s\" waits: the stream is %llu bytes behind the source (copy_max_lag %lld)",
+							id, copy->pipeline->config->pipeline_id,
+							(unsigned long long) (ch->lsn - chunk_received), (long long) copy->max_lag)));
+		copy->paused = true;
+		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CHUNK_LAG_RECHECK_MS);
+		/* (no range was asked for after it: its end is not known yet) */
+		ch->reader = NULL;
+		reader->ch = NULL;
+		chunk_drop_from(chunk_inflight_index(ch));
+		if (PQsendQuery(reader->conn, "COMMIT") == 0)
+			chunk_reader_failed(reader, ERRCODE_CONNECTION_EXCEPTION, PQerrorMessage(reader->conn));
+		else
+			reader->step = CHUNK_READER_END;
+		return;
+	}
+	if (copy->paused)
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": the copy of pipeline \"%s\" goes on: the stream is %llu bytes behind the source",
+						id, copy->pipeline->config->pipeline_id,
+						(unsigned long long) (ch->lsn > chunk_received ? ch->lsn - chunk_received : 0))));
+	copy->paused = false;
+	if (PQsendQuery(reader->conn, ch->copy_sql) == 0)
+	{
+		chunk_reader_failed(reader, ERRCODE_CONNECTION_EXCEPTION, PQerrorMessage(reader->conn));
+		return;
+	}
+	reader->step = CHUNK_READER_ROWS;
+	ch->bound_known = ch->with_end;
+	/* what the oldest snapshot in flight shows committed, every later one shows too */
+	if (linitial(inflight) == ch)
+		chunk_prune(&ch->snap);
+}
+
+/* The range's rows are all in, and its transaction committed. */
+static void
+chunk_reader_rows_done(ChunkReader *reader)
+{
+	Chunk	   *ch = reader->ch;
+	ChunkCopy  *copy = inflight_copy;
+	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
+
+	reader->step = CHUNK_READER_IDLE;
+	reader->ch = NULL;
+	ch->reader = NULL;
+	copy->failures = 0;
+	copy->read_rows = Min(copy->chunk_rows, copy->read_rows * 2);
+
+	/* a full range ends at its last key; a short one is the last, open above */
+	if (ch->truncated || ch->nrows == ch->limit)
+	{
+		LogicalRepTupleData tup;
+
+		laredo_baseline_tuple_init(&tup, ch->br->rel->natts);
+		laredo_baseline_parse_line(ch->last_line, strlen(ch->last_line), &tup, copy->qualified);
+		ch->hi = palloc(sizeof(char *) * copy->nkeys);
+		for (int i = 0; i < copy->nkeys; i++)
+			ch->hi[i] = pstrdup(tup.colvalues[copy->keycol[i]].data);
+	}
+	MemoryContextSwitchTo(old);
+
+	/* the next ranges were asked for from the end it was to have: cut short, they go */
+	if (ch->bound_known)
+	{
+		bool		same = (ch->hi == NULL) == (ch->bound == NULL);
+
+		for (int i = 0; same && ch->hi != NULL && i < copy->nkeys; i++)
+			same = strcmp(ch->hi[i], ch->bound[i]) == 0;
+		if (!same)
+			chunk_drop_from(chunk_inflight_index(ch) + 1);
+	}
+
+	/* the rates: the next read once this one's rows and bytes are due */
+	if (copy->rate > 0 || copy->bytes_rate > 0)
+	{
+		int64		due_ms = copy->rate > 0 ? (int64) ch->nrows * 1000 / copy->rate : 0;
+
+		if (copy->bytes_rate > 0)
+			due_ms = Max(due_ms, (int64) ((double) ch->bytes * 1000 / copy->bytes_rate));
+		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), due_ms);
+	}
+}
+
+/* The first row of the head statement's result: S, L and the range's end. */
+static void
+chunk_reader_head_row(Chunk *ch, PGresult *res)
+{
+	ChunkCopy  *copy = inflight_copy;
+	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
+	uint64		lsn;
+
+	chunk_parse_snapshot(PQgetvalue(res, 0, 0), &ch->snap);
+	lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(PQgetvalue(res, 0, 1))));
+	/* (the insert position just past a page header: as in chunk_read_rows) */
+	if (lsn % source_segsize == SizeOfXLogLongPHD)
+		lsn -= SizeOfXLogLongPHD;
+	else if (lsn % source_blcksz == SizeOfXLogShortPHD)
+		lsn -= SizeOfXLogShortPHD;
+	ch->lsn = lsn;
+	ch->shape = pstrdup(PQnfields(res) > 2 && !PQgetisnull(res, 0, 2) ? PQgetvalue(res, 0, 2) : "");
+	if (ch->with_end && PQnfields(res) == 3 + copy->nkeys && !PQgetisnull(res, 0, 3))
+	{
+		ch->bound = palloc(sizeof(char *) * copy->nkeys);
+		for (int i = 0; i < copy->nkeys; i++)
+			ch->bound[i] = pstrdup(PQgetvalue(res, 0, 3 + i));
+	}
+	ch->head_read = true;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Takes what reader's connection has brought, without waiting.  Returns
+ * whether anything came.
+ */
+static bool
+chunk_reader_pump(ChunkReader *reader)
+{
+	bool		progress = false;
+
+	if (reader->conn == NULL || reader->step == CHUNK_READER_IDLE)
+		return false;
+	if (PQconsumeInput(reader->conn) == 0)
+	{
+		chunk_reader_failed(reader, ERRCODE_CONNECTION_FAILURE, PQerrorMessage(reader->conn));
+		return true;
+	}
+	for (;;)
+	{
+		Chunk	   *ch = reader->ch;
+		PGresult   *res;
+
+		if (ch != NULL && ch->in_copy)
+		{
+			char	   *buf;
+			int			len = PQgetCopyData(reader->conn, &buf, 1);
+
+			if (len == 0)
+				break;			/* no whole row yet */
+			progress = true;
+			if (len < 0)
+			{
+				/* the copy ended (or failed: its result says why) */
+				ch->in_copy = false;
+				continue;
+			}
+			/* past the memory cap, the range ends at the last row kept */
+			if (ch->truncated || ch->bytes + len > CHUNK_MAX_BYTES)
+				ch->truncated = ch->nrows > 0;
+			if (!ch->truncated)
+			{
+				MemoryContext old = MemoryContextSwitchTo(ch->cxt);
+
+				ch->last_line = pnstrdup(buf, len);
+				ch->lines = lappend(ch->lines, ch->last_line);
+				ch->nrows++;
+				ch->bytes += len;
+				MemoryContextSwitchTo(old);
+			}
+			PQfreemem(buf);
+			continue;
+		}
+		if (PQisBusy(reader->conn))
+			break;
+		progress = true;
+		res = PQgetResult(reader->conn);
+		if (res == NULL)
+		{
+			/* every statement of the string answered */
+			switch (reader->step)
+			{
+				case CHUNK_READER_HEAD:
+					chunk_reader_head_done(reader);
+					break;
+				case CHUNK_READER_ROWS:
+					chunk_reader_rows_done(reader);
+					return true;
+				case CHUNK_READER_END:
+					reader->step = CHUNK_READER_IDLE;
+					return true;
+				case CHUNK_READER_IDLE:
+					return true;
+			}
+			if (reader->step != CHUNK_READER_ROWS)
+				return true;
+			continue;
+		}
+		switch (PQresultStatus(res))
+		{
+			case PGRES_TUPLES_OK:
+				if (reader->step == CHUNK_READER_HEAD && ch != NULL && PQntuples(res) == 1)
+					chunk_reader_head_row(ch, res);
+				break;
+			case PGRES_COPY_OUT:
+				if (ch != NULL)
+					ch->in_copy = true;
+				break;
+			case PGRES_COMMAND_OK:
+				break;
+			default:
+				{
+					const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+					char	   *why = pstrdup(PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+											 : "unexpected result");
+					int			code = state && strlen(state) == 5 ?
+						MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
+						ERRCODE_CONNECTION_EXCEPTION;
+
+					PQclear(res);
+					chunk_reader_failed(reader, code, why);
+					return true;
+				}
+		}
+		PQclear(res);
+	}
+	if (progress)
+		reader->last_heard = GetCurrentTimestamp();
+	return progress;
+}
+
+/* Takes what every reader has brought; returns whether anything came. */
+static bool
+chunk_readers_pump(void)
+{
+	bool		progress = false;
+
+	for (int i = 0; i < CHUNK_MAX_READERS; i++)
+		if (chunk_reader_pump(&chunk_readers[i]))
+			progress = true;
+	return progress;
+}
+
+/*
+ * Waits for the range in flight ch to come one step on (its S and L, or
+ * all its rows), or to be dropped.  The source's statement_timeout ends a
+ * read that runs long there; a source that says nothing at all for
+ * wal_receiver_timeout past it is taken for lost.
+ */
+static void
+chunk_reader_wait(Chunk *ch)
+{
+	ChunkReader *reader = ch->reader;
+	bool		head_read = ch->head_read;
+
+	while (chunk_inflight_index(ch) >= 0 && ch->reader == reader && ch->head_read == head_read)
+	{
+		long		silent_ms = TimestampDifferenceMilliseconds(reader->last_heard, GetCurrentTimestamp());
+		long		limit_ms = (long) inflight_copy->timeout_ms + (wal_receiver_timeout > 0 ? wal_receiver_timeout : 60000);
+
+		CHECK_FOR_INTERRUPTS();
+		if (chunk_reader_pump(reader))
+			continue;
+		if (inflight_copy->timeout_ms > 0 && silent_ms >= limit_ms)
+		{
+			chunk_reader_failed(reader, ERRCODE_CONNECTION_FAILURE, "the source did not answer a read of a range");
+			return;
+		}
+		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 PQsocket(reader->conn), 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Whether every copy is done (verifications aside: they read on chunk_conn). */
+static bool
+chunk_copies_done(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, chunk_copies)
+		if (!((ChunkCopy *) lfirst(lc))->done && ((ChunkCopy *) lfirst(lc))->verify_id == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Asks for the copy's next ranges, as many as it reads at once, when its
+ * rate allows; returns whether one was asked for.  Only the first copy not
+ * done reads, and a verification reads its ranges one at a time on
+ * chunk_conn (chunk_read): its next range depends on the last one's hash.
+ */
+static bool
+chunk_launch_more(void)
+{
+	ChunkCopy  *copy = inflight_copy;
+	bool		launched = false;
+	ListCell   *lc;
+
+	if (copy == NULL)
+		foreach(lc, chunk_copies)
+			if (!((ChunkCopy *) lfirst(lc))->done)
+			{
+				copy = lfirst(lc);
+				break;
+			}
+	if (copy == NULL || copy->done)
+		return false;
+	if (copy->verify_id != 0)
+	{
+		if (inflight != NIL || GetCurrentTimestamp() < copy->next_read)
+			return false;
+		chunk_read(copy, chunk_received);
+		return inflight != NIL;
+	}
+	while (list_length(inflight) < ((copy->rate > 0 || copy->bytes_rate > 0) ? 1 : copy->readers) &&
+		   GetCurrentTimestamp() >= copy->next_read)
+	{
+		char	  **lo = copy->frontier;
+		ChunkReader *reader;
+
+		if (inflight != NIL)
+		{
+			Chunk	   *last = llast(inflight);
+
+			/* the next range starts where the last one in flight ends, once that is known */
+			if (last->reader == NULL)
+				lo = last->hi;
+			else if (last->bound_known)
+				lo = last->bound;
+			else
+				break;
+			if (lo == NULL)
+				break;			/* the last one is open above: the table's last range */
+		}
+		reader = chunk_reader_idle((copy->rate > 0 || copy->bytes_rate > 0) ? 1 : copy->readers);
+		if (reader == NULL || !chunk_launch(copy, reader, lo))
+			break;
+		launched = true;
+	}
+	return launched;
 }
 
 /* The range's COPY text lines, for a target's COPY FROM (its callback has no argument). */
@@ -1692,6 +2409,9 @@ static int
 chunk_lines_read(void *outbuf, int minread, int maxread)
 {
 	int			done = 0;
+
+	/* the next ranges' rows come in meanwhile (the source would stop on a full socket) */
+	(void) chunk_readers_pump();
 
 	while (done < maxread && merge_cell != NULL)
 	{
@@ -2192,8 +2912,13 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bool		recorded;
 
-	pending = NULL;
-	pending_copy = NULL;
+	inflight = list_delete_first(inflight);
+	if (inflight == NIL)
+		inflight_copy = NULL;
+	if (ch->lo != NULL && ch->lo_d == NULL)
+		ch->lo_d = chunk_key_parse(copy, ch->lo);
+	if (ch->hi != NULL && ch->hi_d == NULL)
+		ch->hi_d = chunk_key_parse(copy, ch->hi);
 	values[0] = CStringGetTextDatum(id);
 	values[1] = (Datum) 0;
 	nulls[1] = 'n';
@@ -2224,6 +2949,9 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 							  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), copy->backoff_ms));
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ch->cxt);
+		/* the ranges after it were read to merge after it, at their own positions */
+		if (inflight_copy == copy)
+			chunk_drop_from(0);
 		return;
 	}
 
@@ -2390,6 +3118,8 @@ chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded)
 		copy->done = true;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ch->cxt);
+	if (copy->done && inflight_copy == copy)
+		chunk_drop_from(0);
 }
 
 /*
@@ -2403,32 +3133,34 @@ chunk_advance(ChunkCopy *copy, Chunk *ch, bool recorded)
 bool
 laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received)
 {
-	ListCell   *lc;
+	bool		busy;
 
-	if (pending == NULL)
+	chunk_received = received;
+	busy = chunk_readers_pump();
+	if (chunk_launch_more())
+		busy = true;
+	while (inflight != NIL)
 	{
-		foreach(lc, chunk_copies)
-		{
-			ChunkCopy  *copy = lfirst(lc);
+		Chunk	   *head = linitial(inflight);
 
-			if (!copy->done)
-			{
-				if (GetCurrentTimestamp() < copy->next_read)
-					return false;
-				chunk_read(copy, received);
-				break;
-			}
-		}
-		if (pending == NULL)
-			return false;
+		if (head->reader != NULL || keepalive_end < head->lsn)
+			break;
+		laredo_apply_begin_local();
+		chunk_merge(inflight_copy, head);
+		laredo_apply_end_step();
+		laredo_apply_flush(false);
+		busy = true;
+		(void) chunk_launch_more();
 	}
-	if (keepalive_end < pending->lsn)
-		return false;
-	laredo_apply_begin_local();
-	chunk_merge(pending_copy, pending);
-	laredo_apply_end_step();
-	laredo_apply_flush(false);
-	return true;
+	/* no copy left: the readers' connections go */
+	if (inflight == NIL && chunk_copies_done())
+		for (int i = 0; i < CHUNK_MAX_READERS; i++)
+			if (chunk_readers[i].conn != NULL && chunk_readers[i].step == CHUNK_READER_IDLE)
+			{
+				PQfinish(chunk_readers[i].conn);
+				chunk_readers[i].conn = NULL;
+			}
+	return busy;
 }
 
 /*
@@ -2440,7 +3172,7 @@ laredo_chunk_wait_ms(void)
 {
 	ListCell   *lc;
 
-	if (pending != NULL)
+	if (inflight != NIL)
 		return -1;
 	foreach(lc, chunk_copies)
 	{
@@ -2450,4 +3182,24 @@ laredo_chunk_wait_ms(void)
 			return Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), copy->next_read));
 	}
 	return -1;
+}
+
+/*
+ * The socket of the first range in flight still being read, for the
+ * worker's wait (PGINVALID_SOCKET: none): its rows wake the worker as the
+ * stream's do.
+ */
+pgsocket
+laredo_chunk_socket(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, inflight)
+	{
+		Chunk	   *ch = lfirst(lc);
+
+		if (ch->reader != NULL)
+			return PQsocket(ch->reader->conn);
+	}
+	return PGINVALID_SOCKET;
 }

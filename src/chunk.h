@@ -29,5 +29,6 @@ extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange 
 extern bool laredo_chunk_skip(LaredoPipeline *pipeline);
 extern bool laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received);
 extern long laredo_chunk_wait_ms(void);
+extern pgsocket laredo_chunk_socket(void);
 
 #endif

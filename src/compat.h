@@ -29,6 +29,7 @@
 #include "replication/origin.h"
 #include "replication/slot.h"
 #include "replication/walreceiver.h"
+#include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 
@@ -39,6 +40,17 @@
 #if PG_VERSION_NUM < 190000
 #include "commands/dbcommands.h"	/* get_database_name, in lsyscache.h from 19 */
 #endif
+
+/* --- wait event sets (17: owned by a resource owner, not a memory context) --- */
+static inline WaitEventSet *
+laredo_create_wait_event_set(int nevents)
+{
+#if PG_VERSION_NUM >= 170000
+	return CreateWaitEventSet(NULL, nevents);
+#else
+	return CreateWaitEventSet(CurrentMemoryContext, nevents);
+#endif
+}
 
 /* --- attributes (18: pg_noreturn before the declaration) ------------------ */
 #ifndef pg_noreturn

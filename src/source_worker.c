@@ -693,6 +693,32 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 				 errhint("Remove the table from the publication.")));
 }
 
+/*
+ * Waits for the stream's socket, the latch or the timeout, and for a
+ * range's read too when one is in flight (chunk.c's readers).
+ */
+static void
+worker_wait(pgsocket fd, pgsocket reader, long timeout)
+{
+	WaitEventSet *set;
+	WaitEvent	event;
+
+	if (reader == PGINVALID_SOCKET)
+	{
+		(void) WaitLatchOrSocket(MyLatch,
+								 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 fd, timeout, PG_WAIT_EXTENSION);
+		return;
+	}
+	set = laredo_create_wait_event_set(4);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, fd, NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, reader, NULL, NULL);
+	(void) WaitEventSetWait(set, timeout, &event, 1, PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
+}
+
 static void
 worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos)
 {
@@ -968,9 +994,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 				if (chunk_wait >= 0)
 					timeout = Min(timeout, chunk_wait);
 			}
-			(void) WaitLatchOrSocket(MyLatch,
-									 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									 fd, timeout, PG_WAIT_EXTENSION);
+			worker_wait(fd, laredo_chunk_active() ? laredo_chunk_socket() : PGINVALID_SOCKET, timeout);
 			ResetLatch(MyLatch);
 		}
 		if (ConfigReloadPending)

@@ -15,7 +15,7 @@
 # With a load (LAREDO_CHUNK_LOAD=tps, pgbench updates of pgbench_accounts at
 # that rate during each copy), the mirror is compared with the source at
 # the end.  Timings are printed, never asserted.
-#   bash test/bench/chunks.sh [scale] [chunk_rows ...]
+#   bash test/bench/chunks.sh [scale] [chunk_rows[:copy_readers] ...]
 # LAREDO_BENCH_INSTALL=0: install and build nothing (test/chroot_server.sh).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -118,6 +118,11 @@ one() {
 	q laredo -c "SELECT laredo.drop_pipeline('accounts')" -c "SELECT laredo.remove_table('b', 'public.pgbench_accounts')" >/dev/null
 }
 one "one snapshot" '{}'
+# a size may name the connections that read at once: 10000:4 (copy_readers; 2 unless told)
 for n in "${sizes[@]}"; do
-	one "ranges of $n rows" "{\"copy\": \"chunks\", \"chunk_rows\": $n}"
+	if [[ $n == *:* ]]; then
+		one "ranges of ${n%%:*} rows, ${n##*:} readers" "{\"copy\": \"chunks\", \"chunk_rows\": ${n%%:*}, \"copy_readers\": ${n##*:}}"
+	else
+		one "ranges of $n rows" "{\"copy\": \"chunks\", \"chunk_rows\": $n}"
+	fi
 done

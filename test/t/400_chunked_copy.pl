@@ -420,4 +420,58 @@ $load->finish;
 copied_equal('lagged', 'a copy paused for the lag, with a row filter', '(SELECT * FROM public.lagged WHERE id % 3 <> 0)');
 like(slurp_file($consumer->logfile, $offset), qr/the copy of pipeline "lagged" goes on/, 'it went on once the stream caught up');
 
+
+# copy_readers: several connections read ranges of one table at once (each
+# range's end asked with its snapshot, so that the next read starts at
+# once), under a load on the table; one of them is terminated on the source
+# in the middle: its range and those after it are read again, the copy
+# finishes, every row equal.  The readers' connections go once the copy is
+# done.
+$source->safe_psql('postgres', q{
+	CREATE TABLE par (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0, pad text);
+	INSERT INTO par SELECT g, 0, repeat('p', 100) FROM generate_series(1, 60000) g;
+});
+my $par_script = $source->basedir . '/par.sql';
+open $fh, '>', $par_script or die;
+print $fh q{\set k random(1, 60000)
+\set n random(1, 1000000)
+BEGIN;
+UPDATE par SET v = v + 1 WHERE id = :k;
+INSERT INTO par (id, v, pad) VALUES (60000 + :n, 1, 'new') ON CONFLICT (id) DO UPDATE SET v = par.v + 1;
+DELETE FROM par WHERE id = (:k * 7) % 60000 AND v % 3 = 2;
+COMMIT;
+};
+close $fh;
+$load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $par_script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+$offset = -s $consumer->logfile;
+add_copied('par', '"chunk_rows": 300, "copy_readers": 4');
+my ($most, $killed) = (0, 0);
+for (1 .. 600)
+{
+	my $n = $source->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'laredo chunks main'});
+	$most = $n if $n > $most;
+	if (!$killed && $n >= 3)
+	{
+		# a reader, in a range's transaction (not the connection that describes tables)
+		$killed = $source->safe_psql('postgres', q{
+			SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = 'laredo chunks main' AND xact_start IS NOT NULL
+			  AND (query LIKE 'COPY%' OR query LIKE 'BEGIN%') LIMIT 1}) eq 't';
+	}
+	last if $consumer->safe_psql('postgres', q{SELECT state FROM laredo.copies WHERE pipeline_id = 'par'}) eq 'done';
+	usleep(20_000);
+}
+cmp_ok($most, '>=', 3, "ranges were read on several connections at once ($most connections of the copy seen)");
+ok($killed, 'a reader was terminated in the middle of the copy');
+$load->signal('TERM');
+$load->finish;
+copied_equal('par', 'a copy on four connections, one of them terminated');
+like(slurp_file($consumer->logfile, $offset), qr/a read of a range of public\.par failed, read again/,
+	'the terminated read was read again');
+ok($source->poll_query_until('postgres', q{SELECT count(*) <= 1 FROM pg_stat_activity WHERE application_name = 'laredo chunks main'}),
+	'the readers\' connections went once the copy was done');
+
 done_testing();
