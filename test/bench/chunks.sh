@@ -14,7 +14,15 @@
 #     arrival is printed.
 # With a load (LAREDO_CHUNK_LOAD=tps, pgbench updates of pgbench_accounts at
 # that rate during each copy), the mirror is compared with the source at
-# the end.  Timings are printed, never asserted.
+# the end.  With LAREDO_CHUNK_BUILTIN=1, the built-in subscriber copies the
+# same table on a third server in the same run (CREATE SUBSCRIPTION, its
+# table synchronisation, measured the same way: until the table is ready,
+# the longest snapshot its sync worker held on the source).  With
+# LAREDO_CHUNK_CRASH=1, each copy in ranges runs a second time with a crash
+# of the consumer at half way (kill -9 of the worker: the postmaster
+# restarts every backend, the copy resumes after the last range merged);
+# its time is the whole copy's, crash and recovery included.  Timings are
+# printed, never asserted.
 #   bash test/bench/chunks.sh [scale] [chunk_rows[:copy_readers] ...]
 # LAREDO_BENCH_INSTALL=0: install and build nothing (test/chroot_server.sh).
 set -euo pipefail
@@ -34,21 +42,23 @@ dir=$(mktemp -d)
 chmod 755 "$dir"
 as_root chown postgres "$dir"
 declare -A port
-for node in source laredo; do port[$node]=$(free_port); done
+nodes=(source laredo)
+[ "${LAREDO_CHUNK_BUILTIN:-0}" = 0 ] || nodes+=(builtin)
+for node in "${nodes[@]}"; do port[$node]=$(free_port); done
 cleanup() {
 	jobs -p | xargs -r kill 2>/dev/null || true
-	for node in source laredo; do
+	for node in "${nodes[@]}"; do
 		pg "$bin/pg_ctl" -D "$dir/$node" -m immediate stop >/dev/null 2>&1 || true
 	done
 	as_root rm -rf "$dir"
 }
 trap cleanup EXIT
-for node in source laredo; do
+for node in "${nodes[@]}"; do
 	init_server "$dir/$node" "${port[$node]}" 'max_wal_size = 8GB' 'shared_buffers = 256MB' \
 		'max_replication_slots = 20' 'max_wal_senders = 20'
 done
 echo "shared_preload_libraries = 'laredo'" | pg tee -a "$dir/laredo/postgresql.conf" >/dev/null
-for node in source laredo; do
+for node in "${nodes[@]}"; do
 	pg "$bin/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null
 done
 q() { local node=$1; shift; PGOPTIONS='-c client_min_messages=warning' pg psql -h 127.0.0.1 -p "${port[$node]}" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
@@ -75,9 +85,19 @@ chmod 644 "$dir/load.sql"
 
 printf '%s (PostgreSQL %s, %s cores): a table of %d rows added to a running source\n' \
 	"$(uname -r)" "$(pg_config --version | awk '{print $2}')" "$(nproc)" $((scale * 100000))
-printf '%-26s %10s %22s %22s %8s\n' "copy" "time (s)" "longest snapshot (s)" "longest stream wait (s)" "rows ok"
+printf '%-46s %10s %22s %22s %8s\n' "copy" "time (s)" "longest snapshot (s)" "longest stream wait (s)" "rows ok"
+# the copy's worker killed (-9) once the copy is half done; returns once the
+# consumer has restarted
+crash_at_half() {
+	until [ "$(q laredo -c "SELECT coalesce((SELECT percent >= 50 FROM laredo.copies WHERE pipeline_id = 'accounts'), false)")" = t ]; do
+		sleep 0.05
+	done
+	as_root kill -9 "$(q laredo -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'")"
+	sleep 1
+	until q laredo -c "SELECT 1" >/dev/null 2>&1; do sleep 0.1; done
+}
 one() {
-	local label=$1 options=$2 t0 t1 age=0 a ticker sampler loader=
+	local label=$1 options=$2 crash=${3:-} t0 t1 age=0 a ticker sampler loader=
 	q laredo -c "DROP TABLE IF EXISTS pgbench_accounts" -c "TRUNCATE tick"
 	q source -c "TRUNCATE tick"
 	(while :; do q source -c "INSERT INTO tick DEFAULT VALUES" 2>/dev/null || true; sleep 0.1; done) &
@@ -86,7 +106,8 @@ one() {
 	# (a walsender's pg_stat_activity has no xact_start)
 	(while :; do
 		q source -c "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pid || ':' || backend_xmin FROM pg_stat_activity
-		             WHERE (application_name LIKE 'laredo chunks %' OR application_name LIKE 'laredo sync %')
+		             WHERE (application_name LIKE 'laredo chunks %' OR application_name LIKE 'laredo sync %'
+		                    OR application_name LIKE 'pg\\_%\\_sync\\_%')
 		               AND backend_xmin IS NOT NULL"
 		sleep 0.05
 	done > "$dir/ages") 2>/dev/null &
@@ -101,6 +122,7 @@ one() {
 	q laredo -c "BEGIN" -c "SELECT laredo.add_table('b', 'public.pgbench_accounts')" \
 		-c "SELECT laredo.create_pipeline('accounts', 'b', 'public.pgbench_accounts', options => '$options')" \
 		-c "COMMIT" >/dev/null
+	[ -z "$crash" ] || crash_at_half
 	q laredo -c "CALL laredo.wait_for_catchup('b', '3600s')"
 	t1=$(now)
 	sleep 1
@@ -112,17 +134,49 @@ one() {
 	a=$(awk '{ if (!($2 in first)) first[$2] = $1; if ($1 - first[$2] > m) m = $1 - first[$2] } END { print m + 0 }' "$dir/ages")
 	local wait ok
 	wait=$(q laredo -c "SELECT round(extract(epoch FROM max(arrived - sent))::numeric, 2) FROM tick")
-	ok=$([ "$(q source -c "SELECT md5(string_agg(t::text, '|' ORDER BY aid)) FROM pgbench_accounts t")" = \
-		"$(q laredo -c "SELECT md5(string_agg(t::text, '|' ORDER BY aid)) FROM pgbench_accounts t")" ] && echo yes || echo NO)
-	printf '%-26s %10.2f %22.2f %22s %8s\n' "$label" "$(echo "$t1 - $t0" | bc)" "${a:-0}" "$wait" "$ok"
+	ok=$([ "$(q source -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" = \
+		"$(q laredo -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" ] && echo yes || echo NO)
+	printf '%-46s %10.2f %22.2f %22s %8s\n' "$label" "$(echo "$t1 - $t0" | bc)" "${a:-0}" "$wait" "$ok"
 	q laredo -c "SELECT laredo.drop_pipeline('accounts')" -c "SELECT laredo.remove_table('b', 'public.pgbench_accounts')" >/dev/null
 }
+# the built-in subscriber's copy of the same table: its table synchronisation
+builtin() {
+	local t0 t1 a sampler ok
+	q builtin -c "DROP TABLE IF EXISTS pgbench_accounts" \
+		-c "CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler character(84))"
+	q source -c "DROP PUBLICATION IF EXISTS bench_pub" -c "CREATE PUBLICATION bench_pub FOR TABLE pgbench_accounts"
+	(while :; do
+		q source -c "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pid || ':' || backend_xmin FROM pg_stat_activity
+		             WHERE application_name LIKE 'pg\\_%\\_sync\\_%' AND backend_xmin IS NOT NULL"
+		sleep 0.05
+	done > "$dir/ages") 2>/dev/null &
+	sampler=$!
+	sleep 1
+	t0=$(now)
+	q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
+	until [ "$(q builtin -c "SELECT coalesce(bool_and(srsubstate = 'r'), false) FROM pg_subscription_rel")" = t ]; do
+		sleep 0.05
+	done
+	t1=$(now)
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+	a=$(awk '{ if (!($2 in first)) first[$2] = $1; if ($1 - first[$2] > m) m = $1 - first[$2] } END { print m + 0 }' "$dir/ages")
+	ok=$([ "$(q source -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" = \
+		"$(q builtin -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" ] && echo yes || echo NO)
+	printf '%-46s %10.2f %22.2f %22s %8s\n' "built-in subscriber" "$(echo "$t1 - $t0" | bc)" "${a:-0}" "-" "$ok"
+	q builtin -c "DROP SUBSCRIPTION bench_sub" -c "DROP TABLE pgbench_accounts"
+}
+[ "${LAREDO_CHUNK_BUILTIN:-0}" = 0 ] || builtin
 one "one snapshot" '{}'
 # a size may name the connections that read at once: 10000:4 (copy_readers; 2 unless told)
 for n in "${sizes[@]}"; do
 	if [[ $n == *:* ]]; then
-		one "ranges of ${n%%:*} rows, ${n##*:} readers" "{\"copy\": \"chunks\", \"chunk_rows\": ${n%%:*}, \"copy_readers\": ${n##*:}}"
+		label="ranges of ${n%%:*} rows, ${n##*:} readers"
+		options="{\"copy\": \"chunks\", \"chunk_rows\": ${n%%:*}, \"copy_readers\": ${n##*:}}"
 	else
-		one "ranges of $n rows" "{\"copy\": \"chunks\", \"chunk_rows\": $n}"
+		label="ranges of $n rows"
+		options="{\"copy\": \"chunks\", \"chunk_rows\": $n}"
 	fi
+	one "$label" "$options"
+	[ "${LAREDO_CHUNK_CRASH:-0}" = 0 ] || one "$label, crash at half" "$options" crash
 done
