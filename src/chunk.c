@@ -96,8 +96,7 @@
 #define CHUNK_MAX_FAILURES		10
 /* while the stream lags past copy_max_lag, the lag is looked at this often */
 #define CHUNK_LAG_RECHECK_MS	1000
-/* connections reading one copy's ranges at once, at most (copy_readers) */
-#define CHUNK_MAX_READERS		16
+#define CHUNK_MAX_READERS		LAREDO_CHUNK_MAX_READERS
 
 /* A source snapshot, as pg_current_snapshot() gives it, in 32-bit xids. */
 typedef struct ChunkSnapshot
@@ -123,8 +122,8 @@ typedef struct Chunk
 	char	   *last_line;
 	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
 	bool		with_end;		/* its end asked for with S and L (several readers) */
-	bool		described;		/* the table was described for it */
 	char	   *shape;			/* what the source's catalog says of the table, as text */
+	int		   *keycol;			/* the key's columns in br->rel */
 	char	  **lo;				/* text; NULL: from the first key */
 	char	  **hi;				/* NULL: to the last */
 	Datum	   *lo_d;
@@ -266,6 +265,7 @@ static bool chunk_verify_range(ChunkCopy *copy, Chunk *ch);
 static void chunk_verify_start(ChunkCopy *copy);
 static void chunk_drop_from(int n);
 static void chunk_reader_wait(Chunk *ch);
+static void chunk_prune_head(void);
 
 bool
 laredo_chunk_active(void)
@@ -1103,6 +1103,7 @@ laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn)
 		laredo_apply_begin_local();
 		chunk_merge(inflight_copy, head);
 		laredo_apply_end_step();
+		chunk_prune_head();
 	}
 }
 
@@ -1407,6 +1408,7 @@ typedef struct ChunkRead
 	char	  **last_key;		/* a hash read's last key, as text */
 	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
 	bool		read;			/* false: held back by copy_max_lag */
+	char	   *shape;			/* the table's shape around its description; NULL: it changed */
 } ChunkRead;
 
 /*
@@ -1471,6 +1473,18 @@ chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const c
 	appendStringInfo(q, " FROM %s%s WHERE true%s%s) t", only, from, where, suffix);
 }
 
+/* every statement of a read runs under copy_statement_timeout */
+static void
+chunk_conn_timeout_set(int timeout_ms)
+{
+	if (chunk_conn_timeout != timeout_ms)
+	{
+		laredo_remote_command(chunk_conn, psprintf("SET statement_timeout = %d", timeout_ms),
+							  chunk_source->source_id);
+		chunk_conn_timeout = timeout_ms;
+	}
+}
+
 /*
  * The first step: the table's description, under the read's timeout (a
  * table locked on the source may hold up the catalog functions it uses).
@@ -1480,13 +1494,7 @@ chunk_read_description(ChunkRead *r)
 {
 	MemoryContext old;
 
-	/* every statement of a read runs under copy_statement_timeout */
-	if (chunk_conn_timeout != r->copy->timeout_ms)
-	{
-		laredo_remote_command(chunk_conn, psprintf("SET statement_timeout = %d", r->copy->timeout_ms),
-							  chunk_source->source_id);
-		chunk_conn_timeout = r->copy->timeout_ms;
-	}
+	chunk_conn_timeout_set(r->copy->timeout_ms);
 	old = MemoryContextSwitchTo(r->desc_cxt);
 	r->rels = laredo_baseline_describe(chunk_conn, chunk_source, r->copy->table);
 	MemoryContextSwitchTo(old);
@@ -1507,6 +1515,25 @@ chunk_range_sql(ChunkCopy *copy, Chunk *ch, char **hi, StringInfo where, StringI
 	appendStringInfoString(order, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
 		appendStringInfo(order, "%s%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+}
+
+/*
+ * The description of a copy's table between two reads of its shape
+ * (chunk_shape_sql): when both are one, the description is that shape's,
+ * and a range read in that shape reads the columns described.
+ */
+static void
+chunk_read_shaped_description(ChunkRead *r)
+{
+	char	   *q = psprintf("SELECT %s", r->copy->shape_sql);
+	char	   *before;
+	char	   *after;
+
+	chunk_conn_timeout_set(r->copy->timeout_ms);
+	before = ((char **) linitial(laredo_remote_query(chunk_conn, q, 1, chunk_source->source_id)))[0];
+	chunk_read_description(r);
+	after = ((char **) linitial(laredo_remote_query(chunk_conn, q, 1, chunk_source->source_id)))[0];
+	r->shape = before != NULL && after != NULL && strcmp(before, after) == 0 ? after : NULL;
 }
 
 /*
@@ -1826,13 +1853,13 @@ chunk_inflight_index(Chunk *ch)
  * the copy reads again after its backoff (chunk_read_failed).
  */
 static void
-chunk_reader_failed(ChunkReader *reader, int sqlerrcode, const char *message)
+chunk_reader_failed(ChunkReader *reader, ChunkCopy *copy, int sqlerrcode, const char *message)
 {
-	ChunkCopy  *copy = inflight_copy;
-	char	   *why = pstrdup(message && message[0] ? message : "the source closed the connection");
+	char	   *why = pchomp(pstrdup(message && message[0] ? message : "the source closed the connection"));
+	int			n = reader->ch != NULL ? chunk_inflight_index(reader->ch) : -1;
 
-	if (reader->ch != NULL)
-		chunk_drop_from(chunk_inflight_index(reader->ch));
+	if (n >= 0)
+		chunk_drop_from(n);
 	if (reader->conn != NULL)
 	{
 		PQfinish(reader->conn);
@@ -1840,8 +1867,22 @@ chunk_reader_failed(ChunkReader *reader, int sqlerrcode, const char *message)
 	}
 	reader->step = CHUNK_READER_IDLE;
 	reader->ch = NULL;
-	if (copy != NULL)
-		chunk_read_failed(copy, sqlerrcode, pchomp(why));
+	if (n > 0)
+	{
+		/*
+		 * A range after the first in flight: dropped, and read again after
+		 * the backoff, but the failures in a row count the first range's
+		 * reads (one lost connection fails every reader).
+		 */
+		copy->backoff_ms = Min(Max(copy->backoff_ms * 2, 100), 5000);
+		copy->next_read = Max(copy->next_read,
+							  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), copy->backoff_ms));
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": a read of a range of %s failed, read again in %d ms: %s",
+						chunk_source->source_id, copy->qualified, copy->backoff_ms, why)));
+	}
+	else if (copy != NULL)
+		chunk_read_failed(copy, sqlerrcode, why);
 }
 
 /* An idle reader, connected; NULL: none (all busy, or none more accepted by the source). */
@@ -1884,6 +1925,13 @@ chunk_reader_idle(int wanted)
 		return reader;
 	}
 	return NULL;
+}
+
+/* The connections a copy reads on: one under a rate (the rate is per read). */
+static int
+chunk_readers_of(ChunkCopy *copy)
+{
+	return copy->rate > 0 || copy->bytes_rate > 0 ? 1 : copy->readers;
 }
 
 /*
@@ -1932,11 +1980,13 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 	StringInfoData where;
 	StringInfoData order;
 	StringInfoData c;
-	bool		with_end = copy->readers > 1 && copy->rate == 0 && copy->bytes_rate == 0;
+	bool		with_end = chunk_readers_of(copy) > 1;
 
+	/* (old: the caller's context, not the transaction's, which the commit frees) */
+	old = MemoryContextSwitchTo(cxt);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	old = MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(cxt);
 	ch = palloc0(sizeof(Chunk));
 	ch->cxt = cxt;
 	if (lo != NULL)
@@ -1947,13 +1997,19 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 	}
 	if (chunk_conn == NULL)
 		chunk_connect();
+	if (copy->shape_sql == NULL)
+	{
+		MemoryContextSwitchTo(ChunkContext);
+		copy->shape_sql = chunk_shape_sql(copy);
+		MemoryContextSwitchTo(cxt);
+	}
 	if (copy->shape == NULL)
 	{
 		memset(&r, 0, sizeof(r));
 		r.copy = copy;
 		r.ch = ch;
 		r.desc_cxt = AllocSetContextCreate(ChunkContext, "laredo chunk description", ALLOCSET_SMALL_SIZES);
-		failure = chunk_try(chunk_read_description, &r);
+		failure = chunk_try(chunk_read_shaped_description, &r);
 		if (failure != NULL)
 		{
 			MemoryContextDelete(r.desc_cxt);
@@ -1967,16 +2023,18 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 			return false;
 		}
 		chunk_describe(copy, r.rels, r.desc_cxt);
-		MemoryContextSwitchTo(cxt);
-		ch->described = true;
-	}
-	if (copy->shape_sql == NULL)
-	{
-		MemoryContextSwitchTo(ChunkContext);
-		copy->shape_sql = chunk_shape_sql(copy);
+		/* the description holds for the shape read before and after it, if they are one */
+		if (r.shape != NULL)
+		{
+			MemoryContextSwitchTo(ChunkContext);
+			copy->shape = pstrdup(r.shape);
+		}
 		MemoryContextSwitchTo(cxt);
 	}
 	ch->br = copy->br;
+	/* (the key's columns in this description: a later one may move them) */
+	ch->keycol = palloc(sizeof(int) * copy->nkeys);
+	memcpy(ch->keycol, copy->keycol, sizeof(int) * copy->nkeys);
 	ch->limit = copy->read_rows;
 	rel = ch->br->rel;
 	chunk_range_sql(copy, ch, NULL, &where, &order);
@@ -1989,12 +2047,18 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 					 copy->timeout_ms, copy->shape_sql);
 	if (with_end)
 	{
-		/* the limit-th row's key after lo, in the range's order (by the columns, not their text) */
+		/*
+		 * The limit-th row's key after lo, in the range's order: by the
+		 * columns, qualified (an unqualified name would be the output
+		 * column's text).
+		 */
 		appendStringInfoString(&q, ", e.* FROM (SELECT) s LEFT JOIN (SELECT ");
 		for (int i = 0; i < copy->nkeys; i++)
-			appendStringInfo(&q, "%s%s::text AS e%d", i ? ", " : "", quote_identifier(copy->keynames[i]), i);
-		appendStringInfo(&q, " FROM ONLY %s WHERE true%s%s OFFSET %d LIMIT 1) e ON true",
-						 copy->qualified, where.data, order.data, ch->limit - 1);
+			appendStringInfo(&q, "%s%s::text", i ? ", " : "", quote_identifier(copy->keynames[i]));
+		appendStringInfo(&q, " FROM ONLY %s laredo_range WHERE true%s ORDER BY ", copy->qualified, where.data);
+		for (int i = 0; i < copy->nkeys; i++)
+			appendStringInfo(&q, "%slaredo_range.%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
+		appendStringInfo(&q, " OFFSET %d LIMIT 1) e ON true", ch->limit - 1);
 	}
 	initStringInfo(&c);
 	appendStringInfoString(&c, "COPY (SELECT ");
@@ -2012,7 +2076,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 		char	   *why = pstrdup(PQerrorMessage(reader->conn));
 
 		MemoryContextDelete(cxt);
-		chunk_reader_failed(reader, ERRCODE_CONNECTION_EXCEPTION, why);
+		chunk_reader_failed(reader, copy, ERRCODE_CONNECTION_EXCEPTION, why);
 		return false;
 	}
 	ch->reader = reader;
@@ -2040,7 +2104,7 @@ chunk_reader_head_done(ChunkReader *reader)
 
 	if (!ch->head_read)
 	{
-		chunk_reader_failed(reader, ERRCODE_PROTOCOL_VIOLATION, "the source did not give a snapshot");
+		chunk_reader_failed(reader, copy, ERRCODE_PROTOCOL_VIOLATION, "the source did not give a snapshot");
 		return;
 	}
 	/*
@@ -2049,14 +2113,7 @@ chunk_reader_head_done(ChunkReader *reader)
 	 * (a column added, dropped or retyped, the publication's columns or
 	 * filter changed), so that no range is read with columns it has no more.
 	 */
-	if (ch->described)
-	{
-		MemoryContext old = MemoryContextSwitchTo(ChunkContext);
-
-		copy->shape = pstrdup(ch->shape);
-		MemoryContextSwitchTo(old);
-	}
-	else if (copy->shape == NULL || strcmp(copy->shape, ch->shape) != 0)
+	if (copy->shape == NULL || strcmp(copy->shape, ch->shape) != 0)
 	{
 		copy->shape = NULL;
 		ereport(LOG,
@@ -2080,7 +2137,7 @@ chunk_reader_head_done(ChunkReader *reader)
 		reader->ch = NULL;
 		chunk_drop_from(chunk_inflight_index(ch));
 		if (PQsendQuery(reader->conn, "COMMIT") == 0)
-			chunk_reader_failed(reader, ERRCODE_CONNECTION_EXCEPTION, PQerrorMessage(reader->conn));
+			chunk_reader_failed(reader, NULL, ERRCODE_CONNECTION_EXCEPTION, PQerrorMessage(reader->conn));
 		else
 			reader->step = CHUNK_READER_END;
 		return;
@@ -2093,7 +2150,7 @@ chunk_reader_head_done(ChunkReader *reader)
 	copy->paused = false;
 	if (PQsendQuery(reader->conn, ch->copy_sql) == 0)
 	{
-		chunk_reader_failed(reader, ERRCODE_CONNECTION_EXCEPTION, PQerrorMessage(reader->conn));
+		chunk_reader_failed(reader, copy, ERRCODE_CONNECTION_EXCEPTION, PQerrorMessage(reader->conn));
 		return;
 	}
 	reader->step = CHUNK_READER_ROWS;
@@ -2126,7 +2183,7 @@ chunk_reader_rows_done(ChunkReader *reader)
 		laredo_baseline_parse_line(ch->last_line, strlen(ch->last_line), &tup, copy->qualified);
 		ch->hi = palloc(sizeof(char *) * copy->nkeys);
 		for (int i = 0; i < copy->nkeys; i++)
-			ch->hi[i] = pstrdup(tup.colvalues[copy->keycol[i]].data);
+			ch->hi[i] = pstrdup(tup.colvalues[ch->keycol[i]].data);
 	}
 	MemoryContextSwitchTo(old);
 
@@ -2192,7 +2249,8 @@ chunk_reader_pump(ChunkReader *reader)
 		return false;
 	if (PQconsumeInput(reader->conn) == 0)
 	{
-		chunk_reader_failed(reader, ERRCODE_CONNECTION_FAILURE, PQerrorMessage(reader->conn));
+		chunk_reader_failed(reader, reader->ch ? inflight_copy : NULL, ERRCODE_CONNECTION_FAILURE,
+							PQerrorMessage(reader->conn));
 		return true;
 	}
 	for (;;)
@@ -2277,7 +2335,7 @@ chunk_reader_pump(ChunkReader *reader)
 						ERRCODE_CONNECTION_EXCEPTION;
 
 					PQclear(res);
-					chunk_reader_failed(reader, code, why);
+					chunk_reader_failed(reader, ch ? inflight_copy : NULL, code, why);
 					return true;
 				}
 		}
@@ -2286,6 +2344,18 @@ chunk_reader_pump(ChunkReader *reader)
 	if (progress)
 		reader->last_heard = GetCurrentTimestamp();
 	return progress;
+}
+
+/*
+ * What the first range in flight's snapshot shows committed, every later
+ * one's shows too: the tracker forgets it (after a merge, the next range is
+ * the first).
+ */
+static void
+chunk_prune_head(void)
+{
+	if (inflight != NIL && ((Chunk *) linitial(inflight))->head_read)
+		chunk_prune(&((Chunk *) linitial(inflight))->snap);
 }
 
 /* Takes what every reader has brought; returns whether anything came. */
@@ -2304,25 +2374,28 @@ chunk_readers_pump(void)
  * Waits for the range in flight ch to come one step on (its S and L, or
  * all its rows), or to be dropped.  The source's statement_timeout ends a
  * read that runs long there; a source that says nothing at all for
- * wal_receiver_timeout past it is taken for lost.
+ * wal_receiver_timeout past it, since the wait began, is taken for lost.
  */
 static void
 chunk_reader_wait(Chunk *ch)
 {
 	ChunkReader *reader = ch->reader;
 	bool		head_read = ch->head_read;
+	TimestampTz since = GetCurrentTimestamp();
 
 	while (chunk_inflight_index(ch) >= 0 && ch->reader == reader && ch->head_read == head_read)
 	{
-		long		silent_ms = TimestampDifferenceMilliseconds(reader->last_heard, GetCurrentTimestamp());
+		long		silent_ms = TimestampDifferenceMilliseconds(Max(reader->last_heard, since), GetCurrentTimestamp());
 		long		limit_ms = (long) inflight_copy->timeout_ms + (wal_receiver_timeout > 0 ? wal_receiver_timeout : 60000);
 
 		CHECK_FOR_INTERRUPTS();
-		if (chunk_reader_pump(reader))
+		/* (every reader: the others' rows come in meanwhile) */
+		if (chunk_readers_pump())
 			continue;
+		/* (copy_statement_timeout 0: no limit, the source's or this one) */
 		if (inflight_copy->timeout_ms > 0 && silent_ms >= limit_ms)
 		{
-			chunk_reader_failed(reader, ERRCODE_CONNECTION_FAILURE, "the source did not answer a read of a range");
+			chunk_reader_failed(reader, inflight_copy, ERRCODE_CONNECTION_FAILURE, "the source did not answer a read of a range");
 			return;
 		}
 		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -2372,11 +2445,22 @@ chunk_launch_more(void)
 		chunk_read(copy, chunk_received);
 		return inflight != NIL;
 	}
-	while (list_length(inflight) < ((copy->rate > 0 || copy->bytes_rate > 0) ? 1 : copy->readers) &&
-		   GetCurrentTimestamp() >= copy->next_read)
+	/*
+	 * As many ranges being read as the copy has readers, and one more read
+	 * and waiting for its position: with one reader, the next range is read
+	 * while the last one waits for its merge and merges.
+	 */
+	while (list_length(inflight) < chunk_readers_of(copy) + 1 && GetCurrentTimestamp() >= copy->next_read)
 	{
 		char	  **lo = copy->frontier;
 		ChunkReader *reader;
+		int			reading = 0;
+
+		foreach(lc, inflight)
+			if (((Chunk *) lfirst(lc))->reader != NULL)
+				reading++;
+		if (reading >= chunk_readers_of(copy))
+			break;
 
 		if (inflight != NIL)
 		{
@@ -2392,7 +2476,7 @@ chunk_launch_more(void)
 			if (lo == NULL)
 				break;			/* the last one is open above: the table's last range */
 		}
-		reader = chunk_reader_idle((copy->rate > 0 || copy->bytes_rate > 0) ? 1 : copy->readers);
+		reader = chunk_reader_idle(chunk_readers_of(copy));
 		if (reader == NULL || !chunk_launch(copy, reader, lo))
 			break;
 		launched = true;
@@ -3149,6 +3233,7 @@ laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received)
 		chunk_merge(inflight_copy, head);
 		laredo_apply_end_step();
 		laredo_apply_flush(false);
+		chunk_prune_head();
 		busy = true;
 		(void) chunk_launch_more();
 	}
@@ -3185,21 +3270,28 @@ laredo_chunk_wait_ms(void)
 }
 
 /*
- * The socket of the first range in flight still being read, for the
- * worker's wait (PGINVALID_SOCKET: none): its rows wake the worker as the
- * stream's do.
+ * The sockets of the ranges being read, for the worker's wait (at most max;
+ * returns how many): their rows wake the worker as the stream's do.
  */
-pgsocket
-laredo_chunk_socket(void)
+int
+laredo_chunk_sockets(pgsocket *socks, int max)
 {
-	ListCell   *lc;
+	int			n = 0;
 
-	foreach(lc, inflight)
-	{
-		Chunk	   *ch = lfirst(lc);
+	for (int i = 0; i < CHUNK_MAX_READERS && n < max; i++)
+		if (chunk_readers[i].conn != NULL && chunk_readers[i].step != CHUNK_READER_IDLE)
+			socks[n++] = PQsocket(chunk_readers[i].conn);
+	return n;
+}
 
-		if (ch->reader != NULL)
-			return PQsocket(ch->reader->conn);
-	}
-	return PGINVALID_SOCKET;
+/*
+ * Takes what the copy's readers have brought, at any point of the stream
+ * (inside a source transaction too: a read left waiting would hold its
+ * snapshot on the source, and its statement_timeout would run); returns
+ * whether anything came.
+ */
+bool
+laredo_chunk_pump(void)
+{
+	return chunk_readers_pump();
 }

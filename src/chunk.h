@@ -29,6 +29,10 @@ extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange 
 extern bool laredo_chunk_skip(LaredoPipeline *pipeline);
 extern bool laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received);
 extern long laredo_chunk_wait_ms(void);
-extern pgsocket laredo_chunk_socket(void);
+extern int	laredo_chunk_sockets(pgsocket *socks, int max);
+extern bool laredo_chunk_pump(void);
+
+/* connections reading a copy's ranges at once, at most (copy_readers) */
+#define LAREDO_CHUNK_MAX_READERS 16
 
 #endif

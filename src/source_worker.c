@@ -698,23 +698,26 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
  * range's read too when one is in flight (chunk.c's readers).
  */
 static void
-worker_wait(pgsocket fd, pgsocket reader, long timeout)
+worker_wait(pgsocket fd, long timeout)
 {
+	pgsocket	readers[LAREDO_CHUNK_MAX_READERS];
+	int			n = laredo_chunk_active() ? laredo_chunk_sockets(readers, LAREDO_CHUNK_MAX_READERS) : 0;
 	WaitEventSet *set;
 	WaitEvent	event;
 
-	if (reader == PGINVALID_SOCKET)
+	if (n == 0)
 	{
 		(void) WaitLatchOrSocket(MyLatch,
 								 WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 fd, timeout, PG_WAIT_EXTENSION);
 		return;
 	}
-	set = laredo_create_wait_event_set(4);
+	set = laredo_create_wait_event_set(3 + n);
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(set, WL_SOCKET_READABLE, fd, NULL, NULL);
-	AddWaitEventToSet(set, WL_SOCKET_READABLE, reader, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		AddWaitEventToSet(set, WL_SOCKET_READABLE, readers[i], NULL, NULL);
 	(void) WaitEventSetWait(set, timeout, &event, 1, PG_WAIT_EXTENSION);
 	FreeWaitEventSet(set);
 }
@@ -840,6 +843,8 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		/* a key range merged once the stream has passed its position, or the next one read */
 		if (laredo_chunk_active() && !IsTransactionState() && !laredo_apply_in_remote_xact())
 			chunk_busy = laredo_chunk_step(keepalive_end, last_received);
+		else if (laredo_chunk_active())
+			chunk_busy = laredo_chunk_pump();
 		now = GetCurrentTimestamp();
 		if (heard)
 		{
@@ -994,7 +999,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 				if (chunk_wait >= 0)
 					timeout = Min(timeout, chunk_wait);
 			}
-			worker_wait(fd, laredo_chunk_active() ? laredo_chunk_socket() : PGINVALID_SOCKET, timeout);
+			worker_wait(fd, timeout);
 			ResetLatch(MyLatch);
 		}
 		if (ConfigReloadPending)

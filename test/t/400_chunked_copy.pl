@@ -421,6 +421,28 @@ copied_equal('lagged', 'a copy paused for the lag, with a row filter', '(SELECT 
 like(slurp_file($consumer->logfile, $offset), qr/the copy of pipeline "lagged" goes on/, 'it went on once the stream caught up');
 
 
+# A column added on the source in the middle of a copy: the reads after it
+# see the table's new shape in their own transaction, describe it again and
+# read the new column (the stream's updates of keys not yet copied are
+# skipped: only the reads bring those rows' values of it).
+$source->safe_psql('postgres', q{
+	CREATE TABLE shaped (id int PRIMARY KEY, v text);
+	INSERT INTO shaped SELECT g, 's' || g FROM generate_series(1, 3000) g;
+});
+$offset = -s $consumer->logfile;
+add_copied('shaped', '"chunk_rows": 100, "copy_rate": 1500');
+$consumer->poll_query_until('postgres', q{SELECT ranges >= 5 FROM laredo.copies WHERE pipeline_id = 'shaped'})
+  or die 'the copy of shaped did not start';
+$source->safe_psql('postgres', q{
+	ALTER TABLE shaped ADD COLUMN w int DEFAULT 7;
+	UPDATE shaped SET w = id WHERE id % 2 = 0;
+});
+isnt($consumer->safe_psql('postgres', q{SELECT state FROM laredo.copies WHERE pipeline_id = 'shaped'}), 'done',
+	'the column was added in the middle of the copy');
+copied_equal('shaped', 'a column added during the copy');
+like(slurp_file($consumer->logfile, $offset), qr/public\.shaped changed on the source during its copy, its range is read again/,
+	'the reads saw the new shape');
+
 # copy_readers: several connections read ranges of one table at once (each
 # range's end asked with its snapshot, so that the next read starts at
 # once), under a load on the table; one of them is terminated on the source
