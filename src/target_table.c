@@ -46,6 +46,7 @@
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "common/hashfn.h"
@@ -1222,14 +1223,25 @@ table_range_delete(LaredoPipeline *p, int nkeys, char **keynames, char **lo, cha
 	TableTarget *t = p->private;
 	StringInfoData sql;
 
+	int			nest;
+
 	laredo_table_xact_end(p);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "DELETE FROM %s%s WHERE true", table_only(t), t->target_name);
 	laredo_append_key_range(&sql, nkeys, keynames, lo, hi, NULL);
+
+	/*
+	 * By the key's index: a target just filled has no statistics, and the
+	 * last range, open above, would be estimated at a third of the table
+	 * and deleted by reading all of it (seconds, while the stream waits).
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete a key range of the target of pipeline \"%s\"", p->config->pipeline_id);
 	SPI_finish();
+	AtEOXact_GUC(true, nest);
 	pfree(sql.data);
 }
 
