@@ -175,6 +175,8 @@ typedef struct ChunkCopy
 	int			timeout_ms;		/* copy_statement_timeout; 0: no limit */
 	int64		max_lag;		/* copy_max_lag, bytes; 0: no limit */
 	int			failures;		/* failed reads in a row */
+	int			failure_code;	/* the last one's SQLSTATE and message (ChunkContext) */
+	char	   *failure;
 	int64		failed_reads;	/* failed reads not yet recorded */
 	bool		paused;			/* the last read waited for the stream's lag */
 	int64		verify_id;		/* a verification (laredo.verifications), not a copy; 0: a copy */
@@ -1559,6 +1561,14 @@ chunk_read_rows(ChunkRead *r)
 	uint64		lsn;
 
 	laredo_remote_command(chunk_conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", id);
+	/*
+	 * The table locked before the snapshot is taken (LOCK takes none): a
+	 * rewrite of it (ALTER TABLE ... TYPE, a volatile default) committed
+	 * between the snapshot and the read's lock would show the read an
+	 * empty table, which is not MVCC-safe, and the range would be taken for
+	 * the table's last, empty.
+	 */
+	laredo_remote_command(chunk_conn, psprintf("LOCK TABLE ONLY %s IN ACCESS SHARE MODE", copy->qualified), id);
 	rows = laredo_remote_query(chunk_conn,
 							   "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
 							   2, id);
@@ -1653,16 +1663,16 @@ chunk_read_failed(ChunkCopy *copy, int sqlerrcode, const char *message)
 {
 	const char *id = chunk_source->source_id;
 
+	/*
+	 * (Counted here, raised at the copy's next turn, between the stream's
+	 * transactions: a read fails while a merge or a source transaction is
+	 * being applied too, and the ERROR is the source's, not that
+	 * transaction's pipeline's.)
+	 */
 	copy->failed_reads++;
-	if (++copy->failures >= CHUNK_MAX_FAILURES)
-		ereport(ERROR,
-				(errcode(sqlerrcode),
-				 errmsg("laredo source \"%s\": %d reads of a range of %s failed in a row: %s",
-						id, copy->failures, copy->qualified, message),
-				 errhint("A read of a range waits at most copy_statement_timeout (%d ms) on the source: "
-						 "raise it with laredo.alter_pipeline('%s', '{\"copy_statement_timeout\": \"5min\"}'), "
-						 "or look at what holds the table there.",
-						 copy->timeout_ms, copy->pipeline->config->pipeline_id)));
+	copy->failures++;
+	copy->failure_code = sqlerrcode;
+	copy->failure = MemoryContextStrdup(ChunkContext, message);
 	copy->read_rows = Max(1, copy->read_rows / 2);
 	copy->backoff_ms = Min(Max(copy->backoff_ms * 2, 100), 5000);
 	copy->next_read = Max(copy->next_read,
@@ -2022,13 +2032,20 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 			FreeErrorData(failure);
 			return false;
 		}
-		chunk_describe(copy, r.rels, r.desc_cxt);
 		/* the description holds for the shape read before and after it, if they are one */
-		if (r.shape != NULL)
+		if (r.shape == NULL)
 		{
-			MemoryContextSwitchTo(ChunkContext);
-			copy->shape = pstrdup(r.shape);
+			/* the table changes meanwhile: described again a little later */
+			MemoryContextDelete(r.desc_cxt);
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
+			return false;
 		}
+		chunk_describe(copy, r.rels, r.desc_cxt);
+		MemoryContextSwitchTo(ChunkContext);
+		copy->shape = pstrdup(r.shape);
 		MemoryContextSwitchTo(cxt);
 	}
 	ch->br = copy->br;
@@ -2043,8 +2060,9 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 	appendStringInfo(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
 					 "SET LOCAL statement_timeout = %d; "
 					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
+					 "LOCK TABLE ONLY %s IN ACCESS SHARE MODE; "
 					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text, %s",
-					 copy->timeout_ms, copy->shape_sql);
+					 copy->timeout_ms, copy->qualified, copy->shape_sql);
 	if (with_end)
 	{
 		/*
@@ -2053,8 +2071,9 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 		 * column's text).
 		 */
 		appendStringInfoString(&q, ", e.* FROM (SELECT) s LEFT JOIN (SELECT ");
+		/* (the columns themselves: their output text is COPY's, where a cast to text may differ) */
 		for (int i = 0; i < copy->nkeys; i++)
-			appendStringInfo(&q, "%s%s::text", i ? ", " : "", quote_identifier(copy->keynames[i]));
+			appendStringInfo(&q, "%slaredo_range.%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
 		appendStringInfo(&q, " FROM ONLY %s laredo_range WHERE true%s ORDER BY ", copy->qualified, where.data);
 		for (int i = 0; i < copy->nkeys; i++)
 			appendStringInfo(&q, "%slaredo_range.%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
@@ -2328,8 +2347,9 @@ chunk_reader_pump(ChunkReader *reader)
 			default:
 				{
 					const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-					char	   *why = pstrdup(PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-											 : "unexpected result");
+					const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+					char	   *why = pstrdup(primary ? primary : PQresultErrorMessage(res)[0] ?
+											 PQresultErrorMessage(res) : "unexpected result");
 					int			code = state && strlen(state) == 5 ?
 						MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
 						ERRCODE_CONNECTION_EXCEPTION;
@@ -2438,6 +2458,15 @@ chunk_launch_more(void)
 			}
 	if (copy == NULL || copy->done)
 		return false;
+	if (copy->failures >= CHUNK_MAX_FAILURES)
+		ereport(ERROR,
+				(errcode(copy->failure_code),
+				 errmsg("laredo source \"%s\": %d reads of a range of %s failed in a row: %s",
+						chunk_source->source_id, copy->failures, copy->qualified, copy->failure),
+				 errhint("A read of a range waits at most copy_statement_timeout (%d ms) on the source: "
+						 "raise it with laredo.alter_pipeline('%s', '{\"copy_statement_timeout\": \"5min\"}'), "
+						 "or look at what holds the table there.",
+						 copy->timeout_ms, copy->pipeline->config->pipeline_id)));
 	if (copy->verify_id != 0)
 	{
 		if (inflight != NIL || GetCurrentTimestamp() < copy->next_read)

@@ -400,6 +400,28 @@ like(slurp_file($source->logfile), qr/canceling statement due to statement timeo
 is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.sources WHERE source_id = 'main'}), 'STREAMING',
 	'and the source never stopped');
 
+# Ten failed reads in a row are the source's error, not the pipeline's: the
+# worker stops, reconnects as after a lost connection, and the copy resumes
+# once the table can be read again.
+$source->safe_psql('postgres', q{
+	CREATE TABLE stuck (id int PRIMARY KEY, v text);
+	INSERT INTO stuck SELECT g, 's' || g FROM generate_series(1, 2000) g;
+});
+$offset = -s $consumer->logfile;
+add_copied('stuck', '"chunk_rows": 100, "copy_rate": 200, "copy_statement_timeout": "100ms"');
+$consumer->poll_query_until('postgres', q{SELECT ranges >= 1 FROM laredo.copies WHERE pipeline_id = 'stuck'})
+  or die 'the copy of stuck did not start';
+my $stuck = $source->background_psql('postgres', on_error_stop => 1);
+$stuck->query_safe('BEGIN; LOCK TABLE stuck IN ACCESS EXCLUSIVE MODE');
+$consumer->wait_for_log(qr/10 reads of a range of public\.stuck failed in a row/, $offset);
+$stuck->query_safe('COMMIT');
+$stuck->quit;
+copied_equal('stuck', 'a copy whose reads failed ten times in a row');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'stuck'}), 'STREAMING',
+	'the failures were not the pipeline\'s error');
+ok($consumer->poll_query_until('postgres', q{SELECT state = 'STREAMING' FROM laredo.sources WHERE source_id = 'main'}),
+	'and the source streams again');
+
 # copy_max_lag: while the stream is farther behind the source than that, no
 # range is read; the copy goes on once the stream has caught up.  (Its
 # pipeline has a row filter: each range merges row by row, not through
