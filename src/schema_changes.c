@@ -32,6 +32,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
@@ -413,6 +416,20 @@ source_column(SourceShape *shape, const char *name, int attnum)
 	return NULL;
 }
 
+/* Whether the source's catalog has every column of the description, of its type. */
+static bool
+source_shows(SourceShape *shape, LogicalRepRelation *rel)
+{
+	for (int i = 0; i < rel->natts; i++)
+	{
+		SourceColumn *c = source_column(shape, rel->attnames[i], 0);
+
+		if (c == NULL || c->type != rel->atttyps[i])
+			return false;
+	}
+	return true;
+}
+
 static ShapeColumn *
 shape_column(List *shape, const char *name)
 {
@@ -545,6 +562,22 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 		typmods[i] = remote_typmod(rel, i);
 	shape = shape_load(p->config->pipeline_id, relkey, &natts);
 	now = source_shape(rel);
+
+	/*
+	 * The stream may bring a transaction before the source shows it to
+	 * other sessions: its commit is sent once flushed, and it leaves the
+	 * source's proc array after that (synchronous replication waits in
+	 * between).  A column the description names that the catalog does not
+	 * show yet is read again, for up to two seconds; one that the source
+	 * has changed again since is then taken as such.
+	 */
+	for (int tries = 0; tries < 200 && !source_shows(now, rel); tries++)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		now = source_shape(rel);
+	}
 	for (int i = 0; i < rel->natts; i++)
 	{
 		SourceColumn *c = source_column(now, rel->attnames[i], 0);

@@ -17,6 +17,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use LaredoTest;
+use IPC::Run;
 
 my $source = source_server('source');
 my $consumer = consumer_server('consumer');
@@ -290,5 +291,32 @@ like($err, qr/option "soft_delete" of pipeline "grow" cannot be changed/, 'alter
 like($err, qr/invalid schema_changes/, 'and a bad value');
 is($consumer->safe_psql('postgres', q{SELECT options FROM laredo.pipeline_config WHERE pipeline_id = 'grow'}),
 	'{"dropped_columns": "keep"}', 'the options are unchanged');
+
+# 12. A new shape streamed before the source shows it: a transaction whose
+#     commit waits for a synchronous standby is decoded and sent, while
+#     other sessions (laredo's catalog reads) do not see it yet.  The
+#     catalog is read again until they do; the column is added, no ERROR.
+$source->append_conf('postgresql.conf', "synchronous_standby_names = 'nobody'");
+$source->reload;
+$source->poll_query_until('postgres', q{SELECT current_setting('synchronous_standby_names') = 'nobody'})
+  or die 'the setting was not reloaded';
+my $offset = -s $source->logfile;
+my ($held_out, $held_err) = ('', '');
+my $held = IPC::Run::start(
+	[ 'psql', '-X', '-h', $source->host, '-p', $source->port, '-d', 'postgres',
+	  '-c', 'SET synchronous_commit = on',
+	  '-c', q{BEGIN; ALTER TABLE grow ADD COLUMN late text; INSERT INTO grow (id, late) VALUES (7001, 'seen late'); COMMIT;} ],
+	'>', \$held_out, '2>', \$held_err);
+$source->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'SyncRep')})
+  or die "no session waits for synchronous replication: $held_err";
+# laredo reads the source's catalog for the new shape, which does not show it yet
+$source->wait_for_log(qr/laredo status s LOG:  statement: SELECT a\.attname/, $offset);
+$source->adjust_conf('postgresql.conf', 'synchronous_standby_names', "''");
+$source->reload;
+$held->finish;
+catch_up();
+is($consumer->safe_psql('postgres', q{SELECT late FROM m.grow WHERE id = 7001}), 'seen late',
+	'a column sent before the source showed it is added');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.sources}), 'STREAMING', 'and the source streams on');
 
 done_testing();
