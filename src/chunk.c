@@ -1539,6 +1539,51 @@ chunk_read_shaped_description(ChunkRead *r)
 }
 
 /*
+ * A read's position L from pg_current_wal_insert_lsn()'s text.  The insert
+ * position just past a page header is the end of the page before: where
+ * the walsender stands once it has sent the record that ends there.
+ */
+static XLogRecPtr
+chunk_position(const char *text)
+{
+	uint64		lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
+
+	if (lsn % source_segsize == SizeOfXLogLongPHD)
+		lsn -= SizeOfXLogLongPHD;
+	else if (lsn % source_blcksz == SizeOfXLogShortPHD)
+		lsn -= SizeOfXLogShortPHD;
+	return lsn;
+}
+
+/* A full range's end: the key of its last row read (keycol: in that row's columns). */
+static char **
+chunk_last_key(ChunkCopy *copy, Chunk *ch, char *line, const int *keycol)
+{
+	LogicalRepTupleData tup;
+	char	  **key = palloc(sizeof(char *) * copy->nkeys);
+
+	laredo_baseline_tuple_init(&tup, ch->br->rel->natts);
+	laredo_baseline_parse_line(line, strlen(line), &tup, copy->qualified);
+	for (int i = 0; i < copy->nkeys; i++)
+		key[i] = pstrdup(tup.colvalues[keycol[i]].data);
+	return key;
+}
+
+/* The rates: the next read once this one's rows and bytes are due. */
+static void
+chunk_rate_wait(ChunkCopy *copy, Chunk *ch)
+{
+	int64		due_ms;
+
+	if (copy->rate == 0 && copy->bytes_rate == 0)
+		return;
+	due_ms = copy->rate > 0 ? (int64) ch->nrows * 1000 / copy->rate : 0;
+	if (copy->bytes_rate > 0)
+		due_ms = Max(due_ms, (int64) ((double) ch->bytes * 1000 / copy->bytes_rate));
+	copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), due_ms);
+}
+
+/*
  * The second step, in the range's own transaction on the source: S and L,
  * then the rows.  Reads nothing (r->read false) when L shows the stream
  * more than copy_max_lag behind the source.
@@ -1573,17 +1618,7 @@ chunk_read_rows(ChunkRead *r)
 							   "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
 							   2, id);
 	chunk_parse_snapshot(((char **) linitial(rows))[0], &ch->snap);
-	lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(((char **) linitial(rows))[1])));
-
-	/*
-	 * The insert position just past a page header is the end of the page
-	 * before: where the walsender stands once it has sent the record that
-	 * ends there.
-	 */
-	if (lsn % source_segsize == SizeOfXLogLongPHD)
-		lsn -= SizeOfXLogLongPHD;
-	else if (lsn % source_blcksz == SizeOfXLogShortPHD)
-		lsn -= SizeOfXLogShortPHD;
+	lsn = chunk_position(((char **) linitial(rows))[1]);
 	ch->lsn = lsn;
 
 	/* the stream far behind the source: no read adds to its load now */
@@ -1693,7 +1728,6 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 	MemoryContext cxt = AllocSetContextCreate(ChunkContext, "laredo chunk", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Chunk	   *ch = palloc0(sizeof(Chunk));
-	LogicalRepRelation *rel;
 	ChunkRead	r;
 	ErrorData  *failure;
 
@@ -1754,7 +1788,6 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 	copy->read_rows = Min(copy->chunk_rows, copy->read_rows * 2);
 
 	/* a full range ends at its last key; a short one is the last, open above */
-	rel = ch->br->rel;
 	if (ch->hashed)
 	{
 		if (ch->nrows == ch->limit)
@@ -1773,26 +1806,12 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 	}
 	else if (r.truncated || ch->nrows == ch->limit)
 	{
-		LogicalRepTupleData tup;
-
-		laredo_baseline_tuple_init(&tup, rel->natts);
-		laredo_baseline_parse_line(r.last_line, strlen(r.last_line), &tup, copy->qualified);
-		ch->hi = palloc(sizeof(char *) * copy->nkeys);
-		for (int i = 0; i < copy->nkeys; i++)
-			ch->hi[i] = pstrdup(tup.colvalues[copy->keycol[i]].data);
+		ch->hi = chunk_last_key(copy, ch, r.last_line, copy->keycol);
 		ch->hi_d = chunk_key_parse(copy, ch->hi);
 	}
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(old);
-	/* the rates: the next read once this one's rows and bytes are due */
-	if (copy->rate > 0 || copy->bytes_rate > 0)
-	{
-		int64		due_ms = copy->rate > 0 ? (int64) ch->nrows * 1000 / copy->rate : 0;
-
-		if (copy->bytes_rate > 0)
-			due_ms = Max(due_ms, (int64) ((double) ch->bytes * 1000 / copy->bytes_rate));
-		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), due_ms);
-	}
+	chunk_rate_wait(copy, ch);
 	chunk_prune(&ch->snap);
 	ch->head_read = true;
 	old = MemoryContextSwitchTo(ChunkContext);
@@ -2195,15 +2214,7 @@ chunk_reader_rows_done(ChunkReader *reader)
 
 	/* a full range ends at its last key; a short one is the last, open above */
 	if (ch->truncated || ch->nrows == ch->limit)
-	{
-		LogicalRepTupleData tup;
-
-		laredo_baseline_tuple_init(&tup, ch->br->rel->natts);
-		laredo_baseline_parse_line(ch->last_line, strlen(ch->last_line), &tup, copy->qualified);
-		ch->hi = palloc(sizeof(char *) * copy->nkeys);
-		for (int i = 0; i < copy->nkeys; i++)
-			ch->hi[i] = pstrdup(tup.colvalues[ch->keycol[i]].data);
-	}
+		ch->hi = chunk_last_key(copy, ch, ch->last_line, ch->keycol);
 	MemoryContextSwitchTo(old);
 
 	/* the next ranges were asked for from the end it was to have: cut short, they go */
@@ -2216,16 +2227,7 @@ chunk_reader_rows_done(ChunkReader *reader)
 		if (!same)
 			chunk_drop_from(chunk_inflight_index(ch) + 1);
 	}
-
-	/* the rates: the next read once this one's rows and bytes are due */
-	if (copy->rate > 0 || copy->bytes_rate > 0)
-	{
-		int64		due_ms = copy->rate > 0 ? (int64) ch->nrows * 1000 / copy->rate : 0;
-
-		if (copy->bytes_rate > 0)
-			due_ms = Max(due_ms, (int64) ((double) ch->bytes * 1000 / copy->bytes_rate));
-		copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), due_ms);
-	}
+	chunk_rate_wait(copy, ch);
 }
 
 /* The first row of the head statement's result: S, L and the range's end. */
@@ -2234,16 +2236,9 @@ chunk_reader_head_row(Chunk *ch, PGresult *res)
 {
 	ChunkCopy  *copy = inflight_copy;
 	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
-	uint64		lsn;
 
 	chunk_parse_snapshot(PQgetvalue(res, 0, 0), &ch->snap);
-	lsn = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(PQgetvalue(res, 0, 1))));
-	/* (the insert position just past a page header: as in chunk_read_rows) */
-	if (lsn % source_segsize == SizeOfXLogLongPHD)
-		lsn -= SizeOfXLogLongPHD;
-	else if (lsn % source_blcksz == SizeOfXLogShortPHD)
-		lsn -= SizeOfXLogShortPHD;
-	ch->lsn = lsn;
+	ch->lsn = chunk_position(PQgetvalue(res, 0, 1));
 	ch->shape = pstrdup(PQnfields(res) > 2 && !PQgetisnull(res, 0, 2) ? PQgetvalue(res, 0, 2) : "");
 	if (ch->with_end && PQnfields(res) == 3 + copy->nkeys && !PQgetisnull(res, 0, 3))
 	{
