@@ -362,6 +362,17 @@ chunk_target_holds_rows(LaredoPipelineConfig *p)
 	return found;
 }
 
+/* What chunk_copy_wanted says of a pipeline. */
+typedef enum ChunkWanted
+{
+	CHUNK_NOT_WANTED,			/* in one snapshot (or not copied at all) */
+	CHUNK_WANTED,				/* in key ranges, its table allowing */
+	CHUNK_WANTED_BY_SIZE		/* in key ranges if its table is copy_chunks_from or larger */
+} ChunkWanted;
+
+/* a table at least this large on the source is copied in key ranges unless told (0.10.0) */
+#define CHUNK_DEFAULT_FROM	(INT64CONST(1024) * 1024 * 1024)
+
 /*
  * Whether a pipeline is copied in key ranges now (its table allowing): not
  * copied, or all in a new baseline, and its options say "chunks"; or they
@@ -369,25 +380,92 @@ chunk_target_holds_rows(LaredoPipelineConfig *p)
  * rows: a pipeline sent back to copy (resync_pipeline, a schema change the
  * stream cannot carry, a table dropped and created again, partitions
  * attached) has its rows replaced range by range, and its target is never
- * emptied.  "snapshot" keeps the copy in one snapshot.
+ * emptied.  "snapshot" keeps the copy in one snapshot.  From catalog 0.10.0
+ * on, the other copies that say nothing (a new target, a new baseline) are
+ * in key ranges when the source's table is copy_chunks_from (1 GB) or larger:
+ * a small table's bulk load in one snapshot is faster, and holds its
+ * snapshot for seconds only.
  */
-static bool
+static ChunkWanted
 chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 {
 	Jsonb	   *jb;
 	JsonbValue *v;
 
 	if ((!baseline && p->baselined) || strcmp(p->target_kind, "table") != 0)
-		return false;
+		return CHUNK_NOT_WANTED;
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
 	v = getKeyJsonValueFromContainer(&jb->root, "copy", strlen("copy"), NULL);
 	if (v != NULL)
 		return v->type == jbvString && v->val.string.len == 6 &&
-			strncmp(v->val.string.val, "chunks", 6) == 0;
+			strncmp(v->val.string.val, "chunks", 6) == 0 ? CHUNK_WANTED : CHUNK_NOT_WANTED;
 	/* (before 0.8.0, the worker's own sending back to copy left the old copy's row) */
-	if (baseline || laredo_catalog_version() < LAREDO_CATALOG_0_8_0)
-		return false;
-	return chunk_target_holds_rows(p);
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_8_0)
+		return CHUNK_NOT_WANTED;
+	if (!baseline && chunk_target_holds_rows(p))
+		return CHUNK_WANTED;
+	return laredo_catalog_version() >= LAREDO_CATALOG_0_10_0 ? CHUNK_WANTED_BY_SIZE : CHUNK_NOT_WANTED;
+}
+
+/* a pipeline's copy_chunks_from: bytes */
+static int64
+chunk_copy_from(LaredoPipelineConfig *p)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
+
+	return chunk_bytes_option(jb, "copy_chunks_from", CHUNK_DEFAULT_FROM);
+}
+
+/* A table copied in key ranges if it is large enough, and how large. */
+typedef struct ChunkSized
+{
+	char	   *schema;
+	char	   *table;
+	int64		from;			/* its pipeline's copy_chunks_from */
+} ChunkSized;
+
+/*
+ * The size on the source (pg_table_size: its heap and TOAST) of each table
+ * in tables (a List of ChunkSized), in one query on conn; a table the
+ * source does not have is left out.  Returns a List of char *[3]: schema,
+ * table, size.
+ */
+static List *
+chunk_table_sizes(WalReceiverConn *conn, const char *source_id, List *tables)
+{
+	StringInfoData q;
+	ListCell   *lc;
+
+	if (tables == NIL)
+		return NIL;
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT v.s, v.t, pg_catalog.pg_table_size(c.oid)::text FROM (VALUES ");
+	foreach(lc, tables)
+	{
+		ChunkSized *t = lfirst(lc);
+
+		appendStringInfo(&q, "%s(%s, %s)", foreach_current_index(lc) ? ", " : "",
+						 quote_literal_cstr(t->schema), quote_literal_cstr(t->table));
+	}
+	appendStringInfoString(&q, ") v(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = v.s "
+						   "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = v.t");
+	return laredo_remote_query(conn, q.data, 3, source_id);
+}
+
+/* a table's size in chunk_table_sizes' list; -1: unknown */
+static int64
+chunk_table_size(List *sizes, const char *schema, const char *table)
+{
+	ListCell   *lc;
+
+	foreach(lc, sizes)
+	{
+		char	  **r = lfirst(lc);
+
+		if (strcmp(r[0], schema) == 0 && strcmp(r[1], table) == 0)
+			return strtoll(r[2], NULL, 10);
+	}
+	return -1;
 }
 
 /* -1, 0, 1: two keys of a copy compared column by column */
@@ -807,6 +885,25 @@ chunk_verify_fail(int64 id, const char *pipeline_id, const char *why)
 }
 
 /*
+ * No copy nor verification after all: the setup's connection goes, and
+ * with free_memory its memory (not once a description read there may be
+ * bound to the table's pipelines: apply.c keeps it).
+ */
+static void
+chunk_setup_abandon(bool free_memory)
+{
+	if (chunk_conn != NULL)
+		walrcv_disconnect(chunk_conn);
+	chunk_conn = NULL;
+	if (free_memory)
+	{
+		MemoryContextDelete(ChunkContext);
+		ChunkContext = NULL;
+		TrackerContext = NULL;
+	}
+}
+
+/*
  * Before the stream starts: every pipeline not yet copied whose options
  * ask for a copy in key ranges, and whose table allows one, is copied that
  * way while the stream runs (the others go through baseline.c first).  With
@@ -814,13 +911,17 @@ chunk_verify_fail(int64 id, const char *pipeline_id, const char *why)
  * that asks for it is, from its first key.
  */
 void
-laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, bool baseline)
+laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos,
+				   bool baseline)
 {
 	ListCell   *lc;
 	List	   *rows;
 	ChunkSnapshot snap;
 	bool		any = false;
+	bool		asked = false;	/* a copy in ranges asked for, or a verification */
 	List	   *verifies;
+	List	   *sized = NIL;
+	List	   *sizes = NIL;
 	MemoryContext setup_cxt = CurrentMemoryContext;
 
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_6_0)
@@ -838,17 +939,50 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 		bool		copied = baseline || !p->baselined;
 		ChunkVerifyRequest *v = chunk_verify_request(verifies, p);
 
-		if (!any && chunk_copy_wanted(p, baseline))
-			any = true;
+		switch (chunk_copy_wanted(p, baseline))
+		{
+			case CHUNK_WANTED:
+				any = asked = true;
+				break;
+			case CHUNK_WANTED_BY_SIZE:
+				{
+					ChunkSized *t = palloc(sizeof(ChunkSized));
+
+					t->schema = pstrdup(p->source_schema);
+					t->table = pstrdup(p->source_table);
+					t->from = chunk_copy_from(p);
+					sized = lappend(sized, t);
+				}
+				break;
+			case CHUNK_NOT_WANTED:
+				break;
+		}
 		/* the verification of a pipeline copied again would compare a target being filled */
 		if (v != NULL && copied)
 			chunk_verify_fail(v->id, p->pipeline_id, "the pipeline is being copied again (a new baseline or a resync); verify it once its copy is done");
 		else if (v != NULL)
-			any = true;
+			any = asked = true;
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(setup_cxt);
+
+	/*
+	 * The tables copied in key ranges if they are large enough: their sizes,
+	 * on the worker's own connection (most are small: no connection is made
+	 * for them)
+	 */
+	if (sized != NIL)
+	{
+		sizes = chunk_table_sizes(conn, source->source_id, sized);
+		foreach(lc, sized)
+		{
+			ChunkSized *t = lfirst(lc);
+
+			if (chunk_table_size(sizes, t->schema, t->table) >= t->from)
+				any = true;
+		}
+	}
 	if (!any)
 		return;
 
@@ -865,11 +999,11 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 							   3, source->source_id);
 	if (strcmp(((char **) linitial(rows))[0], "true") == 0)
 	{
-		ereport(LOG,
-				(errmsg("laredo source \"%s\": the source is a standby, tables are copied in one snapshot",
-						source->source_id)));
-		walrcv_disconnect(chunk_conn);
-		chunk_conn = NULL;
+		if (asked)
+			ereport(LOG,
+					(errmsg("laredo source \"%s\": the source is a standby, tables are copied in one snapshot",
+							source->source_id)));
+		chunk_setup_abandon(true);
 		/* nor can a verification read ranges there */
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -910,7 +1044,28 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 			if (strcmp(p->source_schema, t->schema_name) != 0 ||
 				strcmp(p->source_table, t->table_name) != 0)
 				continue;
-			copying = chunk_copy_wanted(p, baseline);
+			switch (chunk_copy_wanted(p, baseline))
+			{
+				case CHUNK_WANTED:
+					copying = true;
+					break;
+				case CHUNK_WANTED_BY_SIZE:
+					{
+						int64		size = chunk_table_size(sizes, p->source_schema, p->source_table);
+						int64		from = chunk_copy_from(p);
+
+						/* (-1: the source has no such table; its copy says so) */
+						copying = size >= 0 && size >= from;
+						if (copying)
+							ereport(LOG,
+									(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in key ranges: its table is " INT64_FORMAT " bytes on the source, at least copy_chunks_from (" INT64_FORMAT ")",
+											source->source_id, p->pipeline_id, size, from)));
+					}
+					break;
+				default:
+					copying = false;
+					break;
+			}
 			verify = !baseline && p->baselined && !copying ? chunk_verify_request(verifies, p) : NULL;
 			if (!copying && verify == NULL)
 				continue;
@@ -1030,7 +1185,11 @@ laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, b
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(TopMemoryContext);
 	if (chunk_copies == NIL)
+	{
+		/* (every table small, or none allowing ranges) */
+		chunk_setup_abandon(false);
 		return;
+	}
 
 	/*
 	 * The transactions running on the source now: any of them may have

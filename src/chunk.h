@@ -21,7 +21,8 @@ typedef enum LaredoChunkChange
 	LAREDO_CHUNK_TRUNCATE
 } LaredoChunkChange;
 
-extern void laredo_chunk_setup(LaredoSourceConfig *source, Oid owner, XLogRecPtr startpos, bool baseline);
+extern void laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
+							   XLogRecPtr startpos, bool baseline);
 extern bool laredo_chunk_active(void);
 extern void laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn);
 extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,

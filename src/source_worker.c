@@ -1150,7 +1150,7 @@ worker_run(Oid owner)
 	 * first, in one snapshot: the slot's (a new baseline) or their own
 	 * (pipelines added since).
 	 */
-	laredo_chunk_setup(source, owner, startpos, needs_baseline);
+	laredo_chunk_setup(conn, source, owner, startpos, needs_baseline);
 	needs_sync = false;
 	foreach(lc, source->pipelines)
 		if (!((LaredoPipelineConfig *) lfirst(lc))->baselined &&

@@ -25,7 +25,7 @@
 
 /*
  * The version of laredo's catalog in this database (the extension's
- * extversion), as major * 10000 + minor * 100: 1000 for 0.1.0.  After the
+ * extversion), as major * 10000 + minor * 100: 100 for 0.1.0.  After the
  * server restarts with a new library, workers run before ALTER EXTENSION
  * UPDATE has changed the catalog: they use what that version has.  Read
  * once per process (an update restarts the workers); needs a transaction

@@ -22,7 +22,9 @@
 #   - a table locked on the source: its reads time out at
 #     copy_statement_timeout and are tried again with fewer rows, counted,
 #     while the stream goes on; and copy_max_lag holds the reads back while
-#     the stream lags.
+#     the stream lags;
+#   - a pipeline that does not say "copy" is copied in ranges when its
+#     table is at least copy_chunks_from large, in one snapshot otherwise.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -471,18 +473,21 @@ like(slurp_file($consumer->logfile, $offset), qr/public\.shaped changed on the s
 # in the middle: its range and those after it are read again, the copy
 # finishes, every row equal.  The readers' connections go once the copy is
 # done.
-$source->safe_psql('postgres', q{
+# (enough rows that the copy lasts a few seconds: 60,000 were copied in
+# 0.6 s once, before the test saw its connections)
+my $par_rows = 300000;
+$source->safe_psql('postgres', qq{
 	CREATE TABLE par (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0, pad text);
-	INSERT INTO par SELECT g, 0, repeat('p', 100) FROM generate_series(1, 60000) g;
+	INSERT INTO par SELECT g, 0, repeat('p', 100) FROM generate_series(1, $par_rows) g;
 });
 my $par_script = $source->basedir . '/par.sql';
 open $fh, '>', $par_script or die;
-print $fh q{\set k random(1, 60000)
-\set n random(1, 1000000)
+print $fh qq{\\set k random(1, $par_rows)
+\\set n random(1, 1000000)
 BEGIN;
 UPDATE par SET v = v + 1 WHERE id = :k;
-INSERT INTO par (id, v, pad) VALUES (60000 + :n, 1, 'new') ON CONFLICT (id) DO UPDATE SET v = par.v + 1;
-DELETE FROM par WHERE id = (:k * 7) % 60000 AND v % 3 = 2;
+INSERT INTO par (id, v, pad) VALUES ($par_rows + :n, 1, 'new') ON CONFLICT (id) DO UPDATE SET v = par.v + 1;
+DELETE FROM par WHERE id = (:k * 7) % $par_rows AND v % 3 = 2;
 COMMIT;
 };
 close $fh;
@@ -517,5 +522,69 @@ like(slurp_file($consumer->logfile, $offset), qr/a read of a range of public\.pa
 	'the terminated read was read again');
 ok($source->poll_query_until('postgres', q{SELECT count(*) <= 1 FROM pg_stat_activity WHERE application_name = 'laredo chunks main'}),
 	'the readers\' connections went once the copy was done');
+
+# copy_chunks_from (0.10.0): a pipeline that does not say "copy" is copied
+# in key ranges when its table on the source is at least that large (1GB
+# unless told; every table here is smaller, and "small", with no options,
+# was copied in the slot's snapshot), in a table added to a running source
+# and in a new source's first baseline; a smaller one in one snapshot, as
+# before.
+$source->safe_psql('postgres', q{
+	CREATE TABLE sized (id bigint PRIMARY KEY, pad text);
+	INSERT INTO sized SELECT g, repeat('s', 200) FROM generate_series(1, 20000) g;
+	CREATE TABLE tiny (id int PRIMARY KEY, v text);
+	INSERT INTO tiny VALUES (1, 'tiny');
+});
+my $sized_bytes = $source->safe_psql('postgres', q{SELECT pg_table_size('sized')});
+$offset = -s $consumer->logfile;
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.add_table('main', 'public.sized');
+	SELECT laredo.add_table('main', 'public.tiny');
+	SELECT laredo.create_pipeline('sized', 'main', 'public.sized', target => 'mirror.sized',
+	                              options => '{"copy_chunks_from": "1MB", "chunk_rows": 2000}');
+	SELECT laredo.create_pipeline('tiny', 'main', 'public.tiny', target => 'mirror.tiny',
+	                              options => '{"copy_chunks_from": "1MB"}');
+	COMMIT;
+});
+copied_equal('sized', "a table of $sized_bytes bytes added without \"copy\", copy_chunks_from 1MB");
+like(slurp_file($consumer->logfile, $offset),
+	qr/pipeline "sized" is copied in key ranges: its table is $sized_bytes bytes on the source, at least copy_chunks_from \(1048576\)/,
+	'the log says why it was copied in key ranges');
+cmp_ok($consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.copies WHERE pipeline_id = 'sized'}), '>=', 10,
+	'in ranges of 2000 rows');
+is(table_digest($consumer, 'postgres', 'mirror.tiny', 'id'), table_digest($source, 'postgres', 'public.tiny', 'id'),
+	'the small table added with it is mirrored');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE pipeline_id IN ('tiny', 'small')}), '0',
+	'in one snapshot (as the first table, with the default copy_chunks_from, was)');
+
+# a new source's first baseline: the large table in ranges after the slot's snapshot
+$consumer->safe_psql('postgres', q{
+	CREATE SCHEMA third;
+	SELECT laredo.alter_pipeline('sized', '{"copy_chunks_from": "100MB"}');
+});
+is($consumer->safe_psql('postgres', q{SELECT options->>'copy_chunks_from' FROM laredo.pipeline_config WHERE pipeline_id = 'sized'}),
+	'100MB', 'alter_pipeline changes copy_chunks_from');
+$consumer->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT laredo.create_source('third', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_chunks_3');
+	SELECT laredo.add_table('third', 'public.sized');
+	SELECT laredo.add_table('third', 'public.tiny');
+	SELECT laredo.create_pipeline('sized3', 'third', 'public.sized', target => 'third.sized',
+	                              options => '{"copy_chunks_from": 1000000, "chunk_rows": 2000}');
+	SELECT laredo.create_pipeline('tiny3', 'third', 'public.tiny', target => 'third.tiny',
+	                              options => '{"copy_chunks_from": 1000000}');
+	COMMIT;
+});
+$source->safe_psql('postgres', q{UPDATE sized SET pad = 'changed' WHERE id IN (1, 19999); INSERT INTO tiny VALUES (2, 'two')});
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'sized3'})
+  or die 'the new source did not copy its large table in ranges';
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('third', '120s')});
+is(table_digest($consumer, 'postgres', 'third.sized', 'id'), table_digest($source, 'postgres', 'public.sized', 'id'),
+	'a new source: its large table, copied in ranges, equals the source');
+is(table_digest($consumer, 'postgres', 'third.tiny', 'id'), table_digest($source, 'postgres', 'public.tiny', 'id'),
+	'and its small one, copied in the slot\'s snapshot');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE pipeline_id = 'tiny3'}), '0',
+	'which was not copied in ranges');
 
 done_testing();
