@@ -51,9 +51,11 @@
  *	  copy's ranges" below).  A verification reads one range at a time.
  *
  *	  Which tables: a plain table (not partitioned) with a replica identity
- *	  index or primary key whose columns have built-in types that sort the
- *	  same on every server (no collation), and table targets; the others
- *	  keep the copy in one snapshot (baseline.c).  One copy at a time.
+ *	  index or primary key whose columns have built-in types, and table
+ *	  targets; a collatable key column (text) only where its collation sorts
+ *	  alike on the source and in the target (the same encoding, and C, or
+ *	  the same provider, locale and library version); the others keep the
+ *	  copy in one snapshot (baseline.c).  One copy at a time.
  *-------------------------------------------------------------------------
  */
 #include "laredo.h"
@@ -162,6 +164,7 @@ typedef struct ChunkCopy
 	FmgrInfo   *keyin;
 	Oid		   *keyioparam;
 	FmgrInfo   *keycmp;
+	Oid		   *keycoll;		/* the target's key columns' collations (InvalidOid: none) */
 	bool	   *keybyval;
 	int16	   *keylen;
 	int			chunk_rows;
@@ -474,7 +477,7 @@ chunk_key_cmp(ChunkCopy *copy, Datum *a, Datum *b)
 {
 	for (int i = 0; i < copy->nkeys; i++)
 	{
-		int32		c = DatumGetInt32(FunctionCall2Coll(&copy->keycmp[i], InvalidOid, a[i], b[i]));
+		int32		c = DatumGetInt32(FunctionCall2Coll(&copy->keycmp[i], copy->keycoll[i], a[i], b[i]));
 
 		if (c != 0)
 			return c;
@@ -601,13 +604,100 @@ chunk_text_array_datum(ChunkCopy *copy, char **values)
 }
 
 /*
- * The key to copy a table by, in index column order, or NULL with *why
- * saying why the table keeps the copy in one snapshot.
+ * A query of what decides the order of collation coll in this database, on
+ * any server of 15 or later (the same text on both sides when they sort
+ * text alike): the database's encoding, then "bytewise" for C and POSIX
+ * (and the builtin provider's C), or the provider, locale names, ICU rules
+ * and the collation's actual version (the library's: glibc's or ICU's),
+ * and "nondeterministic" for a collation whose equal strings may differ.
+ * The default collation is the database's.  (to_jsonb: the catalogs' column
+ * names differ between versions.)
+ */
+static char *
+chunk_collation_order_sql(Oid coll)
+{
+	return psprintf(
+		"SELECT pg_catalog.concat_ws('|', pg_catalog.pg_encoding_to_char(d.encoding), "
+		"  CASE WHEN p.det IS NOT TRUE THEN 'nondeterministic' "
+		"       WHEN (p.prov = 'c' AND p.coll IN ('C', 'POSIX') AND p.ctype IN ('C', 'POSIX')) "
+		"            OR (p.prov = 'b' AND p.loc = 'C') THEN 'bytewise' "
+		"       ELSE pg_catalog.concat_ws('|', p.prov, coalesce(p.coll, ''), coalesce(p.ctype, ''), "
+		"                                 coalesce(p.loc, ''), coalesce(p.rules, ''), coalesce(p.ver, '')) END) "
+		"FROM pg_catalog.pg_database d CROSS JOIN LATERAL ("
+		"  SELECT j->>'datlocprovider' AS prov, j->>'datcollate' AS coll, j->>'datctype' AS ctype, "
+		"         coalesce(j->>'datlocale', j->>'daticulocale') AS loc, j->>'daticurules' AS rules, true AS det, "
+		"         pg_catalog.pg_database_collation_actual_version(d.oid) AS ver "
+		"  FROM pg_catalog.to_jsonb(d) j WHERE %u = 100 "
+		"  UNION ALL "
+		"  SELECT j->>'collprovider', j->>'collcollate', j->>'collctype', "
+		"         coalesce(j->>'colllocale', j->>'colliculocale'), j->>'collicurules', "
+		"         (j->>'collisdeterministic')::boolean, pg_catalog.pg_collation_actual_version(c.oid) "
+		"  FROM pg_catalog.pg_collation c CROSS JOIN LATERAL pg_catalog.to_jsonb(c) j "
+		"  WHERE c.oid = %u AND c.oid <> 100) p "
+		"WHERE d.datname = pg_catalog.current_database()", coll, coll);
+}
+
+/*
+ * NULL when every collatable key column of keys (chunk_key_columns) sorts
+ * alike on the source and in pipeline p's target (the collation of the
+ * target's column, which its key index and the ranges' deletes here use),
+ * as chunk_collation_order_sql tells on each side; else why not.  Fills
+ * keycoll with the target's collations (InvalidOid: not collatable).
+ * Inside a transaction.
+ */
+static const char *
+chunk_key_collations(LaredoPipelineConfig *p, List *keys, Oid *keycoll)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar(p->target_schema, p->target_table, -1),
+										 AccessShareLock, true);
+	MemoryContext caller = CurrentMemoryContext;
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		char	  **k = lfirst(lc);
+		int			i = foreach_current_index(lc);
+		AttrNumber	att;
+		Oid			typ;
+		int32		typmod;
+		char	   *here;
+
+		keycoll[i] = InvalidOid;
+		if (k[2] == NULL)
+			continue;
+		att = OidIsValid(relid) ? get_attnum(relid, k[0]) : InvalidAttrNumber;
+		if (att == InvalidAttrNumber)
+			return psprintf("its target has no key column %s", quote_identifier(k[0]));
+		get_atttypetypmodcoll(relid, att, &typ, &typmod, &keycoll[i]);
+		if (!OidIsValid(keycoll[i]))
+			return psprintf("key column %s is not collatable in the target", quote_identifier(k[0]));
+		SPI_connect();
+		if (SPI_execute(chunk_collation_order_sql(keycoll[i]), true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read the order of collation %u", keycoll[i]);
+		here = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		here = here ? MemoryContextStrdup(caller, here) : "";
+		SPI_finish();
+		if (strstr(k[2], "nondeterministic") != NULL || strstr(here, "nondeterministic") != NULL)
+			return psprintf("key column %s has a nondeterministic collation (keys equal to it may differ)",
+							quote_identifier(k[0]));
+		if (strcmp(here, k[2]) != 0)
+			return psprintf("key column %s sorts differently in the target (%s) and on the source (%s)",
+							quote_identifier(k[0]), here, k[2]);
+	}
+	return NULL;
+}
+
+/*
+ * The key to copy a table by, in index column order (a List of char *[3]:
+ * the column's name, its type's oid, and for a collatable column the order
+ * of its collation on the source, chunk_collation_order_sql), or NULL with
+ * *why saying why the table keeps the copy in one snapshot.
  */
 static List *
 chunk_key_columns(BaselineRelation *br, const char **why)
 {
 	List	   *rows;
+	List	   *keys = NIL;
 	ListCell   *lc;
 
 	*why = NULL;
@@ -622,13 +712,13 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 		return NIL;
 	}
 	rows = laredo_remote_query(chunk_conn, psprintf(
-		"SELECT a.attname::text, a.atttypid::text "
+		"SELECT a.attname::text, a.atttypid::text, a.attcollation::text "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indrelid = c.oid "
 		"  AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
 		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
 		"WHERE c.oid = %u ORDER BY k.ord", br->rel->remoteid),
-		2, chunk_source->source_id);
+		3, chunk_source->source_id);
 	if (rows == NIL)
 	{
 		*why = "it has no primary key or replica identity index";
@@ -638,7 +728,9 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 	{
 		char	  **r = lfirst(lc);
 		Oid			typ = (Oid) strtoul(r[1], NULL, 10);
+		Oid			coll = (Oid) strtoul(r[2], NULL, 10);
 		bool		published = false;
+		char	  **key = palloc0(sizeof(char *) * 3);
 
 		for (int i = 0; i < br->rel->natts; i++)
 			if (strcmp(br->rel->attnames[i], r[0]) == 0)
@@ -647,14 +739,19 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 			*why = "a key column is not published";
 		else if (typ >= FirstNormalObjectId)
 			*why = "a key column has a type that is not built in";
-		else if (OidIsValid(get_typcollation(typ)))
-			*why = "a key column is collatable (its order may differ between servers)";
 		else if (!OidIsValid(lookup_type_cache(typ, TYPECACHE_CMP_PROC)->cmp_proc))
 			*why = "a key column has no btree order";
 		if (*why)
 			return NIL;
+		key[0] = r[0];
+		key[1] = r[1];
+		/* a collatable key: the order of its collation on the source (chunk_collation_order) */
+		if (OidIsValid(coll))
+			key[2] = ((char **) linitial(laredo_remote_query(chunk_conn, chunk_collation_order_sql(coll), 1,
+															 chunk_source->source_id)))[0];
+		keys = lappend(keys, key);
 	}
-	return rows;
+	return keys;
 }
 
 /*
@@ -1039,6 +1136,8 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 			MemoryContext old;
 			int			i = 0;
 			bool		copying;
+			const char *pwhy;
+			Oid			keycoll[INDEX_MAX_KEYS];
 			ChunkVerifyRequest *verify;
 
 			if (strcmp(p->source_schema, t->schema_name) != 0 ||
@@ -1079,16 +1178,18 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 					why = "it is a partitioned table";
 				MemoryContextSwitchTo(old);
 			}
-			if (keys == NIL && verify != NULL)
+			/* a text key: sorted alike here (its target's collation) and there */
+			pwhy = keys == NIL ? why : chunk_key_collations(p, keys, keycoll);
+			if ((keys == NIL || pwhy != NULL) && verify != NULL)
 			{
-				chunk_verify_fail(verify->id, p->pipeline_id, psprintf("its table cannot be read in key ranges: %s", why));
+				chunk_verify_fail(verify->id, p->pipeline_id, psprintf("its table cannot be read in key ranges: %s", pwhy));
 				continue;
 			}
-			if (keys == NIL)
+			if (keys == NIL || pwhy != NULL)
 			{
 				ereport(LOG,
 						(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in one snapshot: %s",
-								source->source_id, p->pipeline_id, why)));
+								source->source_id, p->pipeline_id, pwhy)));
 				continue;
 			}
 
@@ -1112,6 +1213,8 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 			copy->keyin = palloc0(sizeof(FmgrInfo) * copy->nkeys);
 			copy->keyioparam = palloc(sizeof(Oid) * copy->nkeys);
 			copy->keycmp = palloc0(sizeof(FmgrInfo) * copy->nkeys);
+			copy->keycoll = palloc(sizeof(Oid) * copy->nkeys);
+			memcpy(copy->keycoll, keycoll, sizeof(Oid) * copy->nkeys);
 			copy->keybyval = palloc(sizeof(bool) * copy->nkeys);
 			copy->keylen = palloc(sizeof(int16) * copy->nkeys);
 			copy->keytypnames = palloc(sizeof(char *) * copy->nkeys);

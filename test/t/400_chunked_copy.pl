@@ -24,7 +24,9 @@
 #     while the stream goes on; and copy_max_lag holds the reads back while
 #     the stream lags;
 #   - a pipeline that does not say "copy" is copied in ranges when its
-#     table is at least copy_chunks_from large, in one snapshot otherwise.
+#     table is at least copy_chunks_from large, in one snapshot otherwise;
+#   - a text key is copied in ranges when its collation sorts alike on both
+#     sides (an ICU collation here), and verified by it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -586,5 +588,86 @@ is(table_digest($consumer, 'postgres', 'third.tiny', 'id'), table_digest($source
 	'and its small one, copied in the slot\'s snapshot');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE pipeline_id = 'tiny3'}), '0',
 	'which was not copied in ranges');
+
+
+# A text key: copied in ranges when its collation sorts alike on the source
+# and in the target.  An ICU collation ("und-x-icu": 'a' < 'B' < 'b', not
+# the bytes' order) on both sides: the ranges are read in its order there
+# and deleted and compared in its order here, under updates, inserts and
+# deletes, and a verification finds exactly the row changed behind
+# laredo's back.  A target whose key sorts otherwise (laredo's own, in this
+# database's default collation) keeps the copy in one snapshot, and says
+# why.
+SKIP:
+{
+	skip 'no ICU collation on this build', 8
+	  unless $source->safe_psql('postgres', q{SELECT count(*) FROM pg_collation WHERE collname = 'und-x-icu'}) eq '1';
+	$source->safe_psql('postgres', q{
+		CREATE TABLE words (w text COLLATE "und-x-icu" PRIMARY KEY, n int NOT NULL DEFAULT 0);
+		INSERT INTO words SELECT CASE g % 4 WHEN 0 THEN upper(md5(g::text)) WHEN 1 THEN md5(g::text)
+		                                    WHEN 2 THEN 'É' || md5(g::text) ELSE ' ' || initcap(md5(g::text)) END, 0
+		  FROM generate_series(1, 20000) g;
+	});
+	$consumer->safe_psql('postgres', q{
+		CREATE TABLE mirror.words (w text COLLATE "und-x-icu" PRIMARY KEY, n int NOT NULL DEFAULT 0);
+	});
+	my $words_script = $source->basedir . '/words.sql';
+	open $fh, '>', $words_script or die;
+	print $fh q{\set k random(1, 20000)
+BEGIN;
+UPDATE words SET n = n + 1 WHERE w IN (md5(CAST(:k AS text)), upper(md5(CAST(:k AS text))), 'É' || md5(CAST(:k AS text)));
+INSERT INTO words VALUES (initcap(md5(CAST(:k + 100000 AS text))), 1) ON CONFLICT (w) DO UPDATE SET n = words.n + 1;
+DELETE FROM words WHERE w = upper(md5(CAST(:k * 7 AS text))) AND n % 3 = 2;
+COMMIT;
+};
+	close $fh;
+	$load = IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '200', '-f', $words_script,
+		  '-h', $source->host, '-p', $source->port, 'postgres' ],
+		'>', \$out, '2>', \$err);
+	$offset = -s $consumer->logfile;
+	$consumer->safe_psql('postgres', q{
+		BEGIN;
+		SELECT laredo.add_table('main', 'public.words');
+		SELECT laredo.create_pipeline('words', 'main', 'public.words', target => 'mirror.words',
+		                              options => '{"copy": "chunks", "chunk_rows": 500, "copy_rate": 10000}');
+		SELECT laredo.create_pipeline('words_c', 'main', 'public.words', target => 'mirror.words_c',
+		                              options => '{"copy": "chunks"}');
+		COMMIT;
+	});
+	$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'words'})
+	  or die 'the copy of words did not finish';
+	$load->signal('TERM');
+	$load->finish;
+	$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
+	my $log = slurp_file($consumer->logfile, $offset);
+	like($log, qr/pipeline "words" is copied in ranges of 500 rows by \(w\)/, 'a text key in an ICU collation on both sides: copied in ranges');
+	cmp_ok($consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.copies WHERE pipeline_id = 'words'}), '>=', 40,
+		'many of them');
+	is(table_digest($consumer, 'postgres', 'mirror.words', 'w'), table_digest($source, 'postgres', 'public.words', 'w'),
+		'every row equals the source\'s');
+	like($log, qr/pipeline "words_c" is copied in one snapshot: key column w sorts differently in the target \([^)]*\) and on the source \([^)]*\|i\|[^)]*\)/,
+		'a target whose key sorts otherwise is copied in one snapshot, and the log says why');
+	is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE pipeline_id = 'words_c'}), '0',
+		'not in ranges');
+	# (both in the bytes' order: the two keys sort differently)
+	my $bytewise = q{SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY w COLLATE "C")) FROM %s t};
+	is($consumer->safe_psql('postgres', sprintf($bytewise, 'mirror.words_c')),
+		$source->safe_psql('postgres', sprintf($bytewise, 'public.words')), 'and equals the source too');
+
+	# a row changed behind laredo's back is found, in ranges of the ICU order
+	$consumer->safe_psql('postgres', q{
+		SET session_replication_role = replica;
+		UPDATE mirror.words SET n = n + 1000 WHERE w = (SELECT min(w) FROM mirror.words);
+		DELETE FROM mirror.words WHERE w = (SELECT max(w) FROM mirror.words);
+	});
+	my $id = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('words', chunk_rows => 1000)});
+	$consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('words', '180s')});
+	is($consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different
+		|| ' ' || coalesce(error, '-') FROM laredo.verifications WHERE verification_id = $id}), 'done 1 0 1 -',
+		'a verification by the text key finds the row changed and the row deleted');
+	cmp_ok($consumer->safe_psql('postgres', qq{SELECT ranges FROM laredo.verifications WHERE verification_id = $id}), '>=', 15,
+		'over many ranges');
+}
 
 done_testing();
