@@ -3,9 +3,11 @@
 -- What 0.10.0 adds to the catalog: the option copy_chunks_from (the size on
 -- the source from which a new target, or a new baseline, of a pipeline that
 -- does not say "copy" is copied in key ranges; 1GB unless told), which
--- create_pipeline and alter_pipeline take.  Nothing that exists changes
--- otherwise; the library copies those tables in key ranges from this
--- version on (before it, in one snapshot).
+-- create_pipeline and alter_pipeline take; and verify_pipeline (and
+-- verify_source) take mirrors with columns, soft_delete and
+-- metadata_columns.  Nothing that exists changes otherwise; the library
+-- copies those tables in key ranges from this version on (before it, in one
+-- snapshot).
 
 \echo Use "ALTER EXTENSION laredo UPDATE TO '0.10.0'" to load this file. \quit
 
@@ -151,5 +153,87 @@ BEGIN
 	UPDATE laredo.pipeline_config c SET options = v_new WHERE c.pipeline_id = p.pipeline_id
 		OR c.parent_pipeline = p.pipeline_id;
 	PERFORM laredo._source_changed(p.source_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION laredo.verify_pipeline(pipeline_id text, chunk_rows integer DEFAULT 10000,
+                                       max_reported integer DEFAULT 1000, repair boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+	p laredo.pipeline_config;
+	v_id bigint;
+BEGIN
+	PERFORM laredo._require_admin('verify a pipeline');
+	v_source := laredo._pipeline_source(pipeline_id);
+	SELECT * INTO p FROM laredo.pipeline_config c WHERE c.pipeline_id = verify_pipeline.pipeline_id;
+	IF chunk_rows IS NULL OR chunk_rows NOT BETWEEN 1 AND 10000000 THEN
+		RAISE EXCEPTION 'invalid chunk_rows %', coalesce(chunk_rows::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'chunk_rows is the rows of one key range compared, from 1 to 10000000 (default 10000).';
+	END IF;
+	IF repair IS NULL THEN
+		RAISE EXCEPTION 'invalid repair NULL'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'repair is true (replace the rows that differ with the source''s) or false (the default: only report them).';
+	END IF;
+	IF max_reported IS NULL OR max_reported NOT BETWEEN 0 AND 10000000 THEN
+		RAISE EXCEPTION 'invalid max_reported %', coalesce(max_reported::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'max_reported is how many differing keys laredo.verification_rows lists at most, from 0 to 10000000 (default 1000); the counts are always exact.';
+	END IF;
+	IF p.target_kind <> 'table' OR p.options ? 'where' THEN
+		RAISE EXCEPTION 'pipeline "%" cannot be verified yet', p.pipeline_id
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = 'Verification compares a mirror (a table target without where; with columns, soft_delete and metadata_columns since 0.10.0) with its source.';
+	END IF;
+	IF p.baseline_lsn IS NULL THEN
+		RAISE EXCEPTION 'pipeline "%" is being copied', p.pipeline_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Verify it once its copy is done: CALL laredo.wait_for_catchup(source_id) waits for it.';
+	END IF;
+	IF EXISTS (SELECT FROM laredo.verifications v WHERE v.pipeline_id = p.pipeline_id AND v.state IN ('requested', 'running')) THEN
+		RAISE EXCEPTION 'pipeline "%" is being verified', p.pipeline_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'SELECT * FROM laredo.verifications WHERE state IN (''requested'', ''running'') shows it.';
+	END IF;
+	INSERT INTO laredo.verifications (pipeline_id, chunk_rows, max_reported, repair)
+	VALUES (p.pipeline_id, verify_pipeline.chunk_rows, verify_pipeline.max_reported, verify_pipeline.repair)
+	RETURNING verification_id INTO v_id;
+	PERFORM laredo._source_changed(v_source);
+	RETURN v_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION laredo.verify_source(source_id text, chunk_rows integer DEFAULT 10000,
+                                     max_reported integer DEFAULT 1000, repair boolean DEFAULT false)
+RETURNS TABLE (pipeline_id text, verification_id bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s laredo.source_config;
+	v_pipeline text;
+	v_msg text;
+	v_n integer := 0;
+BEGIN
+	PERFORM laredo._require_admin('verify a source');
+	s := laredo._source(source_id);
+	FOR v_pipeline IN SELECT p.pipeline_id FROM laredo.pipeline_config p
+	                  WHERE p.source_id = s.source_id ORDER BY p.pipeline_id LOOP
+		BEGIN
+			verification_id := laredo.verify_pipeline(v_pipeline, chunk_rows, max_reported, repair);
+			pipeline_id := v_pipeline;
+			v_n := v_n + 1;
+			RETURN NEXT;
+		EXCEPTION WHEN feature_not_supported OR object_not_in_prerequisite_state THEN
+			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+			RAISE NOTICE 'pipeline "%" is not verified: %', v_pipeline, v_msg;
+		END;
+	END LOOP;
+	IF v_n = 0 THEN
+		RAISE EXCEPTION 'source "%" has no pipeline that can be verified now', s.source_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Verification compares a mirror (a table target without where), once its copy is done and while no other verification of it runs.';
+	END IF;
 END
 $$;

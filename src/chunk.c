@@ -186,6 +186,8 @@ typedef struct ChunkCopy
 	int			max_reported;	/* of a verification: keys listed at most */
 	int64		reported;		/* and listed so far */
 	bool		repair;			/* of a verification: the rows that differ replaced (0.8.0) */
+	List	   *vcolumns;		/* of a verification: the columns compared (char *); NIL: all */
+	bool		vsoft_delete;	/* of a verification: the target's rows marked deleted left out */
 	bool		rows_pending;	/* of a verification: the range after the frontier differed by
 								 * its hash, its rows are read next */
 	char	  **rows_hi;		/* and its end; NULL: open above */
@@ -271,6 +273,7 @@ static void chunk_verify_start(ChunkCopy *copy);
 static void chunk_drop_from(int n);
 static void chunk_reader_wait(Chunk *ch);
 static void chunk_prune_head(void);
+static void chunk_verify_options(LaredoPipelineConfig *p, ChunkCopy *copy);
 
 bool
 laredo_chunk_active(void)
@@ -1205,6 +1208,7 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				copy->chunk_rows = copy->read_rows = verify->chunk_rows;
 				copy->max_reported = verify->max_reported;
 				copy->repair = verify->repair;
+				chunk_verify_options(p, copy);
 			}
 			copy->nkeys = list_length(keys);
 			copy->keynames = palloc(sizeof(char *) * copy->nkeys);
@@ -1702,6 +1706,51 @@ chunk_try(void (*step) (ChunkRead *), ChunkRead *r)
 }
 
 /*
+ * What a verification compares of its pipeline (0.10.0): the columns of its
+ * columns option (the key's are always among them), or every column the
+ * source publishes; and with soft_delete only the target's rows not marked
+ * deleted (a row deleted on the source stays here, marked).  Metadata
+ * columns are the target's own, never published: never compared.
+ */
+static void
+chunk_verify_options(LaredoPipelineConfig *p, ChunkCopy *copy)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, "columns", strlen("columns"), NULL);
+
+	copy->vcolumns = NIL;
+	if (v != NULL && v->type == jbvBinary)
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+			if (tok == WJB_ELEM && elem.type == jbvString)
+				copy->vcolumns = lappend(copy->vcolumns, pnstrdup(elem.val.string.val, elem.val.string.len));
+	}
+	v = getKeyJsonValueFromContainer(&jb->root, "soft_delete", strlen("soft_delete"), NULL);
+	copy->vsoft_delete = v != NULL && v->type == jbvBool && v->val.boolean;
+}
+
+/* Whether a verification compares the column of this name. */
+static bool
+chunk_compared(ChunkCopy *copy, const char *name)
+{
+	ListCell   *lc;
+
+	if (copy->vcolumns == NIL)
+		return true;
+	for (int k = 0; k < copy->nkeys; k++)
+		if (strcmp(copy->keynames[k], name) == 0)
+			return true;
+	foreach(lc, copy->vcolumns)
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+/*
  * A verification compares a hash of each range first, and reads a range's
  * rows only when the hashes differ: the count of the range's rows and the
  * sum of a 60-bit hash of each row's text (record_out of the published
@@ -1718,10 +1767,16 @@ chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const c
 				 const char *where, const char *suffix, bool last_key)
 {
 	/* (the row built column by column: a column named t would be taken for the row) */
+	bool		first = true;
+
 	appendStringInfoString(q, "SELECT pg_catalog.count(*)::text, coalesce(pg_catalog.sum(pg_catalog.textcat('x', "
 						   "pg_catalog.left(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(ROW(");
 	for (int i = 0; i < rel->natts; i++)
-		appendStringInfo(q, "%st.%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+		if (chunk_compared(copy, rel->attnames[i]))
+		{
+			appendStringInfo(q, "%st.%s", first ? "" : ", ", quote_identifier(rel->attnames[i]));
+			first = false;
+		}
 	appendStringInfoString(q, ")::text, 'UTF8')), 'hex'), 15))::bit(60)::bigint), 0)::text");
 	if (last_key)
 		for (int k = 0; k < copy->nkeys; k++)
@@ -1732,8 +1787,13 @@ chunk_hash_query(StringInfo q, ChunkCopy *copy, LogicalRepRelation *rel, const c
 			appendStringInfoString(q, "))[1]");
 		}
 	appendStringInfoString(q, " FROM (SELECT ");
+	first = true;
 	for (int i = 0; i < rel->natts; i++)
-		appendStringInfo(q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
+		if (chunk_compared(copy, rel->attnames[i]))
+		{
+			appendStringInfo(q, "%s%s", first ? "" : ", ", quote_identifier(rel->attnames[i]));
+			first = false;
+		}
 	appendStringInfo(q, " FROM %s%s WHERE true%s%s) t", only, from, where, suffix);
 }
 
@@ -2968,7 +3028,8 @@ chunk_verify_target_ready(ChunkCopy *copy, Chunk *ch, const char *target, const 
 							 AccessShareLock, true);
 	*only = OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
 	for (int i = 0; i < rel->natts; i++)
-		if (!OidIsValid(relid) || get_attnum(relid, rel->attnames[i]) == InvalidAttrNumber)
+		if (chunk_compared(copy, rel->attnames[i]) &&
+			(!OidIsValid(relid) || get_attnum(relid, rel->attnames[i]) == InvalidAttrNumber))
 		{
 			chunk_verify_fail(copy->verify_id, p->config->pipeline_id,
 							  psprintf("the target %s has no column \"%s\", which the source publishes",
@@ -3077,6 +3138,8 @@ chunk_verify_hash(ChunkCopy *copy, Chunk *ch)
 	if (!chunk_verify_target_ready(copy, ch, target, &only))
 		return CHUNK_HASH_GONE;
 	initStringInfo(&where);
+	if (copy->vsoft_delete)
+		appendStringInfoString(&where, " AND _deleted_at IS NULL");
 	laredo_append_key_range(&where, copy->nkeys, copy->keynames, ch->lo, ch->hi, NULL);
 	initStringInfo(&q);
 	chunk_hash_query(&q, copy, ch->br->rel, only, target, where.data, "", false);
@@ -3146,9 +3209,11 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT ");
+	/* (a column not compared: a NULL in its place) */
 	for (int i = 0; i < rel->natts; i++)
-		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(&q, " FROM %s%s WHERE true", only, target);
+		appendStringInfo(&q, "%s%s", i ? ", " : "",
+						 chunk_compared(copy, rel->attnames[i]) ? quote_identifier(rel->attnames[i]) : "NULL::pg_catalog.text");
+	appendStringInfo(&q, " FROM %s%s WHERE true%s", only, target, copy->vsoft_delete ? " AND _deleted_at IS NULL" : "");
 	laredo_append_key_range(&q, copy->nkeys, copy->keynames, ch->lo, ch->hi, NULL);
 	appendStringInfoString(&q, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
@@ -3240,6 +3305,8 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 			bool		snull = tup.colstatus[i] == LOGICALREP_COLUMN_NULL;
 			Form_pg_attribute att = TupleDescAttr(desc, i);
 
+			if (!chunk_compared(copy, rel->attnames[i]))
+				continue;
 			if (snull != isnull ||
 				(!isnull &&
 				 !datum_image_eq(InputFunctionCall(&in[i], tup.colvalues[i].data, ioparam[i], att->atttypmod),

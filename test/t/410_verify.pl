@@ -21,7 +21,9 @@
 #     the pipelines it leaves out;
 #   - a verification of a pipeline sent back to copy fails, saying why;
 #     that pipeline has no copy option and its target holds rows: it is
-#     copied again in key ranges (the target never emptied, the same table).
+#     copied again in key ranges (the target never emptied, the same table);
+#   - a mirror with a column list, soft deletes and metadata columns
+#     verifies clean under load, and exactly after damage, and is repaired.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -214,6 +216,61 @@ is(table_digest($consumer, 'postgres', 'mirror.small', 'k'), table_digest($sourc
 	'the small mirror is equal to its source again');
 ($rc, $stdout, $stderr) = $consumer->psql('postgres', q{SELECT * FROM laredo.verify_source('nope')});
 like($stderr, qr/source "nope" does not exist/, 'an unknown source is refused');
+
+# A mirror that is not plain (0.10.0): a column list, soft deletes and
+# metadata columns.  Only the listed columns are compared, the rows marked
+# deleted here are left out (their source rows are gone), and the metadata
+# columns are the mirror's own: under the load it verifies clean; rows
+# changed behind laredo's back are found exactly (a listed column changed,
+# a live row marked deleted, a marked one revived, a row added; a changed
+# _lsn is no difference), and a repair writes them back.
+$source->safe_psql('postgres', q{DELETE FROM acct WHERE id IN (19990, 19991)});
+$consumer->safe_psql('postgres', q{
+	SELECT laredo.create_pipeline('acct_sd', 'main', 'public.acct', target => 'mirror.acct_sd',
+	                              options => '{"columns": ["id", "balance"], "soft_delete": true, "metadata_columns": true}');
+	CALL laredo.wait_for_catchup('main', '120s');
+});
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM mirror.acct_sd WHERE id = 19990}), '0',
+	'(a row deleted before the copy is not in the mirror)');
+$source->safe_psql('postgres', q{DELETE FROM acct WHERE id IN (19992, 19993)});
+$load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '400', '-f', $script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+$consumer->poll_query_until('postgres', q{SELECT count(*) = 2 FROM mirror.acct_sd WHERE id IN (19992, 19993) AND _deleted_at IS NOT NULL})
+  or die 'the rows deleted on the source are not marked deleted in acct_sd';
+sub verify_sd
+{
+	my ($repair) = @_;
+	my $id = $consumer->safe_psql('postgres', qq{SELECT laredo.verify_pipeline('acct_sd', chunk_rows => 2000, repair => $repair)});
+	$consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('acct_sd', '180s')});
+	return $consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different
+		|| ' ' || repaired || ' ' || coalesce(error, '-') FROM laredo.verifications WHERE verification_id = $id});
+}
+is(verify_sd('false'), 'done 0 0 0 0 -', 'a mirror with a column list, soft deletes and metadata columns verifies clean under load');
+$consumer->safe_psql('postgres', q{
+	SET session_replication_role = replica;
+	UPDATE mirror.acct_sd SET balance = balance + 5 WHERE id = 15001;
+	UPDATE mirror.acct_sd SET _deleted_at = now() WHERE id = 15002;
+	UPDATE mirror.acct_sd SET _deleted_at = NULL WHERE id = 19992;
+	INSERT INTO mirror.acct_sd (id, balance) VALUES (50101, 1);
+	UPDATE mirror.acct_sd SET _lsn = '0/1', _commit_time = NULL WHERE id = 15003;
+});
+is(verify_sd('false'), 'done 1 2 1 0 -', 'the changes behind laredo\'s back are found exactly (the metadata change is none)');
+is($consumer->safe_psql('postgres', q{SELECT string_agg(kind || ' ' || array_to_string(key, ','), '; ' ORDER BY key[1]::int)
+	FROM laredo.verification_rows WHERE verification_id = (SELECT max(verification_id) FROM laredo.verifications)}),
+	'different 15001; missing 15002; extra 19992; extra 50101', 'each with its key');
+is(verify_sd('true'), 'done 1 2 1 4 -', 'a repair writes them back');
+is(verify_sd('false'), 'done 0 0 0 0 -', 'and a verification after it finds nothing');
+$load->signal('TERM');
+$load->finish;
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
+my $live = q{SELECT count(*) || ':' || md5(string_agg(id || '=' || balance, ',' ORDER BY id)) FROM %s};
+is($consumer->safe_psql('postgres', sprintf($live, 'mirror.acct_sd WHERE _deleted_at IS NULL')),
+	$source->safe_psql('postgres', sprintf($live, 'acct')), 'its live rows equal the source\'s');
+is($consumer->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM mirror.acct_sd
+	WHERE id IN (19992, 19993, 50101) AND _deleted_at IS NOT NULL}), '19992,19993,50101',
+	'the rows the source lacks are marked deleted, not removed');
 
 my @errors = grep { /ERROR:/ && !/410_verify\.pl/ } split /\n/, slurp_file($consumer->logfile);
 is(scalar(@errors), 0, 'no ERROR of laredo\'s on the consumer') or diag(join("\n", @errors));
