@@ -249,6 +249,7 @@ typedef struct ChunkReader
 
 static ChunkReader chunk_readers[CHUNK_MAX_READERS];
 static int	chunk_readers_usable = CHUNK_MAX_READERS;	/* fewer once a connection was refused */
+static TimestampTz chunk_readers_refused = 0;	/* when; tried again a minute after */
 static XLogRecPtr chunk_received = InvalidXLogRecPtr;	/* how far the stream has come */
 static WalReceiverConn *chunk_conn = NULL;
 static LaredoSourceConfig *chunk_source = NULL;
@@ -2240,6 +2241,10 @@ chunk_reader_failed(ChunkReader *reader, ChunkCopy *copy, int sqlerrcode, const 
 static ChunkReader *
 chunk_reader_idle(int wanted)
 {
+	/* (the source's connections may have come free since) */
+	if (chunk_readers_usable < CHUNK_MAX_READERS &&
+		TimestampDifferenceExceeds(chunk_readers_refused, GetCurrentTimestamp(), 60000))
+		chunk_readers_usable = CHUNK_MAX_READERS;
 	for (int i = 0; i < Min(wanted, chunk_readers_usable); i++)
 	{
 		ChunkReader *reader = &chunk_readers[i];
@@ -2266,6 +2271,7 @@ chunk_reader_idle(int wanted)
 			edata = CopyErrorData();
 			FlushErrorState();
 			chunk_readers_usable = i;
+			chunk_readers_refused = GetCurrentTimestamp();
 			ereport(LOG,
 					(errmsg("laredo source \"%s\": ranges are read on %d connections: %s",
 							chunk_source->source_id, i, edata->message)));
@@ -2399,6 +2405,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+					 "SET LOCAL search_path = ''; "
 					 "SET LOCAL statement_timeout = %d; "
 					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
 					 "LOCK TABLE ONLY %s IN ACCESS SHARE MODE; "
