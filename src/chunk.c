@@ -50,7 +50,8 @@
  *	  the merges stay in key order, each at its own position (see "Reading a
  *	  copy's ranges" below).  A verification reads one range at a time.
  *
- *	  Which tables: a plain table (not partitioned) with a replica identity
+ *	  Which tables: a plain table (or a partitioned one published through
+ *	  its root, read whole through it) with a replica identity
  *	  index or primary key whose columns have built-in types, and table
  *	  targets; a collatable key column (text) only where its collation sorts
  *	  alike on the source and in the target (the same encoding, and C, or
@@ -99,6 +100,8 @@
 /* while the stream lags past copy_max_lag, the lag is looked at this often */
 #define CHUNK_LAG_RECHECK_MS	1000
 #define CHUNK_MAX_READERS		LAREDO_CHUNK_MAX_READERS
+/* how a copy's table is read on the source: a partitioned one through its root, whole */
+#define CHUNK_ONLY(copy)		((copy)->br->only ? "ONLY " : "")
 
 /* A source snapshot, as pg_current_snapshot() gives it, in 32-bit xids. */
 typedef struct ChunkSnapshot
@@ -705,11 +708,6 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 	ListCell   *lc;
 
 	*why = NULL;
-	if (!br->only)
-	{
-		*why = "it is a partitioned table";
-		return NIL;
-	}
 	if (br->rel->replident != REPLICA_IDENTITY_DEFAULT && br->rel->replident != REPLICA_IDENTITY_INDEX)
 	{
 		*why = "its replica identity is not a key";
@@ -829,8 +827,8 @@ chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 	else
 	{
 		/* the source planner's estimate (reltuples scaled to the table's size now) */
-		List	   *est = laredo_remote_query(chunk_conn, psprintf("EXPLAIN (FORMAT JSON) SELECT FROM ONLY %s",
-																	copy->qualified), 1, chunk_source->source_id);
+		List	   *est = laredo_remote_query(chunk_conn, psprintf("EXPLAIN (FORMAT JSON) SELECT FROM %s%s",
+																	CHUNK_ONLY(copy), copy->qualified), 1, chunk_source->source_id);
 		char	   *plan_rows = est ? strstr(((char **) linitial(est))[0], "\"Plan Rows\": ") : NULL;
 		Oid			itypes[5] = {TEXTOID, NAMEARRAYOID, INT4OID, INT8OID, LSNOID};
 		Datum		ivalues[5];
@@ -1179,7 +1177,7 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				keys = list_length(relations) == 1 ?
 					chunk_key_columns(linitial(relations), &why) : NIL;
 				if (list_length(relations) != 1)
-					why = "it is a partitioned table";
+					why = "it is a partitioned table published partition by partition (publish_via_partition_root is off)";
 				MemoryContextSwitchTo(old);
 			}
 			/* a text key: sorted alike here (its target's collation) and there */
@@ -1265,6 +1263,21 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				chunk_load_progress(copy, startpos);
 				if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && t->source_oid != copy->br->rel->remoteid)
 					laredo_source_table_set_oid(source->source_id, t, copy->br->rel->remoteid);
+
+				/*
+				 * A partitioned table read through its root: its leaves as
+				 * the copy starts, so that a partition attached or detached
+				 * during the copy or after it sends it back to copy
+				 * (worker_check_partitions), as after a copy in one snapshot
+				 */
+				if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && !copy->br->only && copy->frontier == NULL)
+				{
+					List	   *leaves = laredo_remote_query(chunk_conn, laredo_partitions_query(list_make1(t)), 3,
+															 source->source_id);
+
+					if (leaves != NIL)
+						laredo_source_table_set_partitions(source->source_id, t, ((char **) linitial(leaves))[2]);
+				}
 				p->chunked = true;
 			}
 			old = MemoryContextSwitchTo(ChunkContext);
@@ -1936,7 +1949,7 @@ chunk_read_rows(ChunkRead *r)
 	 * empty table, which is not MVCC-safe, and the range would be taken for
 	 * the table's last, empty.
 	 */
-	laredo_remote_command(chunk_conn, psprintf("LOCK TABLE ONLY %s IN ACCESS SHARE MODE", copy->qualified), id);
+	laredo_remote_command(chunk_conn, psprintf("LOCK TABLE %s%s IN ACCESS SHARE MODE", CHUNK_ONLY(copy), copy->qualified), id);
 	rows = laredo_remote_query(chunk_conn,
 							   "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
 							   2, id);
@@ -1970,7 +1983,7 @@ chunk_read_rows(ChunkRead *r)
 	if (ch->hashed)
 	{
 		initStringInfo(&q);
-		chunk_hash_query(&q, copy, rel, "ONLY ", copy->qualified, where.data, order.data, true);
+		chunk_hash_query(&q, copy, rel, CHUNK_ONLY(copy), copy->qualified, where.data, order.data, true);
 		rows = laredo_remote_query(chunk_conn, q.data, 2 + copy->nkeys, id);
 		ch->nrows = strtoll(((char **) linitial(rows))[0], NULL, 10);
 		ch->hash = ((char **) linitial(rows))[1];
@@ -1985,7 +1998,7 @@ chunk_read_rows(ChunkRead *r)
 	appendStringInfoString(&q, "COPY (SELECT ");
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(&q, " FROM ONLY %s WHERE true%s%s) TO STDOUT", copy->qualified, where.data, order.data);
+	appendStringInfo(&q, " FROM %s%s WHERE true%s%s) TO STDOUT", CHUNK_ONLY(copy), copy->qualified, where.data, order.data);
 	res = walrcv_exec(chunk_conn, q.data, 0, NULL);
 	if (res->status != WALRCV_OK_COPY_OUT)
 		ereport(ERROR,
@@ -2408,9 +2421,9 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 					 "SET LOCAL search_path = ''; "
 					 "SET LOCAL statement_timeout = %d; "
 					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
-					 "LOCK TABLE ONLY %s IN ACCESS SHARE MODE; "
+					 "LOCK TABLE %s%s IN ACCESS SHARE MODE; "
 					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text, %s",
-					 copy->timeout_ms, copy->qualified, copy->shape_sql);
+					 copy->timeout_ms, CHUNK_ONLY(copy), copy->qualified, copy->shape_sql);
 	if (with_end)
 	{
 		/*
@@ -2422,7 +2435,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 		/* (the columns themselves: their output text is COPY's, where a cast to text may differ) */
 		for (int i = 0; i < copy->nkeys; i++)
 			appendStringInfo(&q, "%slaredo_range.%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
-		appendStringInfo(&q, " FROM ONLY %s laredo_range WHERE true%s ORDER BY ", copy->qualified, where.data);
+		appendStringInfo(&q, " FROM %s%s laredo_range WHERE true%s ORDER BY ", CHUNK_ONLY(copy), copy->qualified, where.data);
 		for (int i = 0; i < copy->nkeys; i++)
 			appendStringInfo(&q, "%slaredo_range.%s", i ? ", " : "", quote_identifier(copy->keynames[i]));
 		appendStringInfo(&q, " OFFSET %d LIMIT 1) e ON true", ch->limit - 1);
@@ -2431,8 +2444,8 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 	appendStringInfoString(&c, "COPY (SELECT ");
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&c, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
-	appendStringInfo(&c, " FROM ONLY %s WHERE true%s%s LIMIT %d) TO STDOUT; COMMIT",
-					 copy->qualified, where.data, order.data, ch->limit);
+	appendStringInfo(&c, " FROM %s%s WHERE true%s%s LIMIT %d) TO STDOUT; COMMIT",
+					 CHUNK_ONLY(copy), copy->qualified, where.data, order.data, ch->limit);
 	ch->copy_sql = c.data;
 	ch->with_end = with_end;
 	CommitTransactionCommand();

@@ -167,7 +167,7 @@ builtin() {
 	q builtin -c "DROP SUBSCRIPTION bench_sub" -c "DROP TABLE pgbench_accounts"
 }
 [ "${LAREDO_CHUNK_BUILTIN:-0}" = 0 ] || builtin
-one "one snapshot" '{}'
+one "one snapshot" '{"copy": "snapshot"}'
 # a size may name the connections that read at once: 10000:4 (copy_readers; 2 unless told)
 for n in "${sizes[@]}"; do
 	if [[ $n == *:* ]]; then

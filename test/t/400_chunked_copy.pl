@@ -26,7 +26,9 @@
 #   - a pipeline that does not say "copy" is copied in ranges when its
 #     table is at least copy_chunks_from large, in one snapshot otherwise;
 #   - a text key is copied in ranges when its collation sorts alike on both
-#     sides (an ICU collation here), and verified by it.
+#     sides (an ICU collation here), and verified by it;
+#   - a partitioned table published through its root is copied and verified
+#     in ranges through it, and copied again when a partition is attached.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -669,5 +671,75 @@ COMMIT;
 	cmp_ok($consumer->safe_psql('postgres', qq{SELECT ranges FROM laredo.verifications WHERE verification_id = $id}), '>=', 15,
 		'over many ranges');
 }
+
+
+# A partitioned table published through its root (publish_via_partition_root):
+# copied in ranges read whole through the root, under a load that updates,
+# inserts and deletes rows in every partition, and verified through it; a
+# partition attached with rows after the copy sends it back to copy (its rows
+# came with no change of the stream), in ranges again, the target never
+# emptied.
+$source->safe_psql('postgres', q{
+	CREATE TABLE psales (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0, pad text) PARTITION BY RANGE (id);
+	CREATE TABLE psales_1 PARTITION OF psales FOR VALUES FROM (MINVALUE) TO (10001);
+	CREATE TABLE psales_2 PARTITION OF psales FOR VALUES FROM (10001) TO (20001);
+	CREATE TABLE psales_3 PARTITION OF psales FOR VALUES FROM (20001) TO (40001);
+	INSERT INTO psales SELECT g, 0, repeat('p', 50) FROM generate_series(1, 30000) g;
+});
+my $psales_script = $source->basedir . '/psales.sql';
+open $fh, '>', $psales_script or die;
+print $fh q{\set k random(1, 30000)
+\set n random(30001, 40000)
+BEGIN;
+UPDATE psales SET v = v + 1 WHERE id = :k;
+INSERT INTO psales (id, v, pad) VALUES (:n, 1, 'new') ON CONFLICT (id) DO UPDATE SET v = psales.v + 1;
+DELETE FROM psales WHERE id = (:k * 7) % 30000 AND v % 3 = 2;
+COMMIT;
+};
+close $fh;
+$load = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '200', '-f', $psales_script,
+	  '-h', $source->host, '-p', $source->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+$offset = -s $consumer->logfile;
+$consumer->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT laredo.create_source('rooted', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_chunks_4',
+	                            publish_via_partition_root => true,
+	                            reconnect_initial_backoff => '100ms', reconnect_max_backoff => '1s');
+	SELECT laredo.add_table('rooted', 'public.psales');
+	SELECT laredo.create_pipeline('psales', 'rooted', 'public.psales', target => 'mirror.psales',
+	                              options => '{"copy": "chunks", "chunk_rows": 1000, "copy_rate": 20000}');
+	COMMIT;
+});
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'psales'})
+  or die 'the partitioned table was not copied in ranges';
+like(slurp_file($consumer->logfile, $offset), qr/pipeline "psales" is copied in ranges of 1000 rows by \(id\)/,
+	'a partitioned table published through its root is copied in ranges');
+my $pv = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('psales', chunk_rows => 2000)});
+$consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('psales', '180s')});
+is($consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different || ' ' || coalesce(error, '-')
+	FROM laredo.verifications WHERE verification_id = $pv}), 'done 0 0 0 -', 'and verifies clean through its root under load');
+$load->signal('TERM');
+$load->finish;
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('rooted', '120s')});
+cmp_ok($consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.copies WHERE pipeline_id = 'psales'}), '>=', 30,
+	'in ranges across its partitions');
+is(table_digest($consumer, 'postgres', 'mirror.psales', 'id'), table_digest($source, 'postgres', 'public.psales', 'id'),
+	'every row equals the source\'s');
+$source->safe_psql('postgres', q{
+	CREATE TABLE psales_4 (id bigint PRIMARY KEY, v int NOT NULL DEFAULT 0, pad text);
+	INSERT INTO psales_4 SELECT g, 4, 'attached' FROM generate_series(40001, 43000) g;
+	ALTER TABLE psales ATTACH PARTITION psales_4 FOR VALUES FROM (40001) TO (50001);
+});
+$consumer->poll_query_until('postgres', q{SELECT count(*) = 3000 FROM mirror.psales WHERE pad = 'attached'})
+  or die 'the attached partition\'s rows did not arrive';
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'psales'})
+  or die 'the copy after the attach did not finish';
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('rooted', '120s')});
+is(table_digest($consumer, 'postgres', 'mirror.psales', 'id'), table_digest($source, 'postgres', 'public.psales', 'id'),
+	'a partition attached after the copy: copied again, every row equal');
+like(slurp_file($consumer->logfile, $offset), qr/the partitions of public\.psales changed/,
+	'the attach was noticed');
 
 done_testing();
