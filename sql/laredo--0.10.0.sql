@@ -2620,8 +2620,8 @@ SELECT pg_catalog.pg_extension_config_dump('laredo.verification_rows', '');
 -- Asks the pipeline's worker to compare its table target with the source,
 -- range by range (chunk_rows rows each), at exact positions of the stream;
 -- returns the verification's id (laredo.verifications has the outcome).  A
--- mirror (0.10.0: with columns, soft_delete or metadata_columns too; not
--- where) whose source table has a key a copy in ranges can use; the
+-- table target (0.10.0: with columns, soft_delete, metadata_columns or
+-- where too) whose source table has a key a copy in ranges can use; the
 -- worker restarts to take the request.  repair (0.8.0): the rows that
 -- differ are replaced by the source's, each range in the local transaction
 -- that records its position.
@@ -2652,10 +2652,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'max_reported is how many differing keys laredo.verification_rows lists at most, from 0 to 10000000 (default 1000); the counts are always exact.';
 	END IF;
-	IF p.target_kind <> 'table' OR p.options ? 'where' THEN
+	IF p.target_kind <> 'table' THEN
 		RAISE EXCEPTION 'pipeline "%" cannot be verified yet', p.pipeline_id
 			USING ERRCODE = 'feature_not_supported',
-			      DETAIL = 'Verification compares a mirror (a table target without where; with columns, soft_delete and metadata_columns since 0.10.0) with its source.';
+			      DETAIL = 'Verification compares a table target (with columns, soft_delete, metadata_columns and where since 0.10.0) with its source.';
 	END IF;
 	IF p.baseline_lsn IS NULL THEN
 		RAISE EXCEPTION 'pipeline "%" is being copied', p.pipeline_id
@@ -2685,8 +2685,8 @@ RETURNS bigint
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 RETURN laredo.verify_pipeline(pipeline_id, chunk_rows, max_reported, repair => true);
 
--- 0.8.0: every pipeline of a source that can be verified (a mirror without
--- where, copied, not being verified) is asked for a verification (or a repair), in
+-- 0.8.0: every pipeline of a source that can be verified (a table target,
+-- copied, not being verified) is asked for a verification (or a repair), in
 -- one request; the others are named in a NOTICE with the reason.  Returns
 -- the pipelines and their verifications' ids.
 CREATE FUNCTION laredo.verify_source(source_id text, chunk_rows integer DEFAULT 10000,
@@ -2716,7 +2716,7 @@ BEGIN
 	IF v_n = 0 THEN
 		RAISE EXCEPTION 'source "%" has no pipeline that can be verified now', s.source_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-			      HINT = 'Verification compares a mirror (a table target without where), once its copy is done and while no other verification of it runs.';
+			      HINT = 'Verification compares a table target, once its copy is done and while no other verification of it runs.';
 	END IF;
 END
 $$;

@@ -4,8 +4,8 @@
 -- the source from which a new target, or a new baseline, of a pipeline that
 -- does not say "copy" is copied in key ranges; 1GB unless told), which
 -- create_pipeline and alter_pipeline take; and verify_pipeline (and
--- verify_source) take mirrors with columns, soft_delete and
--- metadata_columns.  Nothing that exists changes otherwise; the library
+-- verify_source) take table targets with columns, soft_delete,
+-- metadata_columns and where.  Nothing that exists changes otherwise; the library
 -- copies those tables in key ranges from this version on (before it, in one
 -- snapshot).
 
@@ -183,10 +183,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'max_reported is how many differing keys laredo.verification_rows lists at most, from 0 to 10000000 (default 1000); the counts are always exact.';
 	END IF;
-	IF p.target_kind <> 'table' OR p.options ? 'where' THEN
+	IF p.target_kind <> 'table' THEN
 		RAISE EXCEPTION 'pipeline "%" cannot be verified yet', p.pipeline_id
 			USING ERRCODE = 'feature_not_supported',
-			      DETAIL = 'Verification compares a mirror (a table target without where; with columns, soft_delete and metadata_columns since 0.10.0) with its source.';
+			      DETAIL = 'Verification compares a table target (with columns, soft_delete, metadata_columns and where since 0.10.0) with its source.';
 	END IF;
 	IF p.baseline_lsn IS NULL THEN
 		RAISE EXCEPTION 'pipeline "%" is being copied', p.pipeline_id
@@ -233,7 +233,7 @@ BEGIN
 	IF v_n = 0 THEN
 		RAISE EXCEPTION 'source "%" has no pipeline that can be verified now', s.source_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-			      HINT = 'Verification compares a mirror (a table target without where), once its copy is done and while no other verification of it runs.';
+			      HINT = 'Verification compares a table target, once its copy is done and while no other verification of it runs.';
 	END IF;
 END
 $$;

@@ -191,6 +191,7 @@ typedef struct ChunkCopy
 	bool		repair;			/* of a verification: the rows that differ replaced (0.8.0) */
 	List	   *vcolumns;		/* of a verification: the columns compared (char *); NIL: all */
 	bool		vsoft_delete;	/* of a verification: the target's rows marked deleted left out */
+	bool		vwhere;			/* of a verification: a row filter here (its rows read, not hashed) */
 	bool		rows_pending;	/* of a verification: the range after the frontier differed by
 								 * its hash, its rows are read next */
 	char	  **rows_hi;		/* and its end; NULL: open above */
@@ -1745,6 +1746,7 @@ chunk_verify_options(LaredoPipelineConfig *p, ChunkCopy *copy)
 	}
 	v = getKeyJsonValueFromContainer(&jb->root, "soft_delete", strlen("soft_delete"), NULL);
 	copy->vsoft_delete = v != NULL && v->type == jbvBool && v->val.boolean;
+	copy->vwhere = getKeyJsonValueFromContainer(&jb->root, "where", strlen("where"), NULL) != NULL;
 }
 
 /* Whether a verification compares the column of this name. */
@@ -2097,7 +2099,7 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 		ch->br = copy->br;
 		ch->limit = copy->read_rows;
 		/* a verification's range: its hash first, its rows when the hashes differ */
-		ch->hashed = copy->verify_id != 0 && !copy->rows_pending;
+		ch->hashed = copy->verify_id != 0 && !copy->rows_pending && !copy->vwhere;
 		failure = chunk_try(chunk_read_rows, &r);
 	}
 	if (failure != NULL || !r.read)
@@ -3274,6 +3276,12 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 			char	  **text = palloc(sizeof(char *) * copy->nkeys);
 
 			laredo_baseline_parse_line(line, strlen(line), &tup, copy->qualified);
+			/* a source row the pipeline's filter leaves out is not the target's */
+			if (copy->vwhere && !laredo_apply_row_matches(p, rel, &tup))
+			{
+				lc = lnext(ch->lines, lc);
+				continue;
+			}
 			for (int k = 0; k < copy->nkeys; k++)
 				text[k] = tup.colvalues[copy->keycol[k]].data;
 			skey = chunk_key_parse(copy, text);
