@@ -450,7 +450,8 @@ chunk_table_sizes(WalReceiverConn *conn, const char *source_id, List *tables)
 	if (tables == NIL)
 		return NIL;
 	initStringInfo(&q);
-	appendStringInfoString(&q, "SELECT v.s, v.t, pg_catalog.pg_table_size(c.oid)::text FROM (VALUES ");
+	/* (a partitioned table has no storage: its partitions' sizes; a table dropped meanwhile: left out) */
+	appendStringInfoString(&q, "SELECT v.s, v.t, z.size::text FROM (VALUES ");
 	foreach(lc, tables)
 	{
 		ChunkSized *t = lfirst(lc);
@@ -459,7 +460,12 @@ chunk_table_sizes(WalReceiverConn *conn, const char *source_id, List *tables)
 						 quote_literal_cstr(t->schema), quote_literal_cstr(t->table));
 	}
 	appendStringInfoString(&q, ") v(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = v.s "
-						   "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = v.t");
+						   "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = v.t "
+						   "CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'p' THEN "
+						   "  (SELECT pg_catalog.sum(pg_catalog.pg_table_size(p.relid)) "
+						   "   FROM pg_catalog.pg_partition_tree(c.oid) p) "
+						   "  ELSE pg_catalog.pg_table_size(c.oid) END AS size) z "
+						   "WHERE z.size IS NOT NULL");
 	return laredo_remote_query(conn, q.data, 3, source_id);
 }
 
@@ -715,13 +721,14 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 		return NIL;
 	}
 	rows = laredo_remote_query(chunk_conn, psprintf(
-		"SELECT a.attname::text, a.atttypid::text, a.attcollation::text "
+		"SELECT a.attname::text, a.atttypid::text, a.attcollation::text, "
+		"       (i.indcollation[k.ord::int - 1] = a.attcollation)::text "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indrelid = c.oid "
 		"  AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
 		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
 		"WHERE c.oid = %u ORDER BY k.ord", br->rel->remoteid),
-		3, chunk_source->source_id);
+		4, chunk_source->source_id);
 	if (rows == NIL)
 	{
 		*why = "it has no primary key or replica identity index";
@@ -744,6 +751,9 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 			*why = "a key column has a type that is not built in";
 		else if (!OidIsValid(lookup_type_cache(typ, TYPECACHE_CMP_PROC)->cmp_proc))
 			*why = "a key column has no btree order";
+		/* (the ranges' reads by the key's index: in the column's order) */
+		else if (strcmp(r[3], "true") != 0)
+			*why = "the key's index sorts a column in another collation than the column's";
 		if (*why)
 			return NIL;
 		key[0] = r[0];
@@ -1175,9 +1185,12 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 			{
 				old = MemoryContextSwitchTo(ChunkContext);
 				relations = laredo_baseline_describe(chunk_conn, source, t);
-				keys = list_length(relations) == 1 ?
-					chunk_key_columns(linitial(relations), &why) : NIL;
-				if (list_length(relations) != 1)
+				/* (a partitioned table published partition by partition: its leaves, even one) */
+				if (list_length(relations) == 1 &&
+					strcmp(((BaselineRelation *) linitial(relations))->rel->nspname, t->schema_name) == 0 &&
+					strcmp(((BaselineRelation *) linitial(relations))->rel->relname, t->table_name) == 0)
+					keys = chunk_key_columns(linitial(relations), &why);
+				else
 					why = "it is a partitioned table published partition by partition (publish_via_partition_root is off)";
 				MemoryContextSwitchTo(old);
 			}
@@ -1241,6 +1254,21 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				i++;
 			}
 			MemoryContextSwitchTo(old);
+
+			/*
+			 * A key's collation is looked up (pg_collation, the ICU
+			 * collator) on its first comparison, and the stream's changes
+			 * are compared with the copy's frontier outside a transaction
+			 * (laredo_chunk_note_change): the first comparison, here.
+			 */
+			for (int k = 0; k < copy->nkeys; k++)
+				if (OidIsValid(copy->keycoll[k]))
+				{
+					Datum		a = InputFunctionCall(&copy->keyin[k], "a", copy->keyioparam[k], -1);
+					Datum		b = InputFunctionCall(&copy->keyin[k], "b", copy->keyioparam[k], -1);
+
+					(void) FunctionCall2Coll(&copy->keycmp[k], copy->keycoll[k], a, b);
+				}
 
 			/* the table's pipelines, bound to its description */
 			bound = laredo_apply_relation(copy->br->rel, t);
@@ -2975,6 +3003,7 @@ chunk_repair_rows(ChunkCopy *copy, Chunk *ch, List *repairs)
 	MemoryContext old = MemoryContextSwitchTo(ch->cxt);
 	LogicalRepTupleData tup;
 	ListCell   *lc;
+	int64		row = 0;
 
 	laredo_baseline_tuple_init(&tup, rel->natts);
 	laredo_apply_set_applying(p);
@@ -3004,6 +3033,8 @@ chunk_repair_rows(ChunkCopy *copy, Chunk *ch, List *repairs)
 				tup.colstatus[copy->keycol[k]] = LOGICALREP_COLUMN_TEXT;
 			}
 		}
+		/* (a metadata column's position and time, a mark of deletion: the range's, as a merge writes) */
+		laredo_apply_set_baseline_meta(ch->lsn, rel, ++row);
 		laredo_apply_begin_local();
 		switch (r->kind)
 		{

@@ -637,13 +637,21 @@ COMMIT;
 		                              options => '{"copy": "chunks"}');
 		COMMIT;
 	});
+	# the worker stopped in the middle: it resumes after the last range
+	# merged, and compares the stream's changes with that key before any
+	# merge of its own (the collation looked up at its start, in a
+	# transaction: a lookup outside one fails an assertion on a debug build)
+	$consumer->poll_query_until('postgres', q{SELECT ranges >= 8 FROM laredo.copies WHERE pipeline_id = 'words'})
+	  or die 'the copy of words did not start';
+	$consumer->safe_psql('postgres', q{SELECT pg_terminate_backend(worker_pid) FROM laredo.sources WHERE source_id = 'main'});
 	$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'words'})
 	  or die 'the copy of words did not finish';
 	$load->signal('TERM');
 	$load->finish;
 	$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('main', '120s')});
 	my $log = slurp_file($consumer->logfile, $offset);
-	like($log, qr/pipeline "words" is copied in ranges of 500 rows by \(w\)/, 'a text key in an ICU collation on both sides: copied in ranges');
+	like($log, qr/pipeline "words" is copied in ranges of 500 rows by \(w\), resuming after the last range merged/,
+		'a text key in an ICU collation on both sides: copied in ranges, resumed after a restart');
 	cmp_ok($consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.copies WHERE pipeline_id = 'words'}), '>=', 40,
 		'many of them');
 	is(table_digest($consumer, 'postgres', 'mirror.words', 'w'), table_digest($source, 'postgres', 'public.words', 'w'),
@@ -674,7 +682,8 @@ COMMIT;
 
 
 # A partitioned table published through its root (publish_via_partition_root):
-# copied in ranges read whole through the root, under a load that updates,
+# its partitions larger than copy_chunks_from together, it is copied in
+# ranges read whole through the root, under a load that updates,
 # inserts and deletes rows in every partition, and verified through it; a
 # partition attached with rows after the copy sends it back to copy (its rows
 # came with no change of the stream), in ranges again, the target never
@@ -709,13 +718,13 @@ $consumer->safe_psql('postgres', qq{
 	                            reconnect_initial_backoff => '100ms', reconnect_max_backoff => '1s');
 	SELECT laredo.add_table('rooted', 'public.psales');
 	SELECT laredo.create_pipeline('psales', 'rooted', 'public.psales', target => 'mirror.psales',
-	                              options => '{"copy": "chunks", "chunk_rows": 1000, "copy_rate": 20000}');
+	                              options => '{"copy_chunks_from": "1MB", "chunk_rows": 1000, "copy_rate": 20000}');
 	COMMIT;
 });
 $consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'psales'})
   or die 'the partitioned table was not copied in ranges';
-like(slurp_file($consumer->logfile, $offset), qr/pipeline "psales" is copied in ranges of 1000 rows by \(id\)/,
-	'a partitioned table published through its root is copied in ranges');
+like(slurp_file($consumer->logfile, $offset), qr/pipeline "psales" is copied in key ranges: its table is \d+ bytes on the source[\s\S]*pipeline "psales" is copied in ranges of 1000 rows by \(id\)/,
+	'a partitioned table published through its root is copied in ranges (its size its partitions\', above copy_chunks_from)');
 my $pv = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('psales', chunk_rows => 2000)});
 $consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('psales', '180s')});
 is($consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different || ' ' || coalesce(error, '-')

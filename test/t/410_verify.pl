@@ -262,6 +262,10 @@ is($consumer->safe_psql('postgres', q{SELECT string_agg(kind || ' ' || array_to_
 	FROM laredo.verification_rows WHERE verification_id = (SELECT max(verification_id) FROM laredo.verifications)}),
 	'different 15001; missing 15002; extra 19992; extra 50101', 'each with its key');
 is(verify_sd('true'), 'done 1 2 1 4 -', 'a repair writes them back');
+is($consumer->safe_psql('postgres', q{SELECT string_agg(r.key[1] || ':' || (m._lsn = r.at_lsn), ',' ORDER BY r.key[1]::int)
+	FROM laredo.verification_rows r JOIN mirror.acct_sd m ON m.id = r.key[1]::int
+	WHERE r.verification_id = (SELECT max(verification_id) FROM laredo.verifications) AND r.kind <> 'extra'}),
+	'15001:true,15002:true', 'the rows it wrote carry its range\'s position in _lsn');
 is(verify_sd('false'), 'done 0 0 0 0 -', 'and a verification after it finds nothing');
 $load->signal('TERM');
 $load->finish;
