@@ -254,6 +254,8 @@ typedef struct ChunkReader
 static ChunkReader chunk_readers[CHUNK_MAX_READERS];
 static int	chunk_readers_usable = CHUNK_MAX_READERS;	/* fewer once a connection was refused */
 static TimestampTz chunk_readers_refused = 0;	/* when; tried again a minute after */
+/* a copy's key compared in a collation: only inside a transaction (its catalog entry, its locale) */
+static bool chunk_collated = false;
 static XLogRecPtr chunk_received = InvalidXLogRecPtr;	/* how far the stream has come */
 static WalReceiverConn *chunk_conn = NULL;
 static LaredoSourceConfig *chunk_source = NULL;
@@ -1254,21 +1256,9 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				i++;
 			}
 			MemoryContextSwitchTo(old);
-
-			/*
-			 * A key's collation is looked up (pg_collation, the ICU
-			 * collator) on its first comparison, and the stream's changes
-			 * are compared with the copy's frontier outside a transaction
-			 * (laredo_chunk_note_change): the first comparison, here.
-			 */
 			for (int k = 0; k < copy->nkeys; k++)
 				if (OidIsValid(copy->keycoll[k]))
-				{
-					Datum		a = InputFunctionCall(&copy->keyin[k], "a", copy->keyioparam[k], -1);
-					Datum		b = InputFunctionCall(&copy->keyin[k], "b", copy->keyioparam[k], -1);
-
-					(void) FunctionCall2Coll(&copy->keycmp[k], copy->keycoll[k], a, b);
-				}
+					chunk_collated = true;
 
 			/* the table's pipelines, bound to its description */
 			bound = laredo_apply_relation(copy->br->rel, t);
@@ -1519,7 +1509,19 @@ laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,
 						 LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup)
 {
 	ListCell   *lc;
+	bool		opened = false;
 
+	/*
+	 * A key in a collation is compared inside a transaction (the
+	 * collation's lookup asserts one): the local transaction this change
+	 * would be applied in, opened now (a source transaction that changes
+	 * nothing here joins the batch as well).
+	 */
+	if (chunk_collated && !IsTransactionState())
+	{
+		laredo_apply_begin_local();
+		opened = true;
+	}
 	foreach(lc, chunk_copies)
 	{
 		ChunkCopy  *copy = lfirst(lc);
@@ -1575,6 +1577,8 @@ laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,
 				break;
 		}
 	}
+	if (opened)
+		laredo_apply_end_step();
 }
 
 /* Whether the pipeline leaves the change being applied to its copy's range. */
