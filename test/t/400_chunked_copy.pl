@@ -81,10 +81,18 @@ COMMIT;
 };
 close $fh;
 my ($out, $err) = ('', '');
-my $load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+
+# pgbench running this script on the source at this rate (transactions a
+# second), in the background, until $load->signal('TERM')
+sub start_load
+{
+	my ($file, $rate) = @_;
+	return IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', $rate, '-f', $file,
+		  '-h', $source->host, '-p', $source->port, 'postgres' ],
+		'>', \$out, '2>', \$err);
+}
+my $load = start_load($script, 300);
 
 # the longest a laredo reader holds one snapshot on the source, sampled
 # while the copy runs: how long the same backend_xmin stays (a walsender's
@@ -208,10 +216,7 @@ my @errors = grep { /ERROR:/ && !/query on source "main" failed: FATAL:  termina
 is(scalar(@errors), 0, 'no ERROR on the consumer') or diag(join("\n", @errors[0 .. ($#errors < 4 ? $#errors : 4)]));
 
 # resync: copied again in ranges, the target never empty, the same table
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_load($script, 300);
 $consumer->safe_psql('postgres', q{SELECT laredo.resync_pipeline('big')});
 my $empty = 0;
 my $resynced = 0;
@@ -437,10 +442,7 @@ $source->safe_psql('postgres', q{
 	INSERT INTO lagged SELECT g, 'l' || g FROM generate_series(1, 5000) g;
 });
 $offset = -s $consumer->logfile;
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_load($script, 300);
 add_copied('lagged', '"chunk_rows": 1000, "copy_max_lag": 1, "where": "id % 3 <> 0"');
 $consumer->wait_for_log(qr/the copy of pipeline "lagged" waits: the stream is \d+ bytes behind the source \(copy_max_lag 1\)/, $offset);
 $load->signal('TERM');
@@ -495,10 +497,7 @@ DELETE FROM par WHERE id = (:k * 7) % $par_rows AND v % 3 = 2;
 COMMIT;
 };
 close $fh;
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '300', '-f', $par_script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_load($par_script, 300);
 $offset = -s $consumer->logfile;
 add_copied('par', '"chunk_rows": 300, "copy_readers": 4');
 my ($most, $killed) = (0, 0);
@@ -623,10 +622,7 @@ DELETE FROM words WHERE w = upper(md5(CAST(:k * 7 AS text))) AND n % 3 = 2;
 COMMIT;
 };
 	close $fh;
-	$load = IPC::Run::start(
-		[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '200', '-f', $words_script,
-		  '-h', $source->host, '-p', $source->port, 'postgres' ],
-		'>', \$out, '2>', \$err);
+	$load = start_load($words_script, 200);
 	$offset = -s $consumer->logfile;
 	$consumer->safe_psql('postgres', q{
 		BEGIN;
@@ -706,10 +702,7 @@ DELETE FROM psales WHERE id = (:k * 7) % 30000 AND v % 3 = 2;
 COMMIT;
 };
 close $fh;
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '200', '-f', $psales_script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_load($psales_script, 200);
 $offset = -s $consumer->logfile;
 $consumer->safe_psql('postgres', qq{
 	BEGIN;

@@ -78,10 +78,17 @@ DELETE FROM acct WHERE id = :hi + 1;
 };
 close $fh;
 my ($out, $err) = ('', '');
-my $load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '400', '-f', $script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+# pgbench running this script on the source at this rate (transactions a
+# second), in the background, until $load->signal('TERM')
+sub start_load
+{
+	my ($file, $rate) = @_;
+	return IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', $rate, '-f', $file,
+		  '-h', $source->host, '-p', $source->port, 'postgres' ],
+		'>', \$out, '2>', \$err);
+}
+my $load = start_load($script, 400);
 $source->poll_query_until('postgres', q{SELECT count(*) > 100 FROM acct WHERE note = 'load'}) or die 'no load';
 
 # Runs a verification of acct in ranges of 2,000 rows and waits for it:
@@ -234,10 +241,7 @@ $consumer->safe_psql('postgres', q{
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM mirror.acct_sd WHERE id = 19990}), '0',
 	'(a row deleted before the copy is not in the mirror)');
 $source->safe_psql('postgres', q{DELETE FROM acct WHERE id IN (19992, 19993)});
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '400', '-f', $script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_load($script, 400);
 $consumer->poll_query_until('postgres', q{SELECT count(*) = 2 FROM mirror.acct_sd WHERE id IN (19992, 19993) AND _deleted_at IS NOT NULL})
   or die 'the rows deleted on the source are not marked deleted in acct_sd';
 sub verify_sd
@@ -288,10 +292,7 @@ $consumer->safe_psql('postgres', q{
 	                              options => '{"where": "balance % 2 = 0"}');
 	CALL laredo.wait_for_catchup('main', '120s');
 });
-$load = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '600', '-R', '400', '-f', $script,
-	  '-h', $source->host, '-p', $source->port, 'postgres' ],
-	'>', \$out, '2>', \$err);
+$load = start_load($script, 400);
 sub verify_f
 {
 	my ($repair) = @_;
