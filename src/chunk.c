@@ -90,6 +90,7 @@
 #include "publication.h"
 #include "remote.h"
 #include "schema_changes.h"
+#include "target_table.h"
 
 /* a range holds at most this much of the source's rows in memory */
 #define CHUNK_MAX_BYTES		(64 * 1024 * 1024)
@@ -189,9 +190,6 @@ typedef struct ChunkCopy
 	int			max_reported;	/* of a verification: keys listed at most */
 	int64		reported;		/* and listed so far */
 	bool		repair;			/* of a verification: the rows that differ replaced (0.8.0) */
-	List	   *vcolumns;		/* of a verification: the columns compared (char *); NIL: all */
-	bool		vsoft_delete;	/* of a verification: the target's rows marked deleted left out */
-	bool		vwhere;			/* of a verification: a row filter here (its rows read, not hashed) */
 	bool		rows_pending;	/* of a verification: the range after the frontier differed by
 								 * its hash, its rows are read next */
 	char	  **rows_hi;		/* and its end; NULL: open above */
@@ -280,7 +278,6 @@ static void chunk_verify_start(ChunkCopy *copy);
 static void chunk_drop_from(int n);
 static void chunk_reader_wait(Chunk *ch);
 static void chunk_prune_head(void);
-static void chunk_verify_options(LaredoPipelineConfig *p, ChunkCopy *copy);
 
 bool
 laredo_chunk_active(void)
@@ -429,37 +426,35 @@ chunk_copy_from(LaredoPipelineConfig *p)
 	return chunk_bytes_option(jb, "copy_chunks_from", CHUNK_DEFAULT_FROM);
 }
 
-/* A table copied in key ranges if it is large enough, and how large. */
+/* A pipeline copied in key ranges if its table is large enough: how large, and enough. */
 typedef struct ChunkSized
 {
-	char	   *schema;
-	char	   *table;
-	int64		from;			/* its pipeline's copy_chunks_from */
+	LaredoPipelineConfig *p;
+	int64		from;			/* its copy_chunks_from */
+	int64		size;			/* its table's on the source; -1: the source has none */
 } ChunkSized;
 
 /*
- * The size on the source (pg_table_size: its heap and TOAST) of each table
- * in tables (a List of ChunkSized), in one query on conn; a table the
- * source does not have is left out.  Returns a List of char *[3]: schema,
- * table, size.
+ * The size on the source (pg_table_size: its heap and TOAST; a partitioned
+ * table's, its partitions') of the table of each pipeline in sized (a List
+ * of ChunkSized), in one query on conn, into its size.
  */
-static List *
-chunk_table_sizes(WalReceiverConn *conn, const char *source_id, List *tables)
+static void
+chunk_table_sizes(WalReceiverConn *conn, const char *source_id, List *sized)
 {
 	StringInfoData q;
 	ListCell   *lc;
+	List	   *rows;
 
-	if (tables == NIL)
-		return NIL;
 	initStringInfo(&q);
-	/* (a partitioned table has no storage: its partitions' sizes; a table dropped meanwhile: left out) */
+	/* (a table dropped meanwhile: left out, not a NULL size) */
 	appendStringInfoString(&q, "SELECT v.s, v.t, z.size::text FROM (VALUES ");
-	foreach(lc, tables)
+	foreach(lc, sized)
 	{
 		ChunkSized *t = lfirst(lc);
 
 		appendStringInfo(&q, "%s(%s, %s)", foreach_current_index(lc) ? ", " : "",
-						 quote_literal_cstr(t->schema), quote_literal_cstr(t->table));
+						 quote_literal_cstr(t->p->source_schema), quote_literal_cstr(t->p->source_table));
 	}
 	appendStringInfoString(&q, ") v(s, t) JOIN pg_catalog.pg_namespace n ON n.nspname = v.s "
 						   "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = v.t "
@@ -468,23 +463,21 @@ chunk_table_sizes(WalReceiverConn *conn, const char *source_id, List *tables)
 						   "   FROM pg_catalog.pg_partition_tree(c.oid) p) "
 						   "  ELSE pg_catalog.pg_table_size(c.oid) END AS size) z "
 						   "WHERE z.size IS NOT NULL");
-	return laredo_remote_query(conn, q.data, 3, source_id);
-}
-
-/* a table's size in chunk_table_sizes' list; -1: unknown */
-static int64
-chunk_table_size(List *sizes, const char *schema, const char *table)
-{
-	ListCell   *lc;
-
-	foreach(lc, sizes)
+	rows = laredo_remote_query(conn, q.data, 3, source_id);
+	foreach(lc, sized)
 	{
-		char	  **r = lfirst(lc);
+		ChunkSized *t = lfirst(lc);
+		ListCell   *r;
 
-		if (strcmp(r[0], schema) == 0 && strcmp(r[1], table) == 0)
-			return strtoll(r[2], NULL, 10);
+		t->size = -1;
+		foreach(r, rows)
+		{
+			char	  **row = lfirst(r);
+
+			if (strcmp(row[0], t->p->source_schema) == 0 && strcmp(row[1], t->p->source_table) == 0)
+				t->size = strtoll(row[2], NULL, 10);
+		}
 	}
-	return -1;
 }
 
 /* -1, 0, 1: two keys of a copy compared column by column */
@@ -1033,7 +1026,6 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 	bool		asked = false;	/* a copy in ranges asked for, or a verification */
 	List	   *verifies;
 	List	   *sized = NIL;
-	List	   *sizes = NIL;
 	MemoryContext setup_cxt = CurrentMemoryContext;
 
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_6_0)
@@ -1060,8 +1052,7 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				{
 					ChunkSized *t = palloc(sizeof(ChunkSized));
 
-					t->schema = pstrdup(p->source_schema);
-					t->table = pstrdup(p->source_table);
+					t->p = p;
 					t->from = chunk_copy_from(p);
 					sized = lappend(sized, t);
 				}
@@ -1086,12 +1077,12 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 	 */
 	if (sized != NIL)
 	{
-		sizes = chunk_table_sizes(conn, source->source_id, sized);
+		chunk_table_sizes(conn, source->source_id, sized);
 		foreach(lc, sized)
 		{
 			ChunkSized *t = lfirst(lc);
 
-			if (chunk_table_size(sizes, t->schema, t->table) >= t->from)
+			if (t->size >= t->from)
 				any = true;
 		}
 	}
@@ -1165,15 +1156,17 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 					break;
 				case CHUNK_WANTED_BY_SIZE:
 					{
-						int64		size = chunk_table_size(sizes, p->source_schema, p->source_table);
-						int64		from = chunk_copy_from(p);
+						ChunkSized *z = NULL;
 
-						/* (-1: the source has no such table; its copy says so) */
-						copying = size >= 0 && size >= from;
+						foreach(b, sized)
+							if (((ChunkSized *) lfirst(b))->p == p)
+								z = lfirst(b);
+						/* (a size of -1: the source has no such table; its copy says so) */
+						copying = z != NULL && z->size >= z->from;
 						if (copying)
 							ereport(LOG,
 									(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in key ranges: its table is " INT64_FORMAT " bytes on the source, at least copy_chunks_from (" INT64_FORMAT ")",
-											source->source_id, p->pipeline_id, size, from)));
+											source->source_id, p->pipeline_id, z->size, z->from)));
 					}
 					break;
 				default:
@@ -1223,7 +1216,6 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				copy->chunk_rows = copy->read_rows = verify->chunk_rows;
 				copy->max_reported = verify->max_reported;
 				copy->repair = verify->repair;
-				chunk_verify_options(p, copy);
 			}
 			copy->nkeys = list_length(keys);
 			copy->keynames = palloc(sizeof(char *) * copy->nkeys);
@@ -1753,32 +1745,18 @@ chunk_try(void (*step) (ChunkRead *), ChunkRead *r)
 }
 
 /*
- * What a verification compares of its pipeline (0.10.0): the columns of its
- * columns option (the key's are always among them), or every column the
- * source publishes; and with soft_delete only the target's rows not marked
- * deleted (a row deleted on the source stays here, marked).  Metadata
- * columns are the target's own, never published: never compared.
+ * What a verification compares of a table target (0.10.0), as its target
+ * parsed its options (target_table.c): the columns of its columns option
+ * (the key's always among them), or every column the source publishes;
+ * with soft_delete only the target's rows not marked deleted (a row deleted
+ * on the source stays here, marked); with a row filter, the source's rows
+ * it keeps (read, not hashed: the filter runs here).  Metadata columns are
+ * the target's own, never published: never compared.
  */
-static void
-chunk_verify_options(LaredoPipelineConfig *p, ChunkCopy *copy)
+static TableTarget *
+chunk_table_target(ChunkCopy *copy)
 {
-	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
-	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, "columns", strlen("columns"), NULL);
-
-	copy->vcolumns = NIL;
-	if (v != NULL && v->type == jbvBinary)
-	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	elem;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-			if (tok == WJB_ELEM && elem.type == jbvString)
-				copy->vcolumns = lappend(copy->vcolumns, pnstrdup(elem.val.string.val, elem.val.string.len));
-	}
-	v = getKeyJsonValueFromContainer(&jb->root, "soft_delete", strlen("soft_delete"), NULL);
-	copy->vsoft_delete = v != NULL && v->type == jbvBool && v->val.boolean;
-	copy->vwhere = getKeyJsonValueFromContainer(&jb->root, "where", strlen("where"), NULL) != NULL;
+	return (TableTarget *) copy->pipeline->private;
 }
 
 /* Whether a verification compares the column of this name. */
@@ -1787,12 +1765,12 @@ chunk_compared(ChunkCopy *copy, const char *name)
 {
 	ListCell   *lc;
 
-	if (copy->vcolumns == NIL)
+	if (chunk_table_target(copy)->subset == NIL)
 		return true;
 	for (int k = 0; k < copy->nkeys; k++)
 		if (strcmp(copy->keynames[k], name) == 0)
 			return true;
-	foreach(lc, copy->vcolumns)
+	foreach(lc, chunk_table_target(copy)->subset)
 		if (strcmp((char *) lfirst(lc), name) == 0)
 			return true;
 	return false;
@@ -2131,7 +2109,7 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 		ch->br = copy->br;
 		ch->limit = copy->read_rows;
 		/* a verification's range: its hash first, its rows when the hashes differ */
-		ch->hashed = copy->verify_id != 0 && !copy->rows_pending && !copy->vwhere;
+		ch->hashed = copy->verify_id != 0 && !copy->rows_pending && copy->pipeline->where == NULL;
 		failure = chunk_try(chunk_read_rows, &r);
 	}
 	if (failure != NULL || !r.read)
@@ -3195,7 +3173,7 @@ chunk_verify_hash(ChunkCopy *copy, Chunk *ch)
 	if (!chunk_verify_target_ready(copy, ch, target, &only))
 		return CHUNK_HASH_GONE;
 	initStringInfo(&where);
-	if (copy->vsoft_delete)
+	if (chunk_table_target(copy)->soft_delete)
 		appendStringInfoString(&where, " AND _deleted_at IS NULL");
 	laredo_append_key_range(&where, copy->nkeys, copy->keynames, ch->lo, ch->hi, NULL);
 	initStringInfo(&q);
@@ -3270,7 +3248,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&q, "%s%s", i ? ", " : "",
 						 chunk_compared(copy, rel->attnames[i]) ? quote_identifier(rel->attnames[i]) : "NULL::pg_catalog.text");
-	appendStringInfo(&q, " FROM %s%s WHERE true%s", only, target, copy->vsoft_delete ? " AND _deleted_at IS NULL" : "");
+	appendStringInfo(&q, " FROM %s%s WHERE true%s", only, target, chunk_table_target(copy)->soft_delete ? " AND _deleted_at IS NULL" : "");
 	laredo_append_key_range(&q, copy->nkeys, copy->keynames, ch->lo, ch->hi, NULL);
 	appendStringInfoString(&q, " ORDER BY ");
 	for (int i = 0; i < copy->nkeys; i++)
@@ -3312,7 +3290,7 @@ chunk_verify_range(ChunkCopy *copy, Chunk *ch)
 
 			laredo_baseline_parse_line(line, strlen(line), &tup, copy->qualified);
 			/* a source row the pipeline's filter leaves out is not the target's */
-			if (copy->vwhere && !laredo_apply_row_matches(p, rel, &tup))
+			if (!laredo_apply_row_matches(p, rel, &tup))
 			{
 				lc = lnext(ch->lines, lc);
 				continue;
