@@ -764,7 +764,7 @@ apply_change(RemoteRelEntry *entry, ChangeKind kind, LogicalRepTupleData *oldtup
 	change_meta.relation = entry->rel;
 	/* tables copied in key ranges: what the change touched, and who takes it */
 	if (laredo_chunk_active())
-		laredo_chunk_note_change(entry->rel, (LaredoChunkChange) kind, oldtup, newtup);
+		laredo_chunk_note_change(entry->rel, entry->pipelines, (LaredoChunkChange) kind, oldtup, newtup);
 
 	if (pipelines == NIL)
 		entry->unmapped++;

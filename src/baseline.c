@@ -89,6 +89,70 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 
 
 /*
+ * The columns of br's relation (oid, as text) that names (an SQL
+ * expression of type name[]) says are published, as the stream sends
+ * them: before 18 pg_publication_tables lists generated columns too, which
+ * are never sent; from 18 on, stored generated columns are sent (and
+ * listed) when the publication has publish_generated_columns = stored or
+ * names them in its column list, virtual ones never.  A column of the
+ * replica identity (its index, or every column with FULL) is a key.
+ */
+static void
+baseline_describe_columns(WalReceiverConn *conn, LaredoSourceConfig *source, BaselineRelation *br,
+						  const char *oid, const char *names)
+{
+	LogicalRepRelation *rel = br->rel;
+	List	   *cols;
+	ListCell   *c;
+	int			i = 0;
+
+	cols = laredo_remote_query(conn, psprintf(
+		"SELECT a.attname::text, a.atttypid::text, "
+		"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text, "
+		"       a.atttypmod::text, a.attnum::text, c.relnatts::text "
+		"FROM pg_catalog.pg_class c "
+		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
+		"     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
+		"WHERE c.oid = %s AND (a.attgenerated = '' OR %s) "
+		"  AND a.attname = ANY (coalesce(%s, '{}'::pg_catalog.name[])) "
+		"ORDER BY a.attnum",
+		oid, walrcv_server_version(conn) >= 180000 ? "a.attgenerated = 's'" : "false", names),
+		6, source->source_id);
+	rel->natts = list_length(cols);
+	br->typmods = palloc(sizeof(int32) * Max(rel->natts, 1));
+	br->attnums = palloc(sizeof(int16) * Max(rel->natts, 1));
+	rel->attnames = palloc(sizeof(char *) * Max(rel->natts, 1));
+	rel->atttyps = palloc(sizeof(Oid) * Max(rel->natts, 1));
+	foreach(c, cols)
+	{
+		char	  **col = lfirst(c);
+
+		rel->attnames[i] = col[0];
+		rel->atttyps[i] = (Oid) strtoul(col[1], NULL, 10);
+		br->typmods[i] = atoi(col[3]);
+		br->attnums[i] = (int16) atoi(col[4]);
+		br->relnatts = atoi(col[5]);
+		if (strcmp(col[2], "true") == 0 || rel->replident == REPLICA_IDENTITY_FULL)
+			rel->attkeys = bms_add_member(rel->attkeys, i);
+		i++;
+	}
+}
+
+/* the source's publications, as a list of SQL literals */
+static char *
+baseline_publications_sql(LaredoSourceConfig *source)
+{
+	StringInfoData pubs;
+	ListCell   *lc;
+
+	initStringInfo(&pubs);
+	foreach(lc, laredo_publication_names(source))
+		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
+	return pubs.data;
+}
+
+/*
  * What the copy of a configured table reads, as the built-in table
  * synchronisation reads it, from pg_publication_tables: the table itself
  * (a partitioned one whole, when its publication publishes it as the
@@ -99,15 +163,11 @@ baseline_copy_read(void *outbuf, int minread, int maxread)
 List *
 laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
 {
-	StringInfoData pubs;
+	char	   *pubs = baseline_publications_sql(source);
 	List	   *rels;
 	List	   *result = NIL;
 	ListCell   *lc;
 	char	   *qualified = quote_qualified_identifier(t->schema_name, t->table_name);
-
-	initStringInfo(&pubs);
-	foreach(lc, laredo_publication_names(source))
-		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
 
 	rels = laredo_remote_query(conn, psprintf(
 		"WITH pt AS (SELECT DISTINCT ON (schemaname, tablename) schemaname, tablename, rowfilter "
@@ -121,7 +181,7 @@ laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, Lare
 		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"JOIN pt ON pt.schemaname = n.nspname AND pt.tablename = c.relname "
 		"ORDER BY tree.level, 2, 3",
-		pubs.data, quote_literal_cstr(qualified)),
+		pubs, quote_literal_cstr(qualified)),
 		6, source->source_id);
 	if (rels == NIL)
 		ereport(ERROR,
@@ -135,9 +195,6 @@ laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, Lare
 		char	  **r = lfirst(lc);
 		BaselineRelation *br = palloc0(sizeof(BaselineRelation));
 		LogicalRepRelation *rel = palloc0(sizeof(LogicalRepRelation));
-		List	   *cols;
-		ListCell   *c;
-		int			i = 0;
 
 		rel->remoteid = (LogicalRepRelId) strtoul(r[0], NULL, 10);
 		rel->nspname = r[1];
@@ -147,51 +204,57 @@ laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, Lare
 		br->rel = rel;
 		br->rowfilter = r[5];
 		br->only = r[3][0] != RELKIND_PARTITIONED_TABLE;
-
-		/*
-		 * The published columns, as the stream sends them: attnames says
-		 * which, but before 18 it lists generated columns too, which are
-		 * never sent; from 18 on, stored generated columns are sent (and
-		 * listed) when the publication has publish_generated_columns =
-		 * stored or names them in its column list, virtual ones never.
-		 */
-		cols = laredo_remote_query(conn, psprintf(
-			"WITH pt AS (SELECT attnames FROM pg_catalog.pg_publication_tables "
-			"            WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1) "
-			"SELECT a.attname::text, a.atttypid::text, "
-			"       (i.indkey IS NOT NULL AND a.attnum = ANY (i.indkey))::text, "
-			"       a.atttypmod::text, a.attnum::text, c.relnatts::text "
-			"FROM pg_catalog.pg_class c "
-			"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-			"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
-			"     ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
-			"WHERE c.oid = %s AND (a.attgenerated = '' OR %s) "
-			"  AND a.attname = ANY (coalesce((SELECT attnames FROM pt), '{}'::name[])) "
-			"ORDER BY a.attnum",
-			pubs.data, quote_literal_cstr(r[1]), quote_literal_cstr(r[2]), r[0],
-			walrcv_server_version(conn) >= 180000 ? "a.attgenerated = 's'" : "false"),
-			6, source->source_id);
-		rel->natts = list_length(cols);
-		br->typmods = palloc(sizeof(int32) * Max(rel->natts, 1));
-		br->attnums = palloc(sizeof(int16) * Max(rel->natts, 1));
-		rel->attnames = palloc(sizeof(char *) * Max(rel->natts, 1));
-		rel->atttyps = palloc(sizeof(Oid) * Max(rel->natts, 1));
-		foreach(c, cols)
-		{
-			char	  **col = lfirst(c);
-
-			rel->attnames[i] = col[0];
-			rel->atttyps[i] = (Oid) strtoul(col[1], NULL, 10);
-			br->typmods[i] = atoi(col[3]);
-			br->attnums[i] = (int16) atoi(col[4]);
-			br->relnatts = atoi(col[5]);
-			if (strcmp(col[2], "true") == 0 || rel->replident == REPLICA_IDENTITY_FULL)
-				rel->attkeys = bms_add_member(rel->attkeys, i);
-			i++;
-		}
+		baseline_describe_columns(conn, source, br, r[0], psprintf(
+			"(SELECT attnames FROM pg_catalog.pg_publication_tables "
+			" WHERE pubname IN (%s) AND schemaname = %s AND tablename = %s LIMIT 1)",
+			pubs, quote_literal_cstr(r[1]), quote_literal_cstr(r[2])));
 		result = lappend(result, br);
 	}
 	return result;
+}
+
+/*
+ * A partitioned table published leaf by leaf, described as its root, read
+ * whole (as a copy in key ranges reads it): the columns leaf publishes (a
+ * partition has its table's columns, by name, perhaps in another order),
+ * the root's own replica identity and key, and leaf's row filter.
+ */
+BaselineRelation *
+laredo_baseline_describe_root(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t,
+							  BaselineRelation *leaf)
+{
+	BaselineRelation *br = palloc0(sizeof(BaselineRelation));
+	LogicalRepRelation *rel = palloc0(sizeof(LogicalRepRelation));
+	StringInfoData names;
+	List	   *root;
+	char	  **r;
+
+	root = laredo_remote_query(conn, psprintf(
+		"SELECT c.oid::text, c.relreplident::text FROM pg_catalog.pg_class c "
+		"WHERE c.oid = pg_catalog.to_regclass(%s) AND c.relkind = 'p'",
+		quote_literal_cstr(quote_qualified_identifier(t->schema_name, t->table_name))),
+		2, source->source_id);
+	if (root == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("partitioned table %s of source \"%s\" is missing",
+						quote_qualified_identifier(t->schema_name, t->table_name), source->source_id)));
+	r = linitial(root);
+	rel->remoteid = (LogicalRepRelId) strtoul(r[0], NULL, 10);
+	rel->nspname = t->schema_name;
+	rel->relname = t->table_name;
+	rel->replident = r[1][0];
+	rel->relkind = RELKIND_RELATION;
+	br->rel = rel;
+	br->rowfilter = leaf->rowfilter;
+	br->only = false;
+	initStringInfo(&names);
+	appendStringInfoString(&names, "ARRAY[");
+	for (int i = 0; i < leaf->rel->natts; i++)
+		appendStringInfo(&names, "%s%s", i ? ", " : "", quote_literal_cstr(leaf->rel->attnames[i]));
+	appendStringInfoString(&names, "]::pg_catalog.name[]");
+	baseline_describe_columns(conn, source, br, r[0], names.data);
+	return br;
 }
 
 /* Decodes one line of COPY text format into a tuple of text values. */

@@ -24,6 +24,8 @@ typedef struct BaselineRelation
 } BaselineRelation;
 
 extern List *laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t);
+extern BaselineRelation *laredo_baseline_describe_root(WalReceiverConn *conn, LaredoSourceConfig *source,
+														 LaredoTableConfig *t, BaselineRelation *leaf);
 extern void laredo_baseline_parse_line(char *line, int len, LogicalRepTupleData *tup, const char *table);
 extern void laredo_baseline_tuple_init(LogicalRepTupleData *tup, int natts);
 extern void laredo_baseline_apply_line(List *pipelines, LogicalRepRelation *rel, LogicalRepTupleData *tup,

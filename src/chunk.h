@@ -25,7 +25,7 @@ extern void laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source
 							   XLogRecPtr startpos, bool baseline);
 extern bool laredo_chunk_active(void);
 extern void laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn);
-extern void laredo_chunk_note_change(LogicalRepRelation *rel, LaredoChunkChange kind,
+extern void laredo_chunk_note_change(LogicalRepRelation *rel, List *pipelines, LaredoChunkChange kind,
 									 LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
 extern bool laredo_chunk_skip(LaredoPipeline *pipeline);
 extern bool laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received);
