@@ -717,8 +717,8 @@ chunk_key_names(LogicalRepRelation *rel)
  * on chunk_conn.  Read whole through the root, the leaves' rows come in
  * the root key's order, which is the target's: the ranges replace the
  * target's rows key range by key range, whichever partition they are in.
- * That holds when every leaf is published alike (the same columns and row
- * filter: the root's read is then the leaves' reads together) and keyed
+ * That holds when every leaf is published, and alike (the same columns
+ * and row filter: the root's read is then the leaves' reads together), and keyed
  * alike (each leaf's replica identity the root's key columns, so that each
  * leaf's changes in the stream carry the copy's key).  NULL, with *why,
  * otherwise.
@@ -728,8 +728,10 @@ chunk_table_relation(List *rels, LaredoTableConfig *t, const char **why)
 {
 	BaselineRelation *first = linitial(rels);
 	BaselineRelation *root;
+	List	   *leaves;
 	char	   *key;
 	ListCell   *lc;
+	ListCell   *l;
 
 	*why = NULL;
 	if (list_length(rels) == 1 && strcmp(first->rel->nspname, t->schema_name) == 0 &&
@@ -757,6 +759,26 @@ chunk_table_relation(List *rels, LaredoTableConfig *t, const char **why)
 			}
 		if (*why != NULL)
 			return NULL;
+	}
+	/* every partition published: the root's read reads them all */
+	leaves = laredo_remote_query(chunk_conn, psprintf(
+		"SELECT p.relid::pg_catalog.oid::text FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(%s)) p "
+		"WHERE p.isleaf",
+		quote_literal_cstr(quote_qualified_identifier(t->schema_name, t->table_name))),
+		1, chunk_source->source_id);
+	foreach(lc, leaves)
+	{
+		LogicalRepRelId leaf = (LogicalRepRelId) strtoul(((char **) lfirst(lc))[0], NULL, 10);
+		bool		published = false;
+
+		foreach(l, rels)
+			if (((BaselineRelation *) lfirst(l))->rel->remoteid == leaf)
+				published = true;
+		if (!published)
+		{
+			*why = "not every partition of it is published";
+			return NULL;
+		}
 	}
 	root = laredo_baseline_describe_root(chunk_conn, chunk_source, t, first);
 	key = chunk_key_names(root->rel);
@@ -2451,6 +2473,9 @@ chunk_shape_sql(ChunkCopy *copy)
 		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
 	return psprintf("(SELECT pg_catalog.concat_ws('|', c.oid, c.relkind, c.relreplident, c.relnatts, "
 					"  (SELECT pg_catalog.array_agg(ROW(p.pubname, p.schemaname, p.tablename, pc.relreplident, "
+					"                                   (SELECT pg_catalog.array_agg(i.indkey::text ORDER BY i.indexrelid) "
+					"                                    FROM pg_catalog.pg_index i WHERE i.indrelid = pc.oid "
+					"                                    AND (i.indisprimary OR i.indisreplident)), "
 					"                                   p.attnames, p.rowfilter)::text "
 					"                               ORDER BY p.schemaname, p.tablename, p.pubname) "
 					"   FROM pg_catalog.pg_publication_tables p "
@@ -2458,6 +2483,8 @@ chunk_shape_sql(ChunkCopy *copy)
 					"   JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.oid AND pc.relname = p.tablename "
 					"   WHERE p.pubname IN (%s) AND (pc.oid = c.oid OR pc.oid IN "
 					"         (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid)))), "
+					"  (SELECT pg_catalog.array_agg(l.relid ORDER BY l.relid) "
+					"   FROM pg_catalog.pg_partition_tree(c.oid) l WHERE l.isleaf), "
 					"  (SELECT pg_catalog.array_agg(ROW(a.attnum, a.attname, a.atttypid, a.atttypmod, a.attgenerated)::text "
 					"                               ORDER BY a.attnum) "
 					"   FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), "
