@@ -122,11 +122,13 @@ one "clean mirror" "laredo.verify_pipeline('accounts', chunk_rows => $rows)" 0
 tamper "UPDATE pgbench_accounts SET filler = 'changed' WHERE aid IN (SELECT g * $((scale * 10000)) FROM generate_series(1, 10) g)"
 one "10 rows changed" "laredo.verify_pipeline('accounts', chunk_rows => $rows)" 10
 tamper "UPDATE pgbench_accounts SET filler = 'changed' WHERE aid % $((scale * 100)) = 0"
-one "1,000 rows changed, in every range" "laredo.verify_pipeline('accounts', chunk_rows => $rows)" 1000
+one "1,000 rows changed, spread out" "laredo.verify_pipeline('accounts', chunk_rows => $rows)" 1000
 one "repair of those 1,000 rows" "laredo.repair_pipeline('accounts', chunk_rows => $rows)" 1000
 one "verification after the repair" "laredo.verify_pipeline('accounts', chunk_rows => $rows)" 0
 
 t0=$(now)
-q source -c "SELECT md5(string_agg(t::text, '|' ORDER BY aid)) FROM pgbench_accounts t" >/dev/null
+# (the verification's own hash of each row, summed over the table in one
+# statement: an md5 of the rows' text aggregated outgrows 1 GB at 20,000,000)
+q source -c "SELECT count(*), sum(hashtextextended(t::text COLLATE \"C\", 0)) FROM pgbench_accounts t" >/dev/null
 t1=$(now)
-printf '%-34s %9.2f   (one statement, one snapshot for all of it)\n' "whole-table md5 on the source" "$(echo "$t1 - $t0" | bc)"
+printf '%-34s %9.2f   (one statement, one snapshot for all of it)\n' "whole-table hash on the source" "$(echo "$t1 - $t0" | bc)"
