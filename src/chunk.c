@@ -1800,10 +1800,26 @@ chunk_same_description(BaselineRelation *a, BaselineRelation *b)
  * replaces the copy's, and its context stays (the old one's too: pipelines
  * may still point at it).
  */
-static void
+static bool
 chunk_describe(ChunkCopy *copy, BaselineRelation *reading, const char *why, MemoryContext desc_cxt)
 {
-	/* (a partitioned table's partitions no longer published alike) */
+	/*
+	 * A partitioned table's partitions no longer published or keyed alike:
+	 * a verification fails (in the caller's transaction, which commits
+	 * it), a copy is the pipeline's error.
+	 */
+	if (reading == NULL && copy->verify_id != 0)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		chunk_verify_fail(copy->verify_id, copy->pipeline->config->pipeline_id,
+						  psprintf("its table can no longer be read in key ranges: %s", why));
+		PopActiveSnapshot();
+		MemoryContextDelete(desc_cxt);
+		copy->done = true;
+		if (inflight_copy == copy)
+			chunk_drop_from(0);
+		return false;
+	}
 	if (reading == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1814,7 +1830,7 @@ chunk_describe(ChunkCopy *copy, BaselineRelation *reading, const char *why, Memo
 	if (chunk_same_description(reading, copy->br))
 	{
 		MemoryContextDelete(desc_cxt);
-		return;
+		return true;
 	}
 	copy->br = reading;
 	for (int i = 0; i < copy->nkeys; i++)
@@ -1834,6 +1850,7 @@ chunk_describe(ChunkCopy *copy, BaselineRelation *reading, const char *why, Memo
 	ereport(LOG,
 			(errmsg("laredo source \"%s\": pipeline \"%s\" reads the new columns of %s from here on",
 					chunk_source->source_id, copy->pipeline->config->pipeline_id, copy->qualified)));
+	return true;
 }
 
 /* One read of a range: what its steps on the source take and give. */
@@ -2243,7 +2260,13 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 	else
 	{
 		/* a new shape is taken here (a key column gone is the pipeline's error) */
-		chunk_describe(copy, r.reading, r.why, r.desc_cxt);
+		if (!chunk_describe(copy, r.reading, r.why, r.desc_cxt))
+		{
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			return;
+		}
 		MemoryContextSwitchTo(cxt);
 		ch->br = copy->br;
 		ch->limit = copy->read_rows;
@@ -2566,7 +2589,13 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 			copy->next_read = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
 			return false;
 		}
-		chunk_describe(copy, r.reading, r.why, r.desc_cxt);
+		if (!chunk_describe(copy, r.reading, r.why, r.desc_cxt))
+		{
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			return false;
+		}
 		MemoryContextSwitchTo(ChunkContext);
 		copy->shape = pstrdup(r.shape);
 		MemoryContextSwitchTo(cxt);

@@ -837,4 +837,20 @@ like(slurp_file($consumer->logfile, $offset),
 is(table_digest($consumer, 'postgres', 'mirror.psales_p', 'id'), table_digest($source, 'postgres', 'psales_12', 'id'),
 	'the rows of the published partitions, and no other');
 
+# a partition keyed otherwise while a verification reads through the root:
+# the verification fails saying why, the worker goes on
+my $vid = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('psales_l', chunk_rows => 500)});
+$consumer->poll_query_until('postgres', qq{SELECT ranges >= 3 FROM laredo.verifications WHERE verification_id = $vid})
+  or die 'the verification did not start';
+my $vpid = $consumer->safe_psql('postgres', q{SELECT worker_pid FROM laredo.sources WHERE source_id = 'leaves'});
+$source->safe_psql('postgres', q{ALTER TABLE psales_3 REPLICA IDENTITY FULL});
+$consumer->poll_query_until('postgres', qq{SELECT state <> 'running' FROM laredo.verifications WHERE verification_id = $vid})
+  or die 'the verification did not end';
+like($consumer->safe_psql('postgres', qq{SELECT state || ': ' || coalesce(error, '-') FROM laredo.verifications WHERE verification_id = $vid}),
+	qr/^failed: its table can no longer be read in key ranges: partition public\.psales_3, published partition by partition, has a replica identity other than the key of its partitioned table$/,
+	'a partition keyed otherwise during a verification through the root: the verification fails, saying why');
+is($consumer->safe_psql('postgres', q{SELECT worker_pid FROM laredo.sources WHERE source_id = 'leaves'}), $vpid,
+	'and the worker goes on');
+$source->safe_psql('postgres', q{ALTER TABLE psales_3 REPLICA IDENTITY DEFAULT});
+
 done_testing();
