@@ -140,8 +140,8 @@ baseline_describe_columns(WalReceiverConn *conn, LaredoSourceConfig *source, Bas
 }
 
 /* the source's publications, as a list of SQL literals */
-static char *
-baseline_publications_sql(LaredoSourceConfig *source)
+char *
+laredo_baseline_publications_sql(LaredoSourceConfig *source)
 {
 	StringInfoData pubs;
 	ListCell   *lc;
@@ -163,7 +163,7 @@ baseline_publications_sql(LaredoSourceConfig *source)
 List *
 laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t)
 {
-	char	   *pubs = baseline_publications_sql(source);
+	char	   *pubs = laredo_baseline_publications_sql(source);
 	List	   *rels;
 	List	   *result = NIL;
 	ListCell   *lc;

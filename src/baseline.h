@@ -23,6 +23,7 @@ typedef struct BaselineRelation
 	int			relnatts;		/* and the table's pg_class.relnatts */
 } BaselineRelation;
 
+extern char *laredo_baseline_publications_sql(LaredoSourceConfig *source);
 extern List *laredo_baseline_describe(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTableConfig *t);
 extern BaselineRelation *laredo_baseline_describe_root(WalReceiverConn *conn, LaredoSourceConfig *source,
 														 LaredoTableConfig *t, BaselineRelation *leaf);

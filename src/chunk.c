@@ -2488,12 +2488,6 @@ chunk_readers_of(ChunkCopy *copy)
 static char *
 chunk_shape_sql(ChunkCopy *copy)
 {
-	StringInfoData pubs;
-	ListCell   *lc;
-
-	initStringInfo(&pubs);
-	foreach(lc, laredo_publication_names(chunk_source))
-		appendStringInfo(&pubs, "%s%s", pubs.len ? ", " : "", quote_literal_cstr(strVal(lfirst(lc))));
 	return psprintf("(SELECT pg_catalog.concat_ws('|', c.oid, c.relkind, c.relreplident, c.relnatts, "
 					"  (SELECT pg_catalog.array_agg(ROW(p.pubname, p.schemaname, p.tablename, pc.relreplident, "
 					"                                   (SELECT pg_catalog.array_agg(i.indkey::text ORDER BY i.indexrelid) "
@@ -2515,7 +2509,7 @@ chunk_shape_sql(ChunkCopy *copy)
 					"   WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))) "
 					" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 					" WHERE c.oid = pg_catalog.to_regclass(%s))",
-					pubs.data, quote_literal_cstr(copy->qualified));
+					laredo_baseline_publications_sql(chunk_source), quote_literal_cstr(copy->qualified));
 }
 
 /*
