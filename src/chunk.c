@@ -1798,7 +1798,8 @@ chunk_same_description(BaselineRelation *a, BaselineRelation *b)
  * since the copy started; fetched in desc_cxt): each range is read, and
  * merged, with the columns published when it is read.  A new description
  * replaces the copy's, and its context stays (the old one's too: pipelines
- * may still point at it).
+ * may still point at it).  False when the table can no longer be read in
+ * ranges and the copy was a verification, which has failed.
  */
 static bool
 chunk_describe(ChunkCopy *copy, BaselineRelation *reading, const char *why, MemoryContext desc_cxt)
@@ -1859,8 +1860,7 @@ typedef struct ChunkRead
 	ChunkCopy  *copy;
 	Chunk	   *ch;
 	XLogRecPtr	received;		/* how far the stream has come */
-	List	   *rels;			/* the table's description, in desc_cxt */
-	BaselineRelation *reading;	/* the relation read (chunk_table_relation), */
+	BaselineRelation *reading;	/* the relation read (chunk_table_relation), in desc_cxt, */
 	const char *why;			/* or why none can be */
 	MemoryContext desc_cxt;
 	char	   *last_line;
@@ -2001,8 +2001,8 @@ chunk_read_description(ChunkRead *r)
 
 	chunk_conn_timeout_set(r->copy->timeout_ms);
 	old = MemoryContextSwitchTo(r->desc_cxt);
-	r->rels = laredo_baseline_describe(chunk_conn, chunk_source, r->copy->table);
-	r->reading = chunk_table_relation(r->rels, r->copy->table, &r->why);
+	r->reading = chunk_table_relation(laredo_baseline_describe(chunk_conn, chunk_source, r->copy->table),
+									  r->copy->table, &r->why);
 	MemoryContextSwitchTo(old);
 }
 
