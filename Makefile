@@ -27,8 +27,8 @@ OBJS = \
 	src/state.o \
 	src/functions.o
 
-DATA = sql/laredo--0.1.0.sql sql/laredo--0.2.0.sql sql/laredo--0.3.0.sql sql/laredo--0.4.0.sql sql/laredo--0.5.0.sql sql/laredo--0.6.0.sql sql/laredo--0.7.0.sql sql/laredo--0.8.0.sql sql/laredo--0.9.0.sql sql/laredo--0.10.0.sql \
-	sql/laredo--0.1.0--0.2.0.sql sql/laredo--0.2.0--0.3.0.sql sql/laredo--0.3.0--0.4.0.sql sql/laredo--0.4.0--0.5.0.sql sql/laredo--0.5.0--0.6.0.sql sql/laredo--0.6.0--0.7.0.sql sql/laredo--0.7.0--0.8.0.sql sql/laredo--0.8.0--0.9.0.sql sql/laredo--0.9.0--0.10.0.sql
+DATA = sql/laredo--0.1.0.sql sql/laredo--0.2.0.sql sql/laredo--0.3.0.sql sql/laredo--0.4.0.sql sql/laredo--0.5.0.sql sql/laredo--0.6.0.sql sql/laredo--0.7.0.sql sql/laredo--0.8.0.sql sql/laredo--0.9.0.sql sql/laredo--0.10.0.sql sql/laredo--0.11.0.sql \
+	sql/laredo--0.1.0--0.2.0.sql sql/laredo--0.2.0--0.3.0.sql sql/laredo--0.3.0--0.4.0.sql sql/laredo--0.4.0--0.5.0.sql sql/laredo--0.5.0--0.6.0.sql sql/laredo--0.6.0--0.7.0.sql sql/laredo--0.7.0--0.8.0.sql sql/laredo--0.8.0--0.9.0.sql sql/laredo--0.9.0--0.10.0.sql sql/laredo--0.10.0--0.11.0.sql
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 SHLIB_LINK_INTERNAL = $(libpq)
 

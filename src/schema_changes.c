@@ -86,6 +86,8 @@ typedef struct SourceColumn
 	bool		hasdef;
 	char	   *missing;		/* what rows older than the column hold; NULL: unknown or none */
 	bool		hasmissing;
+	char	   *collnsp;		/* its collation's schema and name, when not its type's; else NULL */
+	char	   *collname;
 } SourceColumn;
 
 typedef struct SourceShape
@@ -374,12 +376,16 @@ source_shape(LogicalRepRelation *rel)
 		"       (a.attidentity <> '')::text, (a.attgenerated <> '')::text, a.atthasdef::text, "
 		"       a.atthasmissing::text, "
 		"       CASE WHEN a.atthasmissing AND t.typcategory <> 'A' "
-		"            THEN (a.attmissingval::text::text[])[1] END, c.relnatts::text "
+		"            THEN (a.attmissingval::text::text[])[1] END, c.relnatts::text, "
+		"       CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname::text END, "
+		"       CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END "
 		"FROM pg_catalog.pg_class c "
 		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+		"LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation "
+		"LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace "
 		"WHERE c.oid = %u ORDER BY a.attnum", rel->remoteid),
-		11, source->source_id);
+		13, source->source_id);
 	foreach(lc, rows)
 	{
 		char	  **r = lfirst(lc);
@@ -396,6 +402,8 @@ source_shape(LogicalRepRelation *rel)
 		c->hasmissing = strcmp(r[8], "true") == 0;
 		c->missing = r[9];
 		shape->relnatts = atoi(r[10]);
+		c->collnsp = r[11];
+		c->collname = r[12];
 		shape->columns = lappend(shape->columns, c);
 	}
 	return shape;
@@ -414,6 +422,24 @@ source_column(SourceShape *shape, const char *name, int attnum)
 			return c;
 	}
 	return NULL;
+}
+
+/*
+ * The COLLATE clause that gives a mirror's column the source column's
+ * collation ("" when the source column has its type's own), as the mirrors
+ * create_pipeline makes have it (catalog 0.11.0); NULL when no collation of
+ * that name exists here (*name then names it).
+ */
+static const char *
+collate_clause(SourceColumn *c, char **name)
+{
+	*name = NULL;
+	if (c == NULL || c->collname == NULL)
+		return "";
+	*name = quote_qualified_identifier(c->collnsp, c->collname);
+	if (!OidIsValid(get_collation_oid(list_make2(makeString(c->collnsp), makeString(c->collname)), true)))
+		return NULL;
+	return psprintf(" COLLATE %s", *name);
 }
 
 /* Whether the source's catalog has every column of the description, of its type. */
@@ -636,12 +662,25 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 											  format_type_with_typemod(ttype, ttypmod)), NULL, false);
 				else
 				{
+					/*
+					 * ALTER COLUMN TYPE without COLLATE gives the column
+					 * its new type's collation: it keeps the source
+					 * column's, as create_pipeline's mirrors have it
+					 */
+					char	   *collname;
+					const char *collate = collate_clause(c, &collname);
 					SchemaStep *s = step_add(&steps, change,
-											 psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s", target,
-													  quote_identifier(name), newtype), false);
+											 psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s%s", target,
+													  quote_identifier(name), newtype, collate ? collate : ""), false);
 
-					s->blocking = !(widens && policy->follow);
-					if (!widens)
+					s->blocking = !(widens && policy->follow) || collate == NULL;
+					if (collate == NULL)
+					{
+						s->detail = psprintf("The source column's collation %s does not exist in this database.", collname);
+						s->hint = psprintf("Create the collation here, or change the target's column yourself: %s COLLATE %s;",
+										   s->statement, collname);
+					}
+					else if (!widens)
 					{
 						s->detail = "laredo changes a mirror's column only to a type that holds every value of the old one unchanged (int to bigint, a longer varchar, text, a larger numeric precision); this change could lose or alter data.";
 						s->hint = psprintf("Change the target's column yourself (%s, with USING if needed), or copy the table again: SELECT laredo.resync_pipeline('%s');",
@@ -684,6 +723,8 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 			char	   *typename = local_type_name(rel->atttyps[i], typmods[i], &remote_name);
 			bool		copy_again = c->identity || c->generated || (c->hasdef && !c->hasmissing) ||
 				(c->hasmissing && c->missing == NULL);
+			char	   *collname;
+			const char *collate = collate_clause(c, &collname);
 			SchemaStep *s;
 
 			if (typename == NULL)
@@ -695,12 +736,21 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 								   target, quote_identifier(name), remote_name ? remote_name : newtype);
 				continue;
 			}
+			if (collate == NULL)
+			{
+				s = step_add(&steps, psprintf("column \"%s\" (%s COLLATE %s) was added", name, newtype, collname), NULL, false);
+				s->blocking = true;
+				s->detail = psprintf("Collation %s does not exist in this database.", collname);
+				s->hint = psprintf("Create the collation here, then add the column to the target: ALTER TABLE %s ADD COLUMN %s %s COLLATE %s;",
+								   target, quote_identifier(name), typename, collname);
+				continue;
+			}
 			s = step_add(&steps,
 						 psprintf("column \"%s\" (%s) was added%s", name, newtype,
 								  copy_again ? (c->identity ? " as an identity: existing rows got values the stream does not carry, so the table is copied again" :
 												c->generated ? " as a generated column: existing rows got values the stream does not carry, so the table is copied again" :
 												" with a volatile default (the table was rewritten, which the stream does not carry), so the table is copied again") : ""),
-						 psprintf("ALTER TABLE %s ADD COLUMN %s %s%s%s", target, quote_identifier(name), typename,
+						 psprintf("ALTER TABLE %s ADD COLUMN %s %s%s%s%s", target, quote_identifier(name), typename, collate,
 								  (!copy_again && c->hasmissing) ?
 								  psprintf(" DEFAULT %s::%s", quote_literal_cstr(c->missing), typename) : "",
 								  (!copy_again && c->hasmissing && c->notnull) ? " NOT NULL" : ""),
@@ -781,16 +831,24 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 		{
 			char	   *remote_name;
 			char	   *typename = local_type_name(rel->atttyps[i], typmods[i], &remote_name);
+			char	   *collname;
+			const char *collate = collate_clause(c, &collname);
 			bool		in_target = target_column(policy->target_relid, c->name, &ttype, &ttypmod);
 			SchemaStep *s = step_add(&steps,
 									 psprintf("column \"%s\" is now published: its values in existing rows never came, so the table is copied again",
 											  c->name),
-									 (in_target || typename == NULL) ? NULL :
-									 psprintf("ALTER TABLE %s ADD COLUMN %s %s", target,
-											  quote_identifier(c->name), typename),
+									 (in_target || typename == NULL || collate == NULL) ? NULL :
+									 psprintf("ALTER TABLE %s ADD COLUMN %s %s%s", target,
+											  quote_identifier(c->name), typename, collate),
 									 true);
 
-			s->blocking = !policy->follow || (typename == NULL && !in_target);
+			s->blocking = !policy->follow || ((typename == NULL || collate == NULL) && !in_target);
+			if (collate == NULL && typename != NULL && !in_target)
+			{
+				s->detail = psprintf("Collation %s does not exist in this database.", collname);
+				s->hint = psprintf("Create the collation here, or add the column to the target yourself: ALTER TABLE %s ADD COLUMN %s %s COLLATE %s;",
+								   target, quote_identifier(c->name), typename, collname);
+			}
 		}
 	}
 

@@ -3,12 +3,12 @@
 # installed over it and the server restarted: the workers start before
 # anybody runs ALTER EXTENSION, so the new library streams on the 0.1.0
 # catalog; then `ALTER EXTENSION laredo UPDATE` while the source is under
-# load: the workers restart with the newest catalog (0.10.0) from their positions, no
+# load: the workers restart with the newest catalog (0.11.0) from their positions, no
 # table is copied again, and the mirror ends equal to the source, nothing
 # lost or repeated.  And an updated catalog is the same as a new one: every
 # table, column, default, constraint, policy, function, view, type and grant
 # of the extension compared between a database updated from 0.1.0 and one
-# that installed 0.10.0, and one updated from 0.2.0.
+# that installed 0.11.0, and one updated from 0.2.0.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -124,8 +124,8 @@ my $load = IPC::Run::start(
 $source->poll_query_until('postgres', q{SELECT count(*) > 50 FROM items WHERE v = 'load'}) or die 'no load';
 $consumer->safe_psql('postgres', 'ALTER EXTENSION laredo UPDATE');
 $load->finish;
-is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.10.0',
-	'updated to 0.10.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0, 0.7.0, 0.8.0 and 0.9.0)');
+is($consumer->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'laredo'}), '0.11.0',
+	'updated to 0.11.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0, 0.7.0, 0.8.0, 0.9.0 and 0.10.0)');
 same('after ALTER EXTENSION UPDATE under load');
 my $log = slurp_file($consumer->logfile);
 my $copies = () = $log =~ /baseline committed/g;
@@ -197,8 +197,8 @@ my $catalog = q{
 		FROM pg_policies WHERE schemaname = 'laredo') x};
 my $updated = $consumer->safe_psql('postgres', $catalog);
 my $fresh = $consumer->safe_psql('fresh', $catalog);
-is($updated, $fresh, 'the catalog updated from 0.1.0 is the catalog 0.10.0 installs');
-is($consumer->safe_psql('mid', $catalog), $fresh, 'the catalog updated from 0.2.0 is the catalog 0.10.0 installs');
+is($updated, $fresh, 'the catalog updated from 0.1.0 is the catalog 0.11.0 installs');
+is($consumer->safe_psql('mid', $catalog), $fresh, 'the catalog updated from 0.2.0 is the catalog 0.11.0 installs');
 if ($updated ne $fresh)
 {
 	my %u = map { $_ => 1 } split /\n/, $updated;

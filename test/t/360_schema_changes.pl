@@ -2,7 +2,10 @@
 # Columns added (no default, a constant default the existing rows take
 # without a change being streamed, a volatile default and an identity, which
 # rewrite or fill the source table outside the stream) and widened (int to
-# bigint, a longer varchar) are followed by the mirror by itself; ANALYZE
+# bigint, a longer varchar, keeping the column's collation) are followed by
+# the mirror by itself, a column's collation with it (a collation missing
+# here is an ERROR naming it, as is a mirror create_pipeline cannot make
+# for it); ANALYZE
 # describes a table again without changing it; a dropped column, a rename
 # and a narrowing stop the source with an ERROR that says what to run, and
 # streaming goes on once it was run; schema_changes = error stops at any
@@ -23,7 +26,7 @@ my $source = source_server('source');
 my $consumer = consumer_server('consumer');
 
 $source->safe_psql('postgres', q{
-	CREATE TABLE grow (id int PRIMARY KEY, v text, n int, code varchar(5));
+	CREATE TABLE grow (id int PRIMARY KEY, v text, n int, code varchar(5) COLLATE "C");
 	INSERT INTO grow SELECT g, 'v' || g, g, 'c' || (g % 100) FROM generate_series(1, 2000) g;
 	CREATE TABLE strict_t (id int PRIMARY KEY, v text);
 	INSERT INTO strict_t SELECT g, 's' || g FROM generate_series(1, 100) g;
@@ -62,6 +65,14 @@ sub same
 	my $q = "SELECT count(*) || ':' || md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) FROM (SELECT $cols FROM %s) r";
 	is($consumer->safe_psql('postgres', sprintf($q, "m.$t")), $source->safe_psql('postgres', sprintf($q, "public.$t")),
 		"$what: m.$t equals the source ($cols)");
+}
+
+# the collation of a column of a table here
+sub collation
+{
+	my ($t, $col) = @_;
+	return $consumer->safe_psql('postgres', qq{SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+		WHERE a.attrelid = '$t'::regclass AND a.attname = '$col'});
 }
 
 sub changes_logged
@@ -134,7 +145,7 @@ is($consumer->safe_psql('postgres', q{SELECT count(*) FROM m.grow_log WHERE new-
 #    view is gone, the stream goes on.
 $consumer->safe_psql('postgres', q{CREATE VIEW m.codes AS SELECT DISTINCT code FROM m.grow});
 $source->safe_psql('postgres', q{
-	ALTER TABLE grow ALTER COLUMN n TYPE bigint, ALTER COLUMN code TYPE varchar(20);
+	ALTER TABLE grow ALTER COLUMN n TYPE bigint, ALTER COLUMN code TYPE varchar(20) COLLATE "C";
 	INSERT INTO grow (id, v, n, code) VALUES (5003, 'wide', 5000000000, 'a much longer code');
 });
 wait_error(qr/could not change its target: cannot alter type of a column used by a view or rule.*\n.*ALTER TABLE m\.grow ALTER COLUMN code TYPE character varying\(20\)/s,
@@ -146,6 +157,49 @@ same('grow', 'columns widened');
 is($consumer->safe_psql('postgres', q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute
 	WHERE attrelid = 'm.grow'::regclass AND attname IN ('n', 'code') ORDER BY attname}),
 	"character varying(20)\nbigint", 'the mirror has the new types');
+is(collation('m.grow', 'code'), 'C', 'and the widened column keeps its collation, as on the source');
+$source->safe_psql('postgres', q{
+	ALTER TABLE grow ALTER COLUMN code TYPE varchar(30);
+	INSERT INTO grow (id, v, code) VALUES (5021, 'wider', 'thirty characters at most');
+});
+catch_up();
+is(collation('m.grow', 'code'), 'default', 'and takes the default with the source (ALTER TYPE without COLLATE)');
+
+# 3a. Collations: a column added in a collation that this database lacks is
+#     an ERROR naming it, and so is a mirror of a table in it; once the
+#     collation is made here, the column is added in it, and the mirror
+#     create_pipeline makes has each column in the source column's
+#     collation.
+$source->safe_psql('postgres', q{
+	CREATE COLLATION public.bytes (provider = libc, locale = 'C');
+	CREATE TABLE coll_t (id int PRIMARY KEY, w text COLLATE public.bytes, p varchar(10) COLLATE "POSIX", d text);
+	INSERT INTO coll_t SELECT g, 'w' || g, 'p' || g, 'd' || g FROM generate_series(1, 100) g;
+	ALTER TABLE grow ADD COLUMN tag text COLLATE public.bytes;
+	INSERT INTO grow (id, v, tag) VALUES (5020, 'tagged', 'a tag');
+});
+wait_error(qr/column "tag" \(text COLLATE public\.bytes\) was added.*\n.*Create the collation here/s,
+	'a collation missing here: ERROR naming it');
+my (undef, undef, $coll_err) = $consumer->psql('postgres', q{
+	BEGIN;
+	SELECT laredo.add_table('s', 'public.coll_t');
+	SELECT laredo.create_pipeline('coll_t', 's', 'public.coll_t', target => 'm.coll_t');
+	COMMIT;});
+like($coll_err, qr/cannot create target m\.coll_t: a column type or collation of the source does not exist here\nDETAIL:  collation "public\.bytes"/,
+	'a mirror of a table in a collation missing here: ERROR naming it');
+$consumer->safe_psql('postgres', q{CREATE COLLATION public.bytes (provider = libc, locale = 'C')});
+enable();
+catch_up();
+same('grow', 'a column added in a collation');
+is(collation('m.grow', 'tag'), 'bytes', 'the column added has the source column\'s collation');
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.add_table('s', 'public.coll_t');
+	SELECT laredo.create_pipeline('coll_t', 's', 'public.coll_t', target => 'm.coll_t');
+	COMMIT;});
+streaming_again('coll_t');
+same('coll_t', 'a mirror made in the source\'s collations');
+is(join(' ', map { collation('m.coll_t', $_) } qw(w p d)), 'bytes POSIX default',
+	'its columns have the source columns\' collations');
 
 # 3b. A column of a user type: mapped by name (the stream's Type message);
 #     one that does not exist here is an ERROR naming it.
