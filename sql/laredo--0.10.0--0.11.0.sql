@@ -6,7 +6,10 @@
 -- sorts and compares as the source does, and a text key in such a
 -- collation is copied and verified in key ranges (_describe_source_table's
 -- type_name carries the collation); a collation missing here is an error
--- that says so.  Mirrors made before keep their collations.
+-- that says so.  Mirrors made before keep their collations.  The option
+-- chunk_bytes (a key range's rows at most, as text: 64MB unless told),
+-- which create_pipeline and alter_pipeline take.  resync_pipeline retries
+-- a source in ERROR, as resume_pipeline does.
 
 \echo Use "ALTER EXTENSION laredo UPDATE TO '0.11.0'" to load this file. \quit
 
@@ -261,5 +264,178 @@ BEGIN
 	PERFORM laredo._create_child_pipelines(pipeline_id, s, n.schema_name, n.table_name, target_kind,
 		tn.schema_name, options);
 	PERFORM laredo._source_changed(s.source_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION laredo._check_options(target_kind text, options jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+	v_retain interval;
+	v_bytes numeric;
+BEGIN
+	FOR k IN SELECT jsonb_object_keys(options) LOOP
+		IF NOT (k IN ('where', 'children') OR (target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
+		        OR (target_kind = 'table' AND k IN ('columns', 'soft_delete', 'metadata_columns', 'schema_changes', 'dropped_columns', 'copy', 'chunk_rows', 'chunk_bytes', 'copy_rate', 'copy_rate_bytes', 'copy_statement_timeout', 'copy_max_lag', 'copy_readers', 'copy_chunks_from'))) THEN
+			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = CASE target_kind WHEN 'changelog' THEN 'A changelog target takes {"retain": "7 days"}.'
+				                  WHEN 'function' THEN 'A function target takes {"on_error": "stop"} or {"on_error": "skip"}.'
+				                  ELSE 'A table target takes {"columns": [...], "soft_delete": true, "metadata_columns": true, "schema_changes": "follow", "dropped_columns": "error", "copy": "chunks", "chunk_rows": 10000, "chunk_bytes": "64MB", "copy_rate": 50000, "copy_rate_bytes": "20MB", "copy_statement_timeout": "30s", "copy_max_lag": "64MB", "copy_readers": 2, "copy_chunks_from": "1GB"}.' END;
+		END IF;
+	END LOOP;
+	IF options ? 'columns' AND (jsonb_typeof(options->'columns') <> 'array' OR jsonb_array_length(options->'columns') = 0
+	   OR EXISTS (SELECT FROM jsonb_array_elements(options->'columns') e WHERE jsonb_typeof(e) <> 'string')) THEN
+		RAISE EXCEPTION 'invalid columns %', options->'columns'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Give an array of column names: {"columns": ["id", "name"]}.';
+	END IF;
+	IF EXISTS (SELECT FROM jsonb_each(options) e WHERE e.key IN ('soft_delete', 'metadata_columns', 'children')
+	           AND jsonb_typeof(e.value) <> 'boolean') THEN
+		RAISE EXCEPTION 'soft_delete, metadata_columns and children take true or false'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"soft_delete": true}.';
+	END IF;
+	IF options ? 'where' THEN
+		IF jsonb_typeof(options->'where') <> 'string' THEN
+			RAISE EXCEPTION 'invalid where %', options->'where'
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"where": "amount > 100"}.';
+		END IF;
+		PERFORM laredo._check_where_clause(options->>'where');
+	END IF;
+	IF options ? 'on_error' AND options->>'on_error' NOT IN ('stop', 'skip') THEN
+		RAISE EXCEPTION 'invalid on_error %', options->'on_error'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'on_error is "stop" (the default) or "skip".';
+	END IF;
+	IF options ? 'schema_changes' AND (jsonb_typeof(options->'schema_changes') <> 'string'
+	   OR options->>'schema_changes' NOT IN ('follow', 'error', 'ignore')) THEN
+		RAISE EXCEPTION 'invalid schema_changes %', options->'schema_changes'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'schema_changes is "follow" (the default: columns added or widened on the source are added or widened here), "error" (any change stops the source) or "ignore" (as PostgreSQL''s subscriber: columns mapped by name, nothing changed here).';
+	END IF;
+	IF options ? 'dropped_columns' AND (jsonb_typeof(options->'dropped_columns') <> 'string'
+	   OR options->>'dropped_columns' NOT IN ('error', 'keep')) THEN
+		RAISE EXCEPTION 'invalid dropped_columns %', options->'dropped_columns'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'dropped_columns is "error" (the default: a column dropped on the source stops the source) or "keep" (the target keeps it; new rows get its default).';
+	END IF;
+	IF options ? 'copy' AND (jsonb_typeof(options->'copy') <> 'string'
+	   OR options->>'copy' NOT IN ('snapshot', 'chunks')) THEN
+		RAISE EXCEPTION 'invalid copy %', options->'copy'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy is "chunks" (key ranges, each read in a short transaction while the stream goes on) or "snapshot" (the table in one COPY, one snapshot on the source); without it, a target that holds rows (a pipeline sent back to copy) is copied in key ranges, and a new target (or a new baseline) in key ranges when its source table is copy_chunks_from (1GB) or larger, else in one snapshot.';
+	END IF;
+	IF options ? 'chunk_rows' AND (jsonb_typeof(options->'chunk_rows') <> 'number'
+	   OR (options->>'chunk_rows')::numeric <> trunc((options->>'chunk_rows')::numeric)
+	   OR (options->>'chunk_rows')::numeric NOT BETWEEN 1 AND 10000000) THEN
+		RAISE EXCEPTION 'invalid chunk_rows %', options->'chunk_rows'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'chunk_rows is the rows of one key range, a whole number from 1 to 10000000 (default 10000).';
+	END IF;
+	IF options ? 'chunk_bytes' THEN
+		IF laredo._option_bytes_valid(options->'chunk_bytes') THEN
+			v_bytes := CASE jsonb_typeof(options->'chunk_bytes') WHEN 'number' THEN (options->>'chunk_bytes')::numeric
+			           ELSE pg_size_bytes(options->>'chunk_bytes') END;
+		END IF;
+		IF v_bytes IS NULL OR v_bytes NOT BETWEEN 1 AND 1073741824 THEN
+			RAISE EXCEPTION 'invalid chunk_bytes %', options->'chunk_bytes'
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'chunk_bytes is the most a key range holds of the source''s rows (as text; a range ends at chunk_rows or chunk_bytes, whichever comes first, and holds one row at least): bytes, or a text with a unit (''64MB'', the default; ''1MB''), up to 1GB.';
+		END IF;
+	END IF;
+	IF options ? 'copy_rate' AND (jsonb_typeof(options->'copy_rate') <> 'number'
+	   OR (options->>'copy_rate')::numeric <> trunc((options->>'copy_rate')::numeric)
+	   OR (options->>'copy_rate')::numeric NOT BETWEEN 0 AND 2000000000) THEN
+		RAISE EXCEPTION 'invalid copy_rate %', options->'copy_rate'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy_rate is the rows per second a copy in key ranges reads from the source at most, a whole number (0, the default: no limit).';
+	END IF;
+	IF options ? 'copy_readers' AND (jsonb_typeof(options->'copy_readers') <> 'number'
+	   OR (options->>'copy_readers')::numeric <> trunc((options->>'copy_readers')::numeric)
+	   OR (options->>'copy_readers')::numeric NOT BETWEEN 1 AND 16) THEN
+		RAISE EXCEPTION 'invalid copy_readers %', options->'copy_readers'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy_readers is the connections that read a copy''s key ranges on the source at once, a whole number from 1 to 16 (default 2; a copy with a rate reads on one).';
+	END IF;
+	IF options ? 'copy_statement_timeout' AND NOT laredo._option_ms_valid(options->'copy_statement_timeout') THEN
+		RAISE EXCEPTION 'invalid copy_statement_timeout %', options->'copy_statement_timeout'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy_statement_timeout bounds each read of a key range on the source: milliseconds, or a text with a unit (''30s'', the default; ''500ms''), from 0 (no limit) to 24 days.';
+	END IF;
+	IF options ? 'copy_rate_bytes' AND NOT laredo._option_bytes_valid(options->'copy_rate_bytes') THEN
+		RAISE EXCEPTION 'invalid copy_rate_bytes %', options->'copy_rate_bytes'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy_rate_bytes is the bytes per second a copy in key ranges reads from the source at most: bytes, or a text with a unit (''20MB''), 0 (the default) for no limit.';
+	END IF;
+	IF options ? 'copy_chunks_from' AND NOT laredo._option_bytes_valid(options->'copy_chunks_from') THEN
+		RAISE EXCEPTION 'invalid copy_chunks_from %', options->'copy_chunks_from'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy_chunks_from is the size on the source (pg_table_size) from which a table whose pipeline does not say copy is copied in key ranges: bytes, or a text with a unit (''1GB'', the default; ''200MB''), 0 for every table whose key allows it.';
+	END IF;
+	IF options ? 'copy_max_lag' AND NOT laredo._option_bytes_valid(options->'copy_max_lag') THEN
+		RAISE EXCEPTION 'invalid copy_max_lag %', options->'copy_max_lag'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'copy_max_lag pauses a copy in key ranges while the stream is that far behind the source: bytes, or a text with a unit (''64MB'', the default; ''1GB''), 0 for no limit.';
+	END IF;
+	IF options ? 'retain' THEN
+		BEGIN
+			v_retain := (options->>'retain')::interval;
+		EXCEPTION WHEN OTHERS THEN
+			v_retain := NULL;
+		END;
+		IF v_retain IS NULL OR v_retain <= interval '0' OR jsonb_typeof(options->'retain') <> 'string' THEN
+			RAISE EXCEPTION 'invalid retain %', options->'retain'
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Give a positive interval: {"retain": "7 days"}.';
+		END IF;
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION laredo.alter_pipeline(pipeline_id text, options jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	p laredo.pipeline_config;
+	k text;
+	v_new jsonb;
+BEGIN
+	PERFORM laredo._require_admin('alter a pipeline');
+	SELECT * INTO p FROM laredo.pipeline_config c WHERE c.pipeline_id = alter_pipeline.pipeline_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', alter_pipeline.pipeline_id
+			USING ERRCODE = 'undefined_object', HINT = 'See laredo.pipelines for the pipelines of this database.';
+	END IF;
+	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'For example options => ''{"dropped_columns": "keep"}''.';
+	END IF;
+	FOR k IN SELECT jsonb_object_keys(options) LOOP
+		IF k NOT IN ('schema_changes', 'dropped_columns', 'retain', 'copy', 'chunk_rows', 'chunk_bytes', 'copy_rate', 'copy_rate_bytes', 'copy_statement_timeout', 'copy_max_lag', 'copy_readers', 'copy_chunks_from') THEN
+			RAISE EXCEPTION 'option "%" of pipeline "%" cannot be changed', k, p.pipeline_id
+				USING ERRCODE = 'feature_not_supported',
+				      DETAIL = 'It shapes the target or its copy.',
+				      HINT = 'Drop the pipeline and create it again with the new option.';
+		END IF;
+	END LOOP;
+	-- a JSON null removes an option (its default applies again)
+	v_new := jsonb_strip_nulls(p.options || options);
+	PERFORM laredo._check_options(p.target_kind, v_new);
+	UPDATE laredo.pipeline_config c SET options = v_new WHERE c.pipeline_id = p.pipeline_id
+		OR c.parent_pipeline = p.pipeline_id;
+	PERFORM laredo._source_changed(p.source_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION laredo.resync_pipeline(pipeline_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	v_source text;
+BEGIN
+	PERFORM laredo._require_admin('resynchronise a pipeline');
+	v_source := laredo._pipeline_source(pipeline_id);
+	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL, error = NULL, error_time = NULL
+	WHERE p.pipeline_id = resync_pipeline.pipeline_id;
+	UPDATE laredo.source_config c SET error = NULL, error_hint = NULL, error_time = NULL
+	WHERE c.source_id = v_source AND c.error IS NOT NULL;
+	PERFORM laredo._source_changed(v_source);
 END
 $$;

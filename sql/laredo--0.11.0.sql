@@ -1494,15 +1494,16 @@ LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	k text;
 	v_retain interval;
+	v_bytes numeric;
 BEGIN
 	FOR k IN SELECT jsonb_object_keys(options) LOOP
 		IF NOT (k IN ('where', 'children') OR (target_kind = 'changelog' AND k = 'retain') OR (target_kind = 'function' AND k = 'on_error')
-		        OR (target_kind = 'table' AND k IN ('columns', 'soft_delete', 'metadata_columns', 'schema_changes', 'dropped_columns', 'copy', 'chunk_rows', 'copy_rate', 'copy_rate_bytes', 'copy_statement_timeout', 'copy_max_lag', 'copy_readers', 'copy_chunks_from'))) THEN
+		        OR (target_kind = 'table' AND k IN ('columns', 'soft_delete', 'metadata_columns', 'schema_changes', 'dropped_columns', 'copy', 'chunk_rows', 'chunk_bytes', 'copy_rate', 'copy_rate_bytes', 'copy_statement_timeout', 'copy_max_lag', 'copy_readers', 'copy_chunks_from'))) THEN
 			RAISE EXCEPTION 'unknown option "%" for target_kind %', k, target_kind
 				USING ERRCODE = 'invalid_parameter_value',
 				      HINT = CASE target_kind WHEN 'changelog' THEN 'A changelog target takes {"retain": "7 days"}.'
 				                  WHEN 'function' THEN 'A function target takes {"on_error": "stop"} or {"on_error": "skip"}.'
-				                  ELSE 'A table target takes {"columns": [...], "soft_delete": true, "metadata_columns": true, "schema_changes": "follow", "dropped_columns": "error", "copy": "chunks", "chunk_rows": 10000, "copy_rate": 50000, "copy_rate_bytes": "20MB", "copy_statement_timeout": "30s", "copy_max_lag": "64MB", "copy_readers": 2, "copy_chunks_from": "1GB"}.' END;
+				                  ELSE 'A table target takes {"columns": [...], "soft_delete": true, "metadata_columns": true, "schema_changes": "follow", "dropped_columns": "error", "copy": "chunks", "chunk_rows": 10000, "chunk_bytes": "64MB", "copy_rate": 50000, "copy_rate_bytes": "20MB", "copy_statement_timeout": "30s", "copy_max_lag": "64MB", "copy_readers": 2, "copy_chunks_from": "1GB"}.' END;
 		END IF;
 	END LOOP;
 	IF options ? 'columns' AND (jsonb_typeof(options->'columns') <> 'array' OR jsonb_array_length(options->'columns') = 0
@@ -1550,6 +1551,17 @@ BEGIN
 		RAISE EXCEPTION 'invalid chunk_rows %', options->'chunk_rows'
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'chunk_rows is the rows of one key range, a whole number from 1 to 10000000 (default 10000).';
+	END IF;
+	IF options ? 'chunk_bytes' THEN
+		IF laredo._option_bytes_valid(options->'chunk_bytes') THEN
+			v_bytes := CASE jsonb_typeof(options->'chunk_bytes') WHEN 'number' THEN (options->>'chunk_bytes')::numeric
+			           ELSE pg_size_bytes(options->>'chunk_bytes') END;
+		END IF;
+		IF v_bytes IS NULL OR v_bytes NOT BETWEEN 1 AND 1073741824 THEN
+			RAISE EXCEPTION 'invalid chunk_bytes %', options->'chunk_bytes'
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'chunk_bytes is the most a key range holds of the source''s rows (as text; a range ends at chunk_rows or chunk_bytes, whichever comes first, and holds one row at least): bytes, or a text with a unit (''64MB'', the default; ''1MB''), up to 1GB.';
+		END IF;
 	END IF;
 	IF options ? 'copy_rate' AND (jsonb_typeof(options->'copy_rate') <> 'number'
 	   OR (options->>'copy_rate')::numeric <> trunc((options->>'copy_rate')::numeric)
@@ -2384,9 +2396,9 @@ END
 $$;
 
 -- Changes the options of a pipeline that may change while it runs
--- (schema_changes, dropped_columns, copy, chunk_rows, copy_rate,
--- copy_rate_bytes, copy_statement_timeout, copy_max_lag, copy_readers,
--- copy_chunks_from, and a change log's retain); the others
+-- (schema_changes, dropped_columns, copy, chunk_rows, chunk_bytes,
+-- copy_rate, copy_rate_bytes, copy_statement_timeout, copy_max_lag,
+-- copy_readers, copy_chunks_from, and a change log's retain); the others
 -- shape the target and its copy: drop the pipeline and create it again.
 CREATE FUNCTION laredo.alter_pipeline(pipeline_id text, options jsonb)
 RETURNS void
@@ -2407,7 +2419,7 @@ BEGIN
 			HINT = 'For example options => ''{"dropped_columns": "keep"}''.';
 	END IF;
 	FOR k IN SELECT jsonb_object_keys(options) LOOP
-		IF k NOT IN ('schema_changes', 'dropped_columns', 'retain', 'copy', 'chunk_rows', 'copy_rate', 'copy_rate_bytes', 'copy_statement_timeout', 'copy_max_lag', 'copy_readers', 'copy_chunks_from') THEN
+		IF k NOT IN ('schema_changes', 'dropped_columns', 'retain', 'copy', 'chunk_rows', 'chunk_bytes', 'copy_rate', 'copy_rate_bytes', 'copy_statement_timeout', 'copy_max_lag', 'copy_readers', 'copy_chunks_from') THEN
 			RAISE EXCEPTION 'option "%" of pipeline "%" cannot be changed', k, p.pipeline_id
 				USING ERRCODE = 'feature_not_supported',
 				      DETAIL = 'It shapes the target or its copy.',
@@ -2462,6 +2474,8 @@ $$;
 
 -- Copies one pipeline's table again, alone (its own snapshot, as for a table
 -- added to a running source); the source's other pipelines are not copied.
+-- 0.11.0: a source in ERROR is retried too, as resume_pipeline does: the
+-- remedy an ERROR names (resync_pipeline) is then the whole remedy.
 CREATE FUNCTION laredo.resync_pipeline(pipeline_id text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -2472,6 +2486,8 @@ BEGIN
 	v_source := laredo._pipeline_source(pipeline_id);
 	UPDATE laredo.pipeline_config p SET baseline_lsn = NULL, error = NULL, error_time = NULL
 	WHERE p.pipeline_id = resync_pipeline.pipeline_id;
+	UPDATE laredo.source_config c SET error = NULL, error_hint = NULL, error_time = NULL
+	WHERE c.source_id = v_source AND c.error IS NOT NULL;
 	PERFORM laredo._source_changed(v_source);
 END
 $$;

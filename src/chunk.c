@@ -92,8 +92,8 @@
 #include "schema_changes.h"
 #include "target_table.h"
 
-/* a range holds at most this much of the source's rows in memory */
-#define CHUNK_MAX_BYTES		(64 * 1024 * 1024)
+/* a range holds at most this much of the source's rows in memory unless told (chunk_bytes) */
+#define CHUNK_DEFAULT_BYTES	(INT64CONST(64) * 1024 * 1024)
 /* keys kept per transaction before it counts as touching every key */
 #define CHUNK_MAX_KEYS_PER_XACT 1000
 /* reads of a range that may fail in a row before the worker gives up */
@@ -126,7 +126,7 @@ typedef struct Chunk
 	char	  **bound;			/* NULL: the last range */
 	char	   *copy_sql;		/* the rows' statement, sent once S and L are known */
 	char	   *last_line;
-	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
+	bool		truncated;		/* ended at chunk_bytes */
 	bool		with_end;		/* its end asked for with S and L (several readers) */
 	char	   *shape;			/* what the source's catalog says of the table, as text */
 	int		   *keycol;			/* the key's columns in br->rel */
@@ -172,11 +172,13 @@ typedef struct ChunkCopy
 	bool	   *keybyval;
 	int16	   *keylen;
 	int			chunk_rows;
+	int64		chunk_bytes;	/* a range's rows at most (their text, as read) */
 	int			readers;		/* connections reading its ranges at once (copy_readers) */
 	const char **keytypnames;	/* the key columns' types, qualified, for the source's SQL */
 	char	   *shape_sql;		/* a read's query of the table's shape (chunk_shape_sql) */
 	char	   *shape;			/* the shape its description was read with; NULL: describe again */
-	int			read_rows;		/* the next read's; halved after a failed read */
+	int			read_rows;		/* the next read's; halved after a failed read, and
+								 * no more than chunk_bytes holds (chunk_next_read_rows) */
 	int			rate;			/* rows per second at most; 0: no limit */
 	int64		bytes_rate;		/* bytes per second at most; 0: no limit */
 	int			timeout_ms;		/* copy_statement_timeout; 0: no limit */
@@ -185,6 +187,8 @@ typedef struct ChunkCopy
 	int			failure_code;	/* the last one's SQLSTATE and message (ChunkContext) */
 	char	   *failure;
 	int64		failed_reads;	/* failed reads not yet recorded */
+	int64		dropped_rows;	/* rows read and dropped unmerged, not yet recorded
+								 * (counted in reread_rows) */
 	bool		paused;			/* the last read waited for the stream's lag */
 	int64		verify_id;		/* a verification (laredo.verifications), not a copy; 0: a copy */
 	int			max_reported;	/* of a verification: keys listed at most */
@@ -333,7 +337,8 @@ chunk_bytes_option(Jsonb *jb, const char *name, int64 dflt)
 }
 
 /*
- * A copy's settings from its pipeline's options: chunk_rows, copy_rate and
+ * A copy's settings from its pipeline's options: chunk_rows and chunk_bytes
+ * (a range ends at whichever it reaches first), copy_rate and
  * copy_rate_bytes (a second's rows and bytes at most, 0: no limit),
  * copy_statement_timeout (30 s unless told) and copy_max_lag (64 MB).
  */
@@ -343,6 +348,7 @@ chunk_options(LaredoPipelineConfig *p, ChunkCopy *copy)
 	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->options)));
 
 	copy->chunk_rows = chunk_int_option(jb, "chunk_rows", 10000);
+	copy->chunk_bytes = chunk_bytes_option(jb, "chunk_bytes", CHUNK_DEFAULT_BYTES);
 	copy->readers = Min(Max(chunk_int_option(jb, "copy_readers", 2), 1), CHUNK_MAX_READERS);
 	copy->read_rows = copy->chunk_rows;
 	copy->rate = chunk_int_option(jb, "copy_rate", 0);
@@ -391,10 +397,14 @@ typedef enum ChunkWanted
  * stream cannot carry, a table dropped and created again, partitions
  * attached) has its rows replaced range by range, and its target is never
  * emptied.  "snapshot" keeps the copy in one snapshot.  From catalog 0.10.0
- * on, the other copies that say nothing (a new target, a new baseline) are
- * in key ranges when the source's table is copy_chunks_from (1 GB) or larger:
- * a small table's bulk load in one snapshot is faster, and holds its
- * snapshot for seconds only.
+ * on, the other copies that say nothing are in key ranges: a new target of
+ * a source that streams (a table added), whatever its size, so that the
+ * source's other pipelines stream on while it is copied (a copy in one
+ * snapshot holds the whole stream back until it commits); in a new
+ * baseline (nothing streams yet), when the source's table is
+ * copy_chunks_from (1 GB) or larger: a small table's bulk load in one
+ * snapshot is faster, and holds its snapshot for seconds only.  A
+ * pipeline's own copy_chunks_from applies to both.
  */
 static ChunkWanted
 chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
@@ -414,7 +424,11 @@ chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 		return CHUNK_NOT_WANTED;
 	if (!baseline && chunk_target_holds_rows(p))
 		return CHUNK_WANTED;
-	return laredo_catalog_version() >= LAREDO_CATALOG_0_10_0 ? CHUNK_WANTED_BY_SIZE : CHUNK_NOT_WANTED;
+	if (laredo_catalog_version() < LAREDO_CATALOG_0_10_0)
+		return CHUNK_NOT_WANTED;
+	if (!baseline && getKeyJsonValueFromContainer(&jb->root, "copy_chunks_from", strlen("copy_chunks_from"), NULL) == NULL)
+		return CHUNK_WANTED;
+	return CHUNK_WANTED_BY_SIZE;
 }
 
 /* a pipeline's copy_chunks_from: bytes */
@@ -872,6 +886,24 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 }
 
 /*
+ * A pipeline's copy in ranges forgotten: its rows in laredo.pipeline_copies
+ * and laredo.copy_ranges (explicitly: the foreign key's cascade does not
+ * fire in the worker).  Inside SPI.
+ */
+static void
+chunk_forget(const char *pipeline_id)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(pipeline_id)};
+
+	if (SPI_execute_with_args("DELETE FROM laredo.copy_ranges WHERE pipeline_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("DELETE FROM laredo.pipeline_copies WHERE pipeline_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not forget the copy of pipeline \"%s\"", pipeline_id);
+}
+
+/*
  * The copy's row in laredo.pipeline_copies: its frontier and merged
  * ranges, or a new row when the copy starts.
  */
@@ -959,12 +991,8 @@ chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 		ivalues[4] = LSNGetDatum(startpos);
 		if (XLogRecPtrIsInvalid(startpos))
 			inulls[4] = 'n';	/* a new baseline: the slot is made after */
-		/* (its ranges explicitly: the foreign key's cascade does not fire in the worker) */
-		if (SPI_execute_with_args("DELETE FROM laredo.copy_ranges WHERE pipeline_id = $1",
-								  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
-			SPI_execute_with_args("DELETE FROM laredo.pipeline_copies WHERE pipeline_id = $1",
-								  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
-			SPI_execute_with_args("INSERT INTO laredo.pipeline_copies (pipeline_id, key_columns, chunk_rows, "
+		chunk_forget(id);
+		if (SPI_execute_with_args("INSERT INTO laredo.pipeline_copies (pipeline_id, key_columns, chunk_rows, "
 								  "  estimated_rows, started_lsn) VALUES ($1, $2, $3, $4, $5)",
 								  5, itypes, ivalues, inulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
@@ -1308,6 +1336,10 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				ereport(LOG,
 						(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in one snapshot: %s",
 								source->source_id, p->pipeline_id, pwhy)));
+				/* (a copy in ranges left by a worker before, its table qualifying then) */
+				SPI_connect();
+				chunk_forget(p->pipeline_id);
+				SPI_finish();
 				continue;
 			}
 
@@ -1580,6 +1612,7 @@ chunk_rewind(ChunkCopy *copy, Datum *key, const char *why)
 							  "  RETURNING rows) "
 							  "UPDATE laredo.pipeline_copies c SET ranges = c.ranges - (SELECT count(*) FROM gone), "
 							  "  rows = c.rows - (SELECT coalesce(sum(rows), 0) FROM gone), "
+							  "  reread_rows = c.reread_rows + (SELECT coalesce(sum(rows), 0) FROM gone), "
 							  "  frontier = (SELECT hi FROM laredo.copy_ranges r WHERE r.pipeline_id = $1 AND r.range_no = $2) "
 							  "WHERE c.pipeline_id = $1",
 							  2, types, values, nulls, false, 0) != SPI_OK_UPDATE)
@@ -1794,6 +1827,40 @@ chunk_same_description(BaselineRelation *a, BaselineRelation *b)
 }
 
 /*
+ * A copy whose table can no longer be read in key ranges (its partitions
+ * no longer all published, or alike): sent back to copy, as
+ * resync_pipeline does, in the caller's transaction.  The worker restarts
+ * with it (laredo._source_changed) and copies it as its table allows then
+ * (in one snapshot, the target keeping its rows until that copy commits);
+ * what the copy merged so far is forgotten, and until the restart the
+ * pipeline's changes are in that copy.
+ */
+static void
+chunk_copy_again(ChunkCopy *copy, const char *why)
+{
+	LaredoPipelineConfig *p = copy->pipeline->config;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	values[0] = CStringGetTextDatum(p->pipeline_id);
+	if (SPI_execute_with_args("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE pipeline_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not send pipeline \"%s\" back to copy", p->pipeline_id);
+	chunk_forget(p->pipeline_id);
+	values[0] = CStringGetTextDatum(chunk_source->source_id);
+	if (SPI_execute_with_args("SELECT laredo._source_changed($1)", 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not restart source \"%s\"", chunk_source->source_id);
+	SPI_finish();
+	PopActiveSnapshot();
+	p->baseline_lsn = PG_UINT64_MAX;
+	ereport(LOG,
+			(errmsg("laredo source \"%s\": pipeline \"%s\" is copied again: %s can no longer be read in key ranges: %s",
+					chunk_source->source_id, p->pipeline_id, copy->qualified, why)));
+}
+
+/*
  * The table as the source describes it now (its columns may have changed
  * since the copy started; fetched in desc_cxt): each range is read, and
  * merged, with the columns published when it is read.  A new description
@@ -1806,8 +1873,8 @@ chunk_describe(ChunkCopy *copy, BaselineRelation *reading, const char *why, Memo
 {
 	/*
 	 * A partitioned table's partitions no longer published or keyed alike:
-	 * a verification fails (in the caller's transaction, which commits
-	 * it), a copy is the pipeline's error.
+	 * a verification fails, a copy is sent back to copy (both in the
+	 * caller's transaction, which commits it).
 	 */
 	if (reading == NULL && copy->verify_id != 0)
 	{
@@ -1822,12 +1889,14 @@ chunk_describe(ChunkCopy *copy, BaselineRelation *reading, const char *why, Memo
 		return false;
 	}
 	if (reading == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s of source \"%s\" can no longer be read in key ranges: %s",
-						copy->qualified, chunk_source->source_id, why),
-				 errhint("Publish its partitions alike again, or copy it again with laredo.resync_pipeline('%s').",
-						 copy->pipeline->config->pipeline_id)));
+	{
+		chunk_copy_again(copy, why);
+		MemoryContextDelete(desc_cxt);
+		copy->done = true;
+		if (inflight_copy == copy)
+			chunk_drop_from(0);
+		return false;
+	}
 	if (chunk_same_description(reading, copy->br))
 	{
 		MemoryContextDelete(desc_cxt);
@@ -1865,7 +1934,7 @@ typedef struct ChunkRead
 	MemoryContext desc_cxt;
 	char	   *last_line;
 	char	  **last_key;		/* a hash read's last key, as text */
-	bool		truncated;		/* ended at CHUNK_MAX_BYTES */
+	bool		truncated;		/* ended at chunk_bytes */
 	bool		read;			/* false: held back by copy_max_lag */
 	char	   *shape;			/* the table's shape around its description; NULL: it changed */
 } ChunkRead;
@@ -2088,6 +2157,22 @@ chunk_rate_wait(ChunkCopy *copy, Chunk *ch)
 }
 
 /*
+ * The rows the next read of copy asks for, after a read of ch that
+ * succeeded: twice the last (back up to chunk_rows after a failed read
+ * halved it), but no more than chunk_bytes holds at the rows' size so far,
+ * so that a range of wide rows is not read whole and mostly thrown away.
+ */
+static void
+chunk_next_read_rows(ChunkCopy *copy, Chunk *ch)
+{
+	int64		fit = copy->chunk_rows;
+
+	if (ch->nrows > 0 && ch->bytes > 0)
+		fit = Max(1, copy->chunk_bytes / Max(1, ch->bytes / ch->nrows));
+	copy->read_rows = (int) Min(Min((int64) copy->chunk_rows, fit), (int64) copy->read_rows * 2);
+}
+
+/*
  * The second step, in the range's own transaction on the source: S and L,
  * then the rows.  Reads nothing (r->read false) when L shows the stream
  * more than copy_max_lag behind the source.
@@ -2175,8 +2260,8 @@ chunk_read_rows(ChunkRead *r)
 				 errdetail_internal("%s", res->err ? res->err : "unexpected result")));
 	while ((len = laredo_baseline_copy_next(chunk_conn, &buf)) >= 0)
 	{
-		/* past the memory cap, the range ends at the last row kept */
-		if (r->truncated || ch->bytes + len > CHUNK_MAX_BYTES)
+		/* past chunk_bytes, the range ends at the last row kept */
+		if (r->truncated || ch->bytes + len > copy->chunk_bytes)
 		{
 			r->truncated = ch->nrows > 0;
 			if (r->truncated)
@@ -2295,7 +2380,7 @@ chunk_read(ChunkCopy *copy, XLogRecPtr received)
 		return;
 	}
 	copy->failures = 0;
-	copy->read_rows = Min(copy->chunk_rows, copy->read_rows * 2);
+	chunk_next_read_rows(copy, ch);
 
 	/* a full range ends at its last key; a short one is the last, open above */
 	if (ch->hashed)
@@ -2361,6 +2446,9 @@ chunk_drop_from(int n)
 	{
 		Chunk	   *ch = llast(inflight);
 
+		/* (its rows, read already, are read again) */
+		if (inflight_copy != NULL && inflight_copy->verify_id == 0)
+			inflight_copy->dropped_rows += ch->nrows;
 		if (ch->reader != NULL)
 		{
 			PQfinish(ch->reader->conn);
@@ -2738,7 +2826,7 @@ chunk_reader_rows_done(ChunkReader *reader)
 	reader->ch = NULL;
 	ch->reader = NULL;
 	copy->failures = 0;
-	copy->read_rows = Min(copy->chunk_rows, copy->read_rows * 2);
+	chunk_next_read_rows(copy, ch);
 
 	/* a full range ends at its last key; a short one is the last, open above */
 	if (ch->truncated || ch->nrows == ch->limit)
@@ -2814,8 +2902,8 @@ chunk_reader_pump(ChunkReader *reader)
 				ch->in_copy = false;
 				continue;
 			}
-			/* past the memory cap, the range ends at the last row kept */
-			if (ch->truncated || ch->bytes + len > CHUNK_MAX_BYTES)
+			/* past chunk_bytes, the range ends at the last row kept */
+			if (ch->truncated || ch->bytes + len > inflight_copy->chunk_bytes)
 				ch->truncated = ch->nrows > 0;
 			if (!ch->truncated)
 			{
@@ -3588,10 +3676,15 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 									  1, vtypes, vvalues, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
 		}
-		else if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET rereads = rereads + 1, "
-									   "reread_rows = reread_rows + $3 WHERE pipeline_id = $1",
-									   3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
+		else
+		{
+			values[2] = Int64GetDatum(ch->nrows + copy->dropped_rows);
+			if (SPI_execute_with_args("UPDATE laredo.pipeline_copies SET rereads = rereads + 1, "
+									  "reread_rows = reread_rows + $3 WHERE pipeline_id = $1",
+									  3, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
+			copy->dropped_rows = 0;
+		}
 		SPI_finish();
 		/* the count commits with the batch, whose position may reach L */
 		laredo_apply_merge_position(ch->lsn);
@@ -3693,13 +3786,16 @@ chunk_merge(ChunkCopy *copy, Chunk *ch)
 	/* the reads that failed since the last merge are counted with it (0.7.0) */
 	if (SPI_execute_with_args(psprintf("UPDATE laredo.pipeline_copies SET frontier = $2, ranges = ranges + 1, "
 									   "rows = rows + $3, last_merge_at = now(), last_merge_lsn = $4, "
-									   "finished_at = CASE WHEN $5 THEN now() END%s "
+									   "finished_at = CASE WHEN $5 THEN now() END, "
+									   "reread_rows = reread_rows + %lld%s "
 									   "WHERE pipeline_id = $1 RETURNING rows",
+									   (long long) copy->dropped_rows,
 									   laredo_catalog_version() >= LAREDO_CATALOG_0_7_0 ?
 									   psprintf(", failed_reads = failed_reads + %lld", (long long) copy->failed_reads) : ""),
 							  5, types, values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record the copy of pipeline \"%s\"", id);
 	copy->failed_reads = 0;
+	copy->dropped_rows = 0;
 	recorded = SPI_processed == 1;
 	if (recorded)
 	{

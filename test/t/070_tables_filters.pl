@@ -2,10 +2,12 @@
 # lists, and the baseline honours the same filter and columns (read back from
 # the source's pg_publication_tables), so the target holds exactly the
 # matching rows and published columns, also after updates that move rows into
-# or out of the filter.  A table added to the running source while pgbench
-# writes is synchronised alone (no new baseline of the others, nothing lost
-# or applied twice around its snapshot); a removed table stops receiving
-# changes and its target is left as it is.
+# or out of the filter.  Two tables added to the running source while
+# pgbench writes are copied alone (no new baseline of the others, nothing
+# lost or applied twice): one as laredo copies such a table unless told,
+# in key ranges while the stream goes on, one in one snapshot ("copy":
+# "snapshot"), around which the stream waits; a removed table stops
+# receiving changes and its target is left as it is.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -31,6 +33,8 @@ $source->safe_psql('postgres', q{
 	INSERT INTO wide SELECT g, 'a' || g, g, 'do not copy' FROM generate_series(1, 500) g;
 	CREATE TABLE extra (id int PRIMARY KEY, v text);
 	INSERT INTO extra SELECT g, 'e' || g FROM generate_series(1, 2000) g;
+	CREATE TABLE extra2 (id int PRIMARY KEY, v text);
+	INSERT INTO extra2 SELECT g, 'e' || g FROM generate_series(1, 2000) g;
 });
 $consumer->safe_psql('postgres', qq{
 	CREATE EXTENSION laredo;
@@ -48,7 +52,8 @@ $consumer->safe_psql('postgres', qq{
 my %expected = (
 	'copy.orders' => q{SELECT * FROM orders WHERE status = 'active'},
 	'copy.wide' => q{SELECT id, a, b FROM wide},
-	'copy.extra' => q{SELECT * FROM extra});
+	'copy.extra' => q{SELECT * FROM extra},
+	'copy.extra2' => q{SELECT * FROM extra2});
 sub hash_of
 {
 	my ($node, $query) = @_;
@@ -84,13 +89,15 @@ $source->safe_psql('postgres', q{
 });
 check('updates moving rows in and out of the filter', 'copy.orders', 'copy.wide');
 
-# A table added to the running source while pgbench writes.
+# Tables added to the running source while pgbench writes.
 my $script = $source->basedir . '/load.sql';
 open my $fh, '>', $script or die;
 print $fh q{\set id random(1, 6000)
 INSERT INTO extra VALUES (:id, 'load') ON CONFLICT (id) DO UPDATE SET v = extra.v || '+';
 UPDATE orders SET amount = amount + 1 WHERE id = :id % 3000 + 1;
 DELETE FROM extra WHERE id = :id + 7 AND :id % 9 = 0;
+INSERT INTO extra2 VALUES (:id, 'load') ON CONFLICT (id) DO UPDATE SET v = extra2.v || '+';
+DELETE FROM extra2 WHERE id = :id + 5 AND :id % 7 = 0;
 };
 close $fh;
 sub load
@@ -105,16 +112,21 @@ $source->poll_query_until('postgres', q{SELECT count(*) > 0 FROM extra WHERE v L
 $consumer->safe_psql('postgres', q{
 	BEGIN;
 	SELECT laredo.add_table('src', 'public.extra');
+	SELECT laredo.add_table('src', 'public.extra2');
 	SELECT laredo.create_pipeline('extra', 'src', 'public.extra', target => 'copy.extra');
+	SELECT laredo.create_pipeline('extra2', 'src', 'public.extra2', target => 'copy.extra2',
+	                              options => '{"copy": "snapshot"}');
 	COMMIT;
 });
-$consumer->poll_query_until('postgres', q{SELECT state = 'STREAMING' FROM laredo.pipelines WHERE pipeline_id = 'extra'})
-  or die 'extra was not synchronised';
+$consumer->poll_query_until('postgres', q{SELECT bool_and(state = 'STREAMING') FROM laredo.pipelines WHERE pipeline_id IN ('extra', 'extra2')})
+  or die 'extra was not copied';
 $writer->finish;
-check('table added while writing', 'copy.orders', 'copy.wide', 'copy.extra');
+check('tables added while writing', 'copy.orders', 'copy.wide', 'copy.extra', 'copy.extra2');
 my $log = slurp_file($consumer->logfile);
 is(scalar(() = $log =~ /taking the baseline/g), 1, 'the other tables were not copied again');
-is(scalar(() = $log =~ /synchronised new pipelines/g), 1, 'the new table was synchronised alone');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.copies WHERE pipeline_id = 'extra'}), 'done',
+	'the table added without options was copied in key ranges');
+is(scalar(() = $log =~ /synchronised new pipelines/g), 1, 'the one told "snapshot" was synchronised alone in one snapshot');
 is($consumer->safe_psql('postgres', q{SELECT baseline_rows FROM laredo.pipelines WHERE pipeline_id = 'orders'}),
 	'1000', 'orders kept its first baseline');
 

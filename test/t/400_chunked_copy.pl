@@ -44,7 +44,9 @@ my $rows = 40000;
 # asks for it waits after its commit record is flushed, still invisible to
 # other snapshots while its changes are decoded and sent (ordinary sessions
 # commit locally)
-my $source = source_server('source', "synchronous_standby_names = 'nobody'\nsynchronous_commit = local\nmax_connections = 40\n");
+# (pg_stat_statements: the rows the copy's reads sent, counted on the source)
+my $source = source_server('source', "synchronous_standby_names = 'nobody'\nsynchronous_commit = local\nmax_connections = 40\n"
+	. "shared_preload_libraries = 'pg_stat_statements'\n");
 my $consumer = consumer_server('consumer');
 
 $source->safe_psql('postgres', qq{
@@ -52,8 +54,10 @@ $source->safe_psql('postgres', qq{
 	ALTER TABLE big ALTER COLUMN blob SET STORAGE EXTERNAL;
 	INSERT INTO big SELECT g, 0, CASE WHEN g % 20 = 0 THEN repeat(md5(g::text), 100) ELSE 'b' || g END
 	  FROM generate_series(1, $rows) g;
+	ANALYZE big;
 	CREATE TABLE small (id int PRIMARY KEY, v text);
 	INSERT INTO small VALUES (1, 'one');
+	CREATE EXTENSION pg_stat_statements;
 });
 my $connstr = $source->connstr('postgres');
 $consumer->safe_psql('postgres', qq{
@@ -130,6 +134,7 @@ sub wait_ranges
 }
 
 my $t0 = time();
+$source->safe_psql('postgres', q{SELECT pg_stat_statements_reset()});
 $consumer->safe_psql('postgres', q{
 	BEGIN;
 	SELECT laredo.add_table('main', 'public.big');
@@ -148,15 +153,27 @@ $consumer->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM mirror.smal
   or die 'small did not stream';
 like(copy_state(), qr/^copying/, 'a row of another table arrived while the copy runs');
 
-# kill -9 of the worker in the middle
+# its progress, as laredo.copies shows it: the source's estimate of the rows,
+# the share merged, the time left
+like($consumer->safe_psql('postgres', q{SELECT (estimated_rows BETWEEN 0.8 * 40000 AND 1.2 * 40000)::text || ' '
+	|| (percent > 0 AND percent < 100)::text || ' ' || (time_left > interval '0')::text
+	FROM laredo.copies WHERE pipeline_id = 'big'}), qr/^true true true$/,
+	'the copy\'s progress: the rows estimated, the share merged, the time left');
+
+# kill -9 of the worker in the middle: the worker that starts again resumes
+# after the last range merged (its log says so, and the ranges merged before
+# stay, numbered on from there)
 my $before = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
 my $pid = $consumer->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'laredo source worker'});
 ok($pid, 'the worker runs');
+my $crash_offset = -s $consumer->logfile;
 kill_process($consumer, $pid);
 wait_accepting($consumer);
-my $after = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
-cmp_ok($after, '>=', $before, "the ranges merged before the kill stay ($before, $after after)");
-like(wait_ranges($after + 3), qr/^(copying|done)/, 'the copy goes on after the kill');
+like(wait_ranges($before + 3), qr/^copying/, 'the copy goes on after the kill');
+like(slurp_file($consumer->logfile, $crash_offset), qr/pipeline "big" is copied in ranges of 1000 rows by \(id\), resuming after the last range merged/,
+	'the worker started after the kill resumed the copy');
+is($consumer->safe_psql('postgres', qq{SELECT count(*) = max(range_no) + 1 AND count(*) >= $before FROM laredo.copy_ranges WHERE pipeline_id = 'big'}),
+	't', "the ranges merged before the kill stay ($before of them), numbered on from there");
 
 # a row moved from a key not copied yet to one merged already (its blob
 # unchanged: the update cannot be written without the old row)
@@ -164,9 +181,14 @@ my $moved = $source->safe_psql('postgres', qq{SELECT max(id) FROM big WHERE id <
 $source->safe_psql('postgres', qq{BEGIN; DELETE FROM big WHERE id = 3001; UPDATE big SET id = 3001 WHERE id = $moved; COMMIT});
 
 # an immediate stop of the consumer in the middle
+like(copy_state(), qr/^copying/, 'the copy is still under way at the immediate stop');
+my $stop_ranges = $consumer->safe_psql('postgres', q{SELECT ranges FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
+$crash_offset = -s $consumer->logfile;
 $consumer->stop('immediate');
 $consumer->start;
-wait_ranges(1);
+wait_ranges($stop_ranges + 1);
+like(slurp_file($consumer->logfile, $crash_offset), qr/pipeline "big" is copied in ranges of 1000 rows by \(id\), resuming after the last range merged/,
+	'the consumer started after the immediate stop resumed the copy');
 
 my $copied = 0;
 for (1 .. 1200)
@@ -201,9 +223,20 @@ is($consumer->safe_psql('postgres', q{
 	       || '/' || count(*) FILTER (WHERE hi IS NULL)
 	FROM (SELECT lo, hi, lag(hi) OVER (ORDER BY range_no) AS prev_hi FROM laredo.copy_ranges
 	      WHERE pipeline_id = 'big') r}), '0/1/1', 'the ranges are contiguous: one first, one last, no gap');
+# the rows copied twice: read on the source (its count of the rows the
+# copy's reads sent) but not merged.  laredo counts in reread_rows those it
+# read again while it ran (stale ranges, the ranges the moved row sent back,
+# the reads in flight it dropped); the rest were lost in the kill and the
+# stop: the ranges in flight then (one read at a time with a copy_rate, and
+# one read waiting to merge: two ranges each)
 my ($total, $merged_rows, $rereads) = split /\|/, $consumer->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM mirror.big), rows, reread_rows FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
-note("rows merged $merged_rows for $total rows at the end; rows read again (stale ranges) $rereads");
+my $read_rows = $source->safe_psql('postgres', q{SELECT coalesce(sum(rows), 0) FROM pg_stat_statements
+	WHERE query LIKE 'COPY (SELECT %public.big WHERE%'});
+my $lost = $read_rows - $merged_rows - $rereads;
+note("rows read on the source $read_rows, merged $merged_rows, for $total rows at the end; read again: stale ranges $rereads, lost in the two crashes $lost");
+cmp_ok($read_rows, '>=', $merged_rows, "the source sent every row merged ($read_rows rows read, $merged_rows merged)");
+cmp_ok($lost, '<=', 2 * 2 * 1000, "the rows copied twice because of the two crashes are at most the ranges in flight ($lost)");
 like($consumer->safe_psql('postgres', q{SELECT ranges > 30 FROM laredo.copies WHERE pipeline_id = 'big'}),
 	qr/^t$/, 'the copy went range by range');
 my $clog = slurp_file($consumer->logfile);
@@ -592,6 +625,46 @@ is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE p
 	'which was not copied in ranges');
 
 
+# A table added to a running source with no copy options: copied in key
+# ranges whatever its size (a copy in one snapshot would hold back the
+# source's other pipelines until it commits), and the stream goes on
+# meanwhile; a table without a key cannot be, and says so.
+$source->safe_psql('postgres', q{
+	CREATE TABLE added (id int PRIMARY KEY, v text);
+	INSERT INTO added SELECT g, 'a' || g FROM generate_series(1, 500) g;
+	CREATE TABLE added_nokey (id int, v text);
+	INSERT INTO added_nokey SELECT g, 'n' || g FROM generate_series(1, 50) g;
+});
+$offset = -s $consumer->logfile;
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.add_table('main', 'public.added');
+	SELECT laredo.add_table('main', 'public.added_nokey');
+	SELECT laredo.create_pipeline('added', 'main', 'public.added', target => 'mirror.added');
+	SELECT laredo.create_pipeline('added_nokey', 'main', 'public.added_nokey', target => 'mirror.added_nokey');
+	COMMIT;
+});
+copied_equal('added', 'a small table added to a running source, no options');
+is($consumer->safe_psql('postgres', q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'added'}), 'done 1',
+	'copied in key ranges (one, as small as it is)');
+like(slurp_file($consumer->logfile, $offset), qr/pipeline "added_nokey" is copied in one snapshot: /,
+	'a table without a key: in one snapshot, and the log says why');
+is($consumer->safe_psql('postgres', q{SELECT count(*) || ' ' || md5(string_agg(v, ',' ORDER BY id)) FROM mirror.added_nokey}),
+	$source->safe_psql('postgres', q{SELECT count(*) || ' ' || md5(string_agg(v, ',' ORDER BY id)) FROM public.added_nokey}),
+	'and equals the source');
+
+# chunk_bytes: a range ends at chunk_rows rows or chunk_bytes of them (as
+# read), whichever comes first: rows of about 1 kB in ranges of 64 kB.
+$source->safe_psql('postgres', q{
+	CREATE TABLE wide (id int PRIMARY KEY, pad text);
+	INSERT INTO wide SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, 3000) g;
+});
+add_copied('wide', '"chunk_rows": 10000, "chunk_bytes": "64kB"');
+copied_equal('wide', 'rows of 1 kB in ranges of chunk_bytes 64kB');
+is($consumer->safe_psql('postgres', q{SELECT (count(*) >= 3000 / 64)::text || ' ' || (max(rows) <= 64)::text || ' ' || sum(rows)
+	FROM laredo.copy_ranges WHERE pipeline_id = 'wide'}), 'true true 3000',
+	'ranges of 64 rows at most, 3000 rows in all');
+
 # A text key: copied in ranges when its collation sorts alike on the source
 # and in the target.  An ICU collation ("und-x-icu": 'a' < 'B' < 'b', not
 # the bytes' order) on both sides: the ranges are read in its order there
@@ -884,5 +957,56 @@ is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE p
 	'the pipeline streams on');
 is(table_digest($consumer, 'postgres', 'mirror.psales_t', 'id'), table_digest($source, 'postgres', 'public.psales', 'id'),
 	'every row equals the source\'s, none of the truncated partition\'s left');
+
+# That TRUNCATE stopped the source "leaves" (its flat target has no
+# partition of that name), with resync_pipeline as the remedy: that call
+# alone (0.11.0: it retries the source in ERROR) copies the pipeline again
+# and the source streams on.
+$consumer->poll_query_until('postgres', q{SELECT state = 'ERROR' FROM laredo.sources WHERE source_id = 'leaves'})
+  or die 'the source "leaves" did not stop at the truncate';
+like($consumer->safe_psql('postgres', q{SELECT last_error || ' / ' || last_error_hint FROM laredo.sources WHERE source_id = 'leaves'}),
+	qr/partition public\.psales_1 of source table public\.psales was truncated, and target mirror\.psales_l has no partition of that name.*resync_pipeline\('psales_l'\)/,
+	'a partition truncated into a flat target: the source stops, naming resync_pipeline');
+$consumer->safe_psql('postgres', q{SELECT laredo.resync_pipeline('psales_l')});
+$consumer->poll_query_until('postgres', q{SELECT s.state = 'STREAMING' AND p.state = 'STREAMING'
+	FROM laredo.sources s JOIN laredo.pipelines p USING (source_id) WHERE p.pipeline_id = 'psales_l'})
+  or die 'resync_pipeline did not bring the source back';
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('leaves', '120s')});
+is(table_digest($consumer, 'postgres', 'mirror.psales_l', 'id'), table_digest($source, 'postgres', 'public.psales', 'id'),
+	'resync_pipeline alone: the source streams again, every row equal');
+
+# A partition keyed otherwise while its table is copied in ranges through
+# the root (published partition by partition): the ranges no longer hold,
+# so the pipeline is sent back to copy, in one snapshot now, by itself (no
+# ERROR, the source streams on), and its half-made copy in ranges is
+# forgotten.
+$offset = -s $consumer->logfile;
+$consumer->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT laredo.create_source('keyed', connection => \$c\$$connstr\$c\$, slot_name => 'laredo_chunks_9');
+	SELECT laredo.add_table('keyed', 'public.psales');
+	SELECT laredo.create_pipeline('psales_k', 'keyed', 'public.psales', target => 'mirror.psales_k',
+	                              options => '{"copy": "chunks", "chunk_rows": 500, "copy_rate": 3000}');
+	COMMIT;
+});
+$consumer->poll_query_until('postgres', q{SELECT ranges >= 4 AND state = 'copying' FROM laredo.copies WHERE pipeline_id = 'psales_k'})
+  or die 'the copy of psales_k did not start';
+$source->safe_psql('postgres', q{
+	ALTER TABLE psales_2 REPLICA IDENTITY FULL;
+	UPDATE psales SET v = v + 1 WHERE id IN (10002, 10003);
+});
+$consumer->poll_query_until('postgres', q{SELECT state = 'STREAMING' FROM laredo.pipelines WHERE pipeline_id = 'psales_k'})
+  or die 'psales_k was not copied again';
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('keyed', '120s')});
+my $klog = slurp_file($consumer->logfile, $offset);
+like($klog, qr/pipeline "psales_k" is copied again: public\.psales can no longer be read in key ranges: partition public\.psales_2, published partition by partition, has a replica identity other than the key/,
+	'a partition keyed otherwise mid-copy: the pipeline is copied again, and the log says why');
+like($klog, qr/pipeline "psales_k" is copied in one snapshot: partition public\.psales_2/, 'in one snapshot');
+unlike($klog, qr/ERROR:[^\n]*"keyed"/, 'no ERROR of the source');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE pipeline_id = 'psales_k'}), '0',
+	'its copy in ranges, abandoned, is forgotten');
+is(table_digest($consumer, 'postgres', 'mirror.psales_k', 'id'), table_digest($source, 'postgres', 'public.psales', 'id'),
+	'every row equals the source\'s');
+$source->safe_psql('postgres', q{ALTER TABLE psales_2 REPLICA IDENTITY DEFAULT});
 
 done_testing();
