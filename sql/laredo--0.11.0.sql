@@ -2472,9 +2472,9 @@ BEGIN
 END
 $$;
 
--- Copies one pipeline's table again, alone (its own snapshot, as for a table
--- added to a running source); the source's other pipelines are not copied.
--- 0.11.0: a source in ERROR is retried too, as resume_pipeline does: the
+-- Copies one pipeline's table again, alone (a table target that holds rows
+-- in key ranges, chunk.c, when its table allows; otherwise in a snapshot of
+-- its own); the source's other pipelines are not copied.  0.11.0: a source in ERROR is retried too, as resume_pipeline does: the
 -- remedy an ERROR names (resync_pipeline) is then the whole remedy.
 CREATE FUNCTION laredo.resync_pipeline(pipeline_id text)
 RETURNS void

@@ -13,6 +13,7 @@
 #include "laredo.h"
 
 #include "catalog/pg_class.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "replication/walsender.h"
@@ -25,6 +26,7 @@
 
 #include "apply.h"
 #include "baseline.h"
+#include "chunk.h"
 #include "schema_changes.h"
 #include "publication.h"
 #include "remote.h"
@@ -517,6 +519,14 @@ baseline_copy_table(WalReceiverConn *conn, LaredoSourceConfig *source, LaredoTab
 			laredo_apply_begin_local();
 			foreach(lc, pipelines)
 				((LaredoPipeline *) lfirst(lc))->routine->baseline_begin(lfirst(lc));
+			/* a copy in ranges left unfinished before (0.6.0) is superseded by this one */
+			if (laredo_catalog_version() >= LAREDO_CATALOG_0_6_0)
+			{
+				SPI_connect();
+				foreach(lc, pipelines)
+					laredo_chunk_forget(((LaredoPipeline *) lfirst(lc))->config->pipeline_id);
+				SPI_finish();
+			}
 		}
 		/* the shape each target is mapped to, which schema changes are compared with */
 		foreach(lc, pipelines)

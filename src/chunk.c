@@ -357,6 +357,20 @@ chunk_options(LaredoPipelineConfig *p, ChunkCopy *copy)
 	copy->max_lag = chunk_bytes_option(jb, "copy_max_lag", INT64CONST(64) * 1024 * 1024);
 }
 
+/*
+ * Whether a pipeline's target exists and its owner may not read it (inside
+ * a transaction): it is copied in one snapshot, since a range's merge
+ * deletes the target's rows by their keys, which needs SELECT.
+ */
+static bool
+chunk_target_unreadable(LaredoPipelineConfig *p)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar(p->target_schema, p->target_table, -1),
+										 AccessShareLock, true);
+
+	return OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK;
+}
+
 /* Whether a pipeline's target holds a row (inside a transaction). */
 static bool
 chunk_target_holds_rows(LaredoPipelineConfig *p)
@@ -366,7 +380,7 @@ chunk_target_holds_rows(LaredoPipelineConfig *p)
 	bool		found;
 
 	/* (a target the owner may write but not read is copied as before, in one snapshot) */
-	if (!OidIsValid(relid) || pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+	if (!OidIsValid(relid) || chunk_target_unreadable(p))
 		return false;
 	SPI_connect();
 	if (SPI_execute(psprintf("SELECT FROM %s LIMIT 1",
@@ -427,7 +441,7 @@ chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_10_0)
 		return CHUNK_NOT_WANTED;
 	if (!baseline && getKeyJsonValueFromContainer(&jb->root, "copy_chunks_from", strlen("copy_chunks_from"), NULL) == NULL)
-		return CHUNK_WANTED;
+		return chunk_target_unreadable(p) ? CHUNK_NOT_WANTED : CHUNK_WANTED;
 	return CHUNK_WANTED_BY_SIZE;
 }
 
@@ -888,10 +902,10 @@ chunk_key_columns(BaselineRelation *br, const char **why)
 /*
  * A pipeline's copy in ranges forgotten: its rows in laredo.pipeline_copies
  * and laredo.copy_ranges (explicitly: the foreign key's cascade does not
- * fire in the worker).  Inside SPI.
+ * fire in the worker).  Inside SPI, on a catalog of 0.6.0 or later.
  */
-static void
-chunk_forget(const char *pipeline_id)
+void
+laredo_chunk_forget(const char *pipeline_id)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(pipeline_id)};
@@ -991,7 +1005,7 @@ chunk_load_progress(ChunkCopy *copy, XLogRecPtr startpos)
 		ivalues[4] = LSNGetDatum(startpos);
 		if (XLogRecPtrIsInvalid(startpos))
 			inulls[4] = 'n';	/* a new baseline: the slot is made after */
-		chunk_forget(id);
+		laredo_chunk_forget(id);
 		if (SPI_execute_with_args("INSERT INTO laredo.pipeline_copies (pipeline_id, key_columns, chunk_rows, "
 								  "  estimated_rows, started_lsn) VALUES ($1, $2, $3, $4, $5)",
 								  5, itypes, ivalues, inulls, false, 0) != SPI_OK_INSERT)
@@ -1336,10 +1350,6 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				ereport(LOG,
 						(errmsg("laredo source \"%s\": pipeline \"%s\" is copied in one snapshot: %s",
 								source->source_id, p->pipeline_id, pwhy)));
-				/* (a copy in ranges left by a worker before, its table qualifying then) */
-				SPI_connect();
-				chunk_forget(p->pipeline_id);
-				SPI_finish();
 				continue;
 			}
 
@@ -1832,8 +1842,8 @@ chunk_same_description(BaselineRelation *a, BaselineRelation *b)
  * resync_pipeline does, in the caller's transaction.  The worker restarts
  * with it (laredo._source_changed) and copies it as its table allows then
  * (in one snapshot, the target keeping its rows until that copy commits);
- * what the copy merged so far is forgotten, and until the restart the
- * pipeline's changes are in that copy.
+ * what the copy merged so far is forgotten (the trigger copy_restart), and
+ * until the restart the pipeline's changes are in that copy.
  */
 static void
 chunk_copy_again(ChunkCopy *copy, const char *why)
@@ -1848,7 +1858,6 @@ chunk_copy_again(ChunkCopy *copy, const char *why)
 	if (SPI_execute_with_args("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE pipeline_id = $1",
 							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not send pipeline \"%s\" back to copy", p->pipeline_id);
-	chunk_forget(p->pipeline_id);
 	values[0] = CStringGetTextDatum(chunk_source->source_id);
 	if (SPI_execute_with_args("SELECT laredo._source_changed($1)", 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not restart source \"%s\"", chunk_source->source_id);

@@ -28,6 +28,7 @@ extern void laredo_chunk_begin_xact(TransactionId xid, XLogRecPtr final_lsn);
 extern void laredo_chunk_note_change(LogicalRepRelation *rel, List *pipelines, LaredoChunkChange kind,
 									 LogicalRepTupleData *oldtup, LogicalRepTupleData *newtup);
 extern bool laredo_chunk_skip(LaredoPipeline *pipeline);
+extern void laredo_chunk_forget(const char *pipeline_id);
 extern bool laredo_chunk_step(XLogRecPtr keepalive_end, XLogRecPtr received);
 extern long laredo_chunk_wait_ms(void);
 extern int	laredo_chunk_sockets(pgsocket *socks, int max);

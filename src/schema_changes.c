@@ -29,6 +29,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "libpq/pqformat.h"
@@ -493,6 +494,36 @@ target_column(Oid relid, const char *name, Oid *type, int32 *typmod)
 	return true;
 }
 
+/*
+ * The COLLATE clause that keeps the mirror's column of that name in its
+ * collation through ALTER COLUMN TYPE (which gives a column its new type's
+ * collation unless told): "" for none, or the database's default.
+ */
+static const char *
+target_collate_clause(Oid relid, const char *name)
+{
+	AttrNumber	attnum = get_attnum(relid, name);
+	Oid			type;
+	int32		typmod;
+	Oid			collid;
+	HeapTuple	tup;
+	char	   *clause;
+
+	if (attnum <= 0)
+		return "";
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collid);
+	if (!OidIsValid(collid) || collid == DEFAULT_COLLATION_OID)
+		return "";
+	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collid));
+	if (!HeapTupleIsValid(tup))
+		return "";
+	clause = psprintf(" COLLATE %s",
+					  quote_qualified_identifier(get_namespace_name(((Form_pg_collation) GETSTRUCT(tup))->collnamespace),
+												 NameStr(((Form_pg_collation) GETSTRUCT(tup))->collname)));
+	ReleaseSysCache(tup);
+	return clause;
+}
+
 /* What one new shape asks of a target. */
 typedef struct SchemaStep
 {
@@ -662,25 +693,14 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 											  format_type_with_typemod(ttype, ttypmod)), NULL, false);
 				else
 				{
-					/*
-					 * ALTER COLUMN TYPE without COLLATE gives the column
-					 * its new type's collation: it keeps the source
-					 * column's, as create_pipeline's mirrors have it
-					 */
-					char	   *collname;
-					const char *collate = collate_clause(c, &collname);
+					/* (the mirror's column keeps its collation, as its type of your choosing) */
 					SchemaStep *s = step_add(&steps, change,
 											 psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s%s", target,
-													  quote_identifier(name), newtype, collate ? collate : ""), false);
+													  quote_identifier(name), newtype,
+													  target_collate_clause(policy->target_relid, name)), false);
 
-					s->blocking = !(widens && policy->follow) || collate == NULL;
-					if (collate == NULL)
-					{
-						s->detail = psprintf("The source column's collation %s does not exist in this database.", collname);
-						s->hint = psprintf("Create the collation here, or change the target's column yourself: %s COLLATE %s;",
-										   s->statement, collname);
-					}
-					else if (!widens)
+					s->blocking = !(widens && policy->follow);
+					if (!widens)
 					{
 						s->detail = "laredo changes a mirror's column only to a type that holds every value of the old one unchanged (int to bigint, a longer varchar, text, a larger numeric precision); this change could lose or alter data.";
 						s->hint = psprintf("Change the target's column yourself (%s, with USING if needed), or copy the table again: SELECT laredo.resync_pipeline('%s');",
@@ -741,8 +761,8 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 				s = step_add(&steps, psprintf("column \"%s\" (%s COLLATE %s) was added", name, newtype, collname), NULL, false);
 				s->blocking = true;
 				s->detail = psprintf("Collation %s does not exist in this database.", collname);
-				s->hint = psprintf("Create the collation here, then add the column to the target: ALTER TABLE %s ADD COLUMN %s %s COLLATE %s;",
-								   target, quote_identifier(name), typename, collname);
+				s->hint = psprintf("Create the collation %s here, or add the column to the target yourself in a collation of your choosing: ALTER TABLE %s ADD COLUMN %s %s;",
+								   collname, target, quote_identifier(name), typename);
 				continue;
 			}
 			s = step_add(&steps,
@@ -846,8 +866,8 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 			if (collate == NULL && typename != NULL && !in_target)
 			{
 				s->detail = psprintf("Collation %s does not exist in this database.", collname);
-				s->hint = psprintf("Create the collation here, or add the column to the target yourself: ALTER TABLE %s ADD COLUMN %s %s COLLATE %s;",
-								   target, quote_identifier(c->name), typename, collname);
+				s->hint = psprintf("Create the collation %s here, or add the column to the target yourself in a collation of your choosing: ALTER TABLE %s ADD COLUMN %s %s;",
+								   collname, target, quote_identifier(c->name), typename);
 			}
 		}
 	}

@@ -228,7 +228,9 @@ is($consumer->safe_psql('postgres', q{
 # read again while it ran (stale ranges, the ranges the moved row sent back,
 # the reads in flight it dropped); the rest were lost in the kill and the
 # stop: the ranges in flight then (one read at a time with a copy_rate, and
-# one read waiting to merge: two ranges each)
+# one read waiting to merge) and the merges committed but not yet flushed
+# (merges commit asynchronously; the WAL writer flushes within a fraction
+# of a second: at most a second of copy_rate)
 my ($total, $merged_rows, $rereads) = split /\|/, $consumer->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM mirror.big), rows, reread_rows FROM laredo.pipeline_copies WHERE pipeline_id = 'big'});
 my $read_rows = $source->safe_psql('postgres', q{SELECT coalesce(sum(rows), 0) FROM pg_stat_statements
@@ -236,7 +238,7 @@ my $read_rows = $source->safe_psql('postgres', q{SELECT coalesce(sum(rows), 0) F
 my $lost = $read_rows - $merged_rows - $rereads;
 note("rows read on the source $read_rows, merged $merged_rows, for $total rows at the end; read again: stale ranges $rereads, lost in the two crashes $lost");
 cmp_ok($read_rows, '>=', $merged_rows, "the source sent every row merged ($read_rows rows read, $merged_rows merged)");
-cmp_ok($lost, '<=', 2 * 2 * 1000, "the rows copied twice because of the two crashes are at most the ranges in flight ($lost)");
+cmp_ok($lost, '<=', 2 * (2 * 1000 + 4000), "the rows copied twice because of the two crashes are at most the ranges in flight and a second's merges ($lost)");
 like($consumer->safe_psql('postgres', q{SELECT ranges > 30 FROM laredo.copies WHERE pipeline_id = 'big'}),
 	qr/^t$/, 'the copy went range by range');
 my $clog = slurp_file($consumer->logfile);
