@@ -9,9 +9,27 @@
 -- that says so.  Mirrors made before keep their collations.  The option
 -- chunk_bytes (a key range's rows at most, as text: 64MB unless told),
 -- which create_pipeline and alter_pipeline take.  resync_pipeline retries
--- a source in ERROR, as resume_pipeline does.
+-- a source in ERROR, as resume_pipeline does.  laredo.verification_ranges
+-- lists the key ranges a verification found different.
 
 \echo Use "ALTER EXTENSION laredo UPDATE TO '0.11.0'" to load this file. \quit
+
+-- 0.11.0: the key ranges a verification found different, each with its
+-- bounds (lo excluded, hi included; NULL: open), the counts of its rows
+-- missing, extra and different, and the position it was compared at.
+CREATE TABLE laredo.verification_ranges (
+	verification_id bigint NOT NULL REFERENCES laredo.verifications ON DELETE CASCADE,
+	lo text[],
+	hi text[],
+	missing bigint NOT NULL,
+	extra bigint NOT NULL,
+	different bigint NOT NULL,
+	at_lsn pg_lsn NOT NULL
+);
+CREATE INDEX ON laredo.verification_ranges (verification_id);
+REVOKE ALL ON laredo.verification_ranges FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.verification_ranges TO laredo_admin;
+SELECT pg_catalog.pg_extension_config_dump('laredo.verification_ranges', '');
 
 CREATE OR REPLACE FUNCTION laredo._describe_source_table(connection text, schema_name name, table_name name,
 	OUT attname name, OUT type_name text, OUT not_null boolean, OUT is_key boolean, OUT identity "char",

@@ -2645,6 +2645,23 @@ REVOKE ALL ON laredo.verification_rows FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.verification_rows TO laredo_admin;
 SELECT pg_catalog.pg_extension_config_dump('laredo.verification_rows', '');
 
+-- 0.11.0: the key ranges a verification found different, each with its
+-- bounds (lo excluded, hi included; NULL: open), the counts of its rows
+-- missing, extra and different, and the position it was compared at.
+CREATE TABLE laredo.verification_ranges (
+	verification_id bigint NOT NULL REFERENCES laredo.verifications ON DELETE CASCADE,
+	lo text[],
+	hi text[],
+	missing bigint NOT NULL,
+	extra bigint NOT NULL,
+	different bigint NOT NULL,
+	at_lsn pg_lsn NOT NULL
+);
+CREATE INDEX ON laredo.verification_ranges (verification_id);
+REVOKE ALL ON laredo.verification_ranges FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON laredo.verification_ranges TO laredo_admin;
+SELECT pg_catalog.pg_extension_config_dump('laredo.verification_ranges', '');
+
 -- Asks the pipeline's worker to compare its table target with the source,
 -- range by range (chunk_rows rows each), at exact positions of the stream;
 -- returns the verification's id (laredo.verifications has the outcome).  A

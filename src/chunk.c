@@ -3183,7 +3183,10 @@ chunk_verify_start(ChunkCopy *copy)
 									   laredo_catalog_version() >= LAREDO_CATALOG_0_8_0 ? ", hashed_ranges = 0" : ""),
 							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
 		SPI_execute_with_args("DELETE FROM laredo.verification_rows WHERE verification_id = $1",
-							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
+							  1, types, values, NULL, false, 0) != SPI_OK_DELETE ||
+		(laredo_catalog_version() >= LAREDO_CATALOG_0_11_0 &&
+		 SPI_execute_with_args("DELETE FROM laredo.verification_ranges WHERE verification_id = $1",
+							   1, types, values, NULL, false, 0) != SPI_OK_DELETE))
 		elog(ERROR, "could not start verification " INT64_FORMAT, copy->verify_id);
 	SPI_finish();
 	copy->started_at = GetCurrentTimestamp();
@@ -3405,6 +3408,29 @@ chunk_verify_record(ChunkCopy *copy, Chunk *ch, int64 missing, int64 extra, int6
 			elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
 	}
 	copy->reported += list_length(listed);
+	/* the range, when it differs (0.11.0) */
+	if (missing + extra + different > 0 && laredo_catalog_version() >= LAREDO_CATALOG_0_11_0)
+	{
+		Oid			gtypes[7] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID, INT8OID, INT8OID, LSNOID};
+		Datum		gvalues[7] = {Int64GetDatum(copy->verify_id), (Datum) 0, (Datum) 0, Int64GetDatum(missing),
+		Int64GetDatum(extra), Int64GetDatum(different), LSNGetDatum(ch->lsn)};
+		char		gnulls[7] = {' ', 'n', 'n', ' ', ' ', ' ', ' '};
+
+		if (ch->lo != NULL)
+		{
+			gvalues[1] = chunk_text_array_datum(copy, ch->lo);
+			gnulls[1] = ' ';
+		}
+		if (ch->hi != NULL)
+		{
+			gvalues[2] = chunk_text_array_datum(copy, ch->hi);
+			gnulls[2] = ' ';
+		}
+		if (SPI_execute_with_args("INSERT INTO laredo.verification_ranges (verification_id, lo, hi, missing, extra, "
+								  "different, at_lsn) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								  7, gtypes, gvalues, gnulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record verification " INT64_FORMAT, copy->verify_id);
+	}
 	if (ch->hi == NULL)
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": verification " INT64_FORMAT " of pipeline \"%s\" is done: "

@@ -91,6 +91,7 @@ typedef struct LaredoPipelineCounters
 #define LAREDO_CATALOG_0_8_0	800
 #define LAREDO_CATALOG_0_9_0	900
 #define LAREDO_CATALOG_0_10_0	1000
+#define LAREDO_CATALOG_0_11_0	1100
 extern int	laredo_catalog_version(void);
 
 extern char *laredo_origin_name(const char *source_id);

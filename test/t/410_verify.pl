@@ -132,6 +132,16 @@ is($consumer->safe_psql('postgres', qq{SELECT string_agg(kind || ' ' || key[1], 
 	FROM laredo.verification_rows WHERE verification_id = $v2}),
 	'different 15001, different 15002, different 15003, missing 16001, missing 16002, extra 50001, extra 50002',
 	'and listed exactly: each differing key with its kind, nothing else');
+# the ranges that differed (0.11.0): each with its bounds and counts, which
+# add up to the verification's; every differing key inside one of them
+is($consumer->safe_psql('postgres', qq{SELECT sum(missing) || ' ' || sum(extra) || ' ' || sum(different) || ' '
+	|| (count(*) BETWEEN 2 AND 3) || ' ' || count(*) FILTER (WHERE hi IS NULL)
+	FROM laredo.verification_ranges WHERE verification_id = $v2}), '2 2 3 true 1',
+	'the ranges that differ are listed (two or three: 15001-16002 in one or two, the last, open above), their counts adding up to the verification\'s');
+is($consumer->safe_psql('postgres', qq{SELECT count(*) FROM laredo.verification_rows r WHERE r.verification_id = $v2
+	AND NOT EXISTS (SELECT FROM laredo.verification_ranges g WHERE g.verification_id = $v2
+	                AND (g.lo IS NULL OR r.key[1]::int > g.lo[1]::int) AND (g.hi IS NULL OR r.key[1]::int <= g.hi[1]::int))}),
+	'0', 'and every differing key lies in one of them');
 
 # Repair: the same seven rows written back, and only they: every other
 # row of the mirror keeps its ctid (not rewritten), and a verification
