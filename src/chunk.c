@@ -357,31 +357,12 @@ chunk_options(LaredoPipelineConfig *p, ChunkCopy *copy)
 	copy->max_lag = chunk_bytes_option(jb, "copy_max_lag", INT64CONST(64) * 1024 * 1024);
 }
 
-/*
- * Whether a pipeline's target exists and its owner may not read it (inside
- * a transaction): it is copied in one snapshot, since a range's merge
- * deletes the target's rows by their keys, which needs SELECT.
- */
-static bool
-chunk_target_unreadable(LaredoPipelineConfig *p)
-{
-	Oid			relid = RangeVarGetRelid(makeRangeVar(p->target_schema, p->target_table, -1),
-										 AccessShareLock, true);
-
-	return OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK;
-}
-
-/* Whether a pipeline's target holds a row (inside a transaction). */
+/* Whether a pipeline's target, which exists and its owner may read, holds a row (inside a transaction). */
 static bool
 chunk_target_holds_rows(LaredoPipelineConfig *p)
 {
-	Oid			relid = RangeVarGetRelid(makeRangeVar(p->target_schema, p->target_table, -1),
-										 AccessShareLock, true);
 	bool		found;
 
-	/* (a target the owner may write but not read is copied as before, in one snapshot) */
-	if (!OidIsValid(relid) || chunk_target_unreadable(p))
-		return false;
 	SPI_connect();
 	if (SPI_execute(psprintf("SELECT FROM %s LIMIT 1",
 							 quote_qualified_identifier(p->target_schema, p->target_table)),
@@ -425,6 +406,7 @@ chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 {
 	Jsonb	   *jb;
 	JsonbValue *v;
+	Oid			relid;
 
 	if ((!baseline && p->baselined) || strcmp(p->target_kind, "table") != 0)
 		return CHUNK_NOT_WANTED;
@@ -436,12 +418,20 @@ chunk_copy_wanted(LaredoPipelineConfig *p, bool baseline)
 	/* (before 0.8.0, the worker's own sending back to copy left the old copy's row) */
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_8_0)
 		return CHUNK_NOT_WANTED;
-	if (!baseline && chunk_target_holds_rows(p))
+	/*
+	 * A target its owner may write but not read: in one snapshot, as
+	 * before (a range's merge deletes the target's rows by their keys,
+	 * which needs SELECT).
+	 */
+	relid = RangeVarGetRelid(makeRangeVar(p->target_schema, p->target_table, -1), AccessShareLock, true);
+	if (OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return CHUNK_NOT_WANTED;
+	if (!baseline && OidIsValid(relid) && chunk_target_holds_rows(p))
 		return CHUNK_WANTED;
 	if (laredo_catalog_version() < LAREDO_CATALOG_0_10_0)
 		return CHUNK_NOT_WANTED;
 	if (!baseline && getKeyJsonValueFromContainer(&jb->root, "copy_chunks_from", strlen("copy_chunks_from"), NULL) == NULL)
-		return chunk_target_unreadable(p) ? CHUNK_NOT_WANTED : CHUNK_WANTED;
+		return CHUNK_WANTED;
 	return CHUNK_WANTED_BY_SIZE;
 }
 
@@ -1839,34 +1829,17 @@ chunk_same_description(BaselineRelation *a, BaselineRelation *b)
 /*
  * A copy whose table can no longer be read in key ranges (its partitions
  * no longer all published, or alike): sent back to copy, as
- * resync_pipeline does, in the caller's transaction.  The worker restarts
- * with it (laredo._source_changed) and copies it as its table allows then
- * (in one snapshot, the target keeping its rows until that copy commits);
- * what the copy merged so far is forgotten (the trigger copy_restart), and
- * until the restart the pipeline's changes are in that copy.
+ * resync_pipeline does (laredo_pipeline_copy_again), in the caller's
+ * transaction.  The restarted worker copies it as its table allows then
+ * (in one snapshot, the target keeping its rows until that copy commits).
  */
 static void
 chunk_copy_again(ChunkCopy *copy, const char *why)
 {
-	LaredoPipelineConfig *p = copy->pipeline->config;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
-	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	values[0] = CStringGetTextDatum(p->pipeline_id);
-	if (SPI_execute_with_args("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE pipeline_id = $1",
-							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not send pipeline \"%s\" back to copy", p->pipeline_id);
-	values[0] = CStringGetTextDatum(chunk_source->source_id);
-	if (SPI_execute_with_args("SELECT laredo._source_changed($1)", 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not restart source \"%s\"", chunk_source->source_id);
-	SPI_finish();
-	PopActiveSnapshot();
-	p->baseline_lsn = PG_UINT64_MAX;
+	laredo_pipeline_copy_again(copy->pipeline->config, chunk_source->source_id);
 	ereport(LOG,
 			(errmsg("laredo source \"%s\": pipeline \"%s\" is copied again: %s can no longer be read in key ranges: %s",
-					chunk_source->source_id, p->pipeline_id, copy->qualified, why)));
+					chunk_source->source_id, copy->pipeline->config->pipeline_id, copy->qualified, why)));
 }
 
 /*

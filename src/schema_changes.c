@@ -547,6 +547,16 @@ step_add(List **steps, char *change, char *statement, bool resync)
 	return s;
 }
 
+/* What a step says of a column whose collation (collname) this database lacks. */
+static void
+step_collation_missing(SchemaStep *s, const char *collname, const char *target, const char *column,
+					   const char *typename)
+{
+	s->detail = psprintf("Collation %s does not exist in this database.", collname);
+	s->hint = psprintf("Create the collation %s here, or add the column to the target yourself in a collation of your choosing: ALTER TABLE %s ADD COLUMN %s %s;",
+					   collname, target, quote_identifier(column), typename);
+}
+
 static void
 schema_fail(LaredoPipeline *p, const char *srcname, SchemaStep *s, const LaredoSchemaPolicy *policy)
 {
@@ -760,9 +770,7 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 			{
 				s = step_add(&steps, psprintf("column \"%s\" (%s COLLATE %s) was added", name, newtype, collname), NULL, false);
 				s->blocking = true;
-				s->detail = psprintf("Collation %s does not exist in this database.", collname);
-				s->hint = psprintf("Create the collation %s here, or add the column to the target yourself in a collation of your choosing: ALTER TABLE %s ADD COLUMN %s %s;",
-								   collname, target, quote_identifier(name), typename);
+				step_collation_missing(s, collname, target, name, typename);
 				continue;
 			}
 			s = step_add(&steps,
@@ -864,11 +872,7 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 
 			s->blocking = !policy->follow || ((typename == NULL || collate == NULL) && !in_target);
 			if (collate == NULL && typename != NULL && !in_target)
-			{
-				s->detail = psprintf("Collation %s does not exist in this database.", collname);
-				s->hint = psprintf("Create the collation %s here, or add the column to the target yourself in a collation of your choosing: ALTER TABLE %s ADD COLUMN %s %s;",
-								   collname, target, quote_identifier(c->name), typename);
-			}
+				step_collation_missing(s, collname, target, c->name, typename);
 		}
 	}
 
@@ -908,20 +912,8 @@ laredo_schema_check(LaredoPipeline *p, LogicalRepRelation *rel, const LaredoSche
 	shape_store(p->config->pipeline_id, relkey, false, rel, typmods, attnums, natts);
 	if (resync)
 	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(p->config->pipeline_id)};
-
-		SPI_connect();
-		if (SPI_execute_with_args("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE pipeline_id = $1",
-								  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not write laredo.pipeline_config");
-		values[0] = CStringGetTextDatum(laredo_apply_source()->source_id);
-		if (SPI_execute_with_args("SELECT laredo._source_changed($1)", 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not restart source");
-		SPI_finish();
+		laredo_pipeline_copy_again(p->config, laredo_apply_source()->source_id);
 		change_record(p, "the table is copied again", NULL);
-		/* until the copy, its changes are in it */
-		p->config->baseline_lsn = PG_UINT64_MAX;
 		return false;
 	}
 	return true;

@@ -380,6 +380,33 @@ laredo_source_partitions_changed(const char *source_id, LaredoTableConfig *t, co
 }
 
 /*
+ * Sends a pipeline back to copy from inside its worker, in the caller's
+ * transaction, as resync_pipeline does: its baseline_lsn NULL (the trigger
+ * copy_restart forgets a copy in ranges), and the source changed, so that
+ * the worker restarts with it once this commits and copies it again.  Until
+ * then its changes are skipped: they are in that copy.
+ */
+void
+laredo_pipeline_copy_again(LaredoPipelineConfig *p, const char *source_id)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	values[0] = CStringGetTextDatum(p->pipeline_id);
+	if (SPI_execute_with_args("UPDATE laredo.pipeline_config SET baseline_lsn = NULL WHERE pipeline_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not send pipeline \"%s\" back to copy", p->pipeline_id);
+	values[0] = CStringGetTextDatum(source_id);
+	if (SPI_execute_with_args("SELECT laredo._source_changed($1)", 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not restart source \"%s\"", source_id);
+	SPI_finish();
+	PopActiveSnapshot();
+	p->baseline_lsn = PG_UINT64_MAX;
+}
+
+/*
  * Puts the source in a durable ERROR: the manager does not start it again
  * until alter_source or a reset clears it.
  */

@@ -107,6 +107,7 @@ extern void laredo_source_partitions_changed(const char *source_id, LaredoTableC
 											 const char *leaves);
 extern void laredo_source_set_error(const char *source_id, const char *message, const char *hint);
 extern void laredo_pipeline_set_error(const char *pipeline_id, const char *message);
+extern void laredo_pipeline_copy_again(LaredoPipelineConfig *p, const char *source_id);
 extern void laredo_source_set_slot_pending(const char *source_id, bool pending);
 /* What laredo recorded of the source server at its last connect (0.4.0). */
 typedef struct LaredoSourceHistory

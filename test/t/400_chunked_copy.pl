@@ -29,7 +29,12 @@
 #     sides (an ICU collation here), and verified by it;
 #   - a partitioned table, published through its root or partition by
 #     partition, is copied and verified in ranges through its root, and
-#     copied again when a partition is attached.
+#     copied again when a partition is attached; one whose partition is
+#     keyed otherwise mid-copy is sent back to copy, in one snapshot;
+#   - a table added with no options is copied in ranges (a keyless one in
+#     one snapshot); chunk_bytes bounds a range's bytes;
+#   - resync_pipeline alone brings back a source a partition's TRUNCATE
+#     stopped.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
