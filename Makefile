@@ -5,6 +5,7 @@ OBJS = \
 	src/laredo.o \
 	src/launcher.o \
 	src/source_worker.o \
+	src/source_checks.o \
 	src/remote.o \
 	src/continuity.o \
 	src/failover.o \
@@ -46,5 +47,6 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # every TAP test starts with `use LaredoTest;` (test/perl/LaredoTest.pm);
-# set after PGXS, which sets PG_PROVE_FLAGS itself
-PG_PROVE_FLAGS += -I $(CURDIR)/test/perl
+# set after PGXS, which sets PG_PROVE_FLAGS itself; --timer puts each
+# test's time in the log, to keep the whole CI run within its hour
+PG_PROVE_FLAGS += -I $(CURDIR)/test/perl --timer

@@ -648,12 +648,43 @@ remote_pq_result(PGconn *conn)
 	return PQgetResult(conn);
 }
 
+static void sql_failed(const char *source_id, const char *failure) pg_attribute_noreturn();
+
+static void
+sql_failed(const char *source_id, const char *failure)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_EXCEPTION),
+			 errmsg("query on %s failed: %s", source_label(source_id), failure)));
+}
+
 /*
- * laredo_remote_query on a plain connection: a List of char *[ncols] rows,
- * NULL for SQL NULL.  The wait is on the latch and ends with the deadline.
+ * Sends a query on a plain connection without waiting for its answer
+ * (laredo_sql_ready, laredo_sql_rows take it): the worker's periodic
+ * checks go on while it applies the stream.
+ */
+void
+laredo_sql_send(PGconn *conn, const char *query, const char *source_id)
+{
+	if (PQsendQuery(conn, query) == 0)
+		sql_failed(source_id, pchomp(PQerrorMessage(conn)));
+}
+
+/* Whether the answer to the query sent has arrived whole, without waiting. */
+bool
+laredo_sql_ready(PGconn *conn, const char *source_id)
+{
+	if (PQconsumeInput(conn) == 0)
+		sql_failed(source_id, pchomp(PQerrorMessage(conn)));
+	return !PQisBusy(conn);
+}
+
+/*
+ * The answer to the query sent: a List of char *[ncols] rows, NULL for SQL
+ * NULL.  Waits on the latch for what has not arrived, until the deadline.
  */
 List *
-laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_id)
+laredo_sql_rows(PGconn *conn, int ncols, const char *source_id)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *rows = NIL;
@@ -663,8 +694,6 @@ laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_
 	remote_deadline_start();
 	PG_TRY();
 	{
-		if (PQsendQuery(conn, query) == 0)
-			failure = pchomp(PQerrorMessage(conn));
 		while ((res = remote_pq_result(conn)) != NULL)
 		{
 			if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != ncols)
@@ -696,10 +725,19 @@ laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_
 	if (failure == NULL && PQstatus(conn) == CONNECTION_BAD)
 		failure = pchomp(PQerrorMessage(conn));
 	if (failure != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_EXCEPTION),
-				 errmsg("query on %s failed: %s", source_label(source_id), failure)));
+		sql_failed(source_id, failure);
 	return rows;
+}
+
+/*
+ * laredo_remote_query on a plain connection: a List of char *[ncols] rows,
+ * NULL for SQL NULL.  The wait is on the latch and ends with the deadline.
+ */
+List *
+laredo_sql_query(PGconn *conn, const char *query, int ncols, const char *source_id)
+{
+	laredo_sql_send(conn, query, source_id);
+	return laredo_sql_rows(conn, ncols, source_id);
 }
 
 /* Appends "(schema, table), ..." for tables (LaredoTableConfig *), as SQL literals. */

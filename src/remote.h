@@ -31,6 +31,9 @@ extern PGconn *laredo_connect_sql(const char *conninfo, Oid role,
 								  const char *appname, const char *source_id);
 extern List *laredo_sql_query(PGconn *conn, const char *query, int ncols,
 							  const char *source_id);
+extern void laredo_sql_send(PGconn *conn, const char *query, const char *source_id);
+extern bool laredo_sql_ready(PGconn *conn, const char *source_id);
+extern List *laredo_sql_rows(PGconn *conn, int ncols, const char *source_id);
 extern void laredo_append_table_names(StringInfo buf, List *tables);
 extern char *laredo_partitions_query(List *tables);
 

@@ -28,11 +28,11 @@ lsn_from_text(const char *text)
 }
 
 /*
- * What the source says of the slot: one row of eleven text columns, or none.
- * A source on 17 or later says why it invalidated a slot.
+ * What the source says of the slot: one row of LAREDO_SLOT_INFO_COLUMNS text
+ * columns, or none.  A source on 17 or later says why it invalidated a slot.
  */
-static char *
-slot_info_query(const char *slot_name, int server_version)
+char *
+laredo_slot_info_query(const char *slot_name, int server_version)
 {
 	return psprintf("SELECT s.confirmed_flush_lsn::text, s.restart_lsn::text, s.plugin::text, "
 					"s.database::text, s.wal_status, s.active_pid::text, r.application_name, "
@@ -48,8 +48,8 @@ slot_info_query(const char *slot_name, int server_version)
 					quote_literal_cstr(slot_name));
 }
 
-static LaredoSlotInfo *
-slot_info_from_rows(List *rows)
+LaredoSlotInfo *
+laredo_slot_info_from_rows(List *rows)
 {
 	LaredoSlotInfo *info = palloc0(sizeof(LaredoSlotInfo));
 	char	  **row;
@@ -77,16 +77,9 @@ slot_info_from_rows(List *rows)
 LaredoSlotInfo *
 laredo_slot_info(WalReceiverConn *conn, const char *source_id, const char *slot_name)
 {
-	return slot_info_from_rows(laredo_remote_query(conn, slot_info_query(slot_name, walrcv_server_version(conn)),
-												   11, source_id));
-}
-
-/* The same, on the plain connection the worker polls while it streams. */
-LaredoSlotInfo *
-laredo_slot_info_sql(PGconn *conn, const char *source_id, const char *slot_name)
-{
-	return slot_info_from_rows(laredo_sql_query(conn, slot_info_query(slot_name, PQserverVersion(conn)),
-												11, source_id));
+	return laredo_slot_info_from_rows(laredo_remote_query(conn,
+														  laredo_slot_info_query(slot_name, walrcv_server_version(conn)),
+														  LAREDO_SLOT_INFO_COLUMNS, source_id));
 }
 
 /*

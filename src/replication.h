@@ -27,8 +27,10 @@ typedef struct LaredoSlotInfo
 
 extern LaredoSlotInfo *laredo_slot_info(WalReceiverConn *conn, const char *source_id,
 										const char *slot_name);
-extern LaredoSlotInfo *laredo_slot_info_sql(PGconn *conn, const char *source_id,
-											const char *slot_name);
+/* Columns of laredo_slot_info_query's answer. */
+#define LAREDO_SLOT_INFO_COLUMNS	11
+extern char *laredo_slot_info_query(const char *slot_name, int server_version);
+extern LaredoSlotInfo *laredo_slot_info_from_rows(List *rows);
 extern char *laredo_slot_create(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, bool temporary,
 								XLogRecPtr *consistent_lsn);

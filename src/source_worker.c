@@ -40,6 +40,7 @@
 #include "publication.h"
 #include "remote.h"
 #include "replication.h"
+#include "source_checks.h"
 #include "state.h"
 
 /* How often feedback goes to the source when nothing else prompts it. */
@@ -71,6 +72,45 @@ static Oid	worker_owner = InvalidOid;
  */
 static PGconn *worker_status = NULL;
 
+/*
+ * The periodic reads on it (the catalog checks, the slot's state) are sent
+ * without waiting, and their answer is taken on a later turn of the loop:
+ * the stream is not held up by their round trips, as the built-in apply
+ * worker, which has no such reads, is not.  At most one is in flight; one
+ * who needs the connection meanwhile takes its answer first
+ * (laredo_worker_sql_conn), and the loop acts on it outside a transaction.
+ */
+typedef enum WorkerAsk
+{
+	WORKER_ASK_NONE,
+	WORKER_ASK_CHECKS,			/* laredo_checks_query */
+	WORKER_ASK_SLOT				/* laredo_slot_info_query */
+} WorkerAsk;
+
+static WorkerAsk worker_ask = WORKER_ASK_NONE;
+static bool worker_ask_answered = false;
+static TimestampTz worker_ask_sent = 0;
+static List *worker_answer = NIL;
+static MemoryContext worker_answer_cxt = NULL;
+
+/* Takes the answer in flight: when it has come, or (wait) at once. */
+static void
+worker_ask_take(bool wait)
+{
+	MemoryContext old;
+
+	if (worker_ask == WORKER_ASK_NONE || worker_ask_answered)
+		return;
+	if (!wait && !laredo_sql_ready(worker_status, worker_source_id))
+		return;
+	old = MemoryContextSwitchTo(worker_answer_cxt);
+	worker_answer = laredo_sql_rows(worker_status,
+									worker_ask == WORKER_ASK_CHECKS ? LAREDO_CHECKS_COLUMNS : LAREDO_SLOT_INFO_COLUMNS,
+									worker_source_id);
+	MemoryContextSwitchTo(old);
+	worker_ask_answered = true;
+}
+
 PGconn *
 laredo_worker_sql_conn(void)
 {
@@ -83,7 +123,30 @@ laredo_worker_sql_conn(void)
 										   worker_source_id);
 		MemoryContextSwitchTo(old);
 	}
+	worker_ask_take(true);
 	return worker_status;
+}
+
+static void
+worker_ask_send(WorkerAsk kind, const char *query)
+{
+	PGconn	   *conn = laredo_worker_sql_conn();
+
+	Assert(worker_ask == WORKER_ASK_NONE);
+	if (worker_answer_cxt == NULL)
+		worker_answer_cxt = AllocSetContextCreate(TopMemoryContext, "laredo status answer",
+												  ALLOCSET_SMALL_SIZES);
+	laredo_sql_send(conn, query, worker_source_id);
+	worker_ask = kind;
+	worker_ask_answered = false;
+	worker_ask_sent = GetCurrentTimestamp();
+}
+
+/* The socket to wait on for an answer in flight, or PGINVALID_SOCKET. */
+static pgsocket
+worker_ask_socket(void)
+{
+	return worker_ask != WORKER_ASK_NONE && !worker_ask_answered ? PQsocket(worker_status) : PGINVALID_SOCKET;
 }
 
 /*
@@ -124,197 +187,6 @@ worker_resolve_relation(LogicalRepRelation *rel)
 		}
 	}
 	return NULL;
-}
-
-/*
- * A source table dropped since its copy, or dropped and created again under
- * its name: DROP TABLE produces nothing in the stream, and a table created
- * again is neither copied nor (until the publication is synchronised)
- * published.  laredo._source_table_replaced copies the new one again, or
- * stops the source with an ERROR for a table added alone and gone (one of an
- * added schema loses its pipeline at the schema's next check).
- */
-static void
-worker_check_tables(LaredoSourceConfig *source)
-{
-	List	   *tables = NIL;
-	StringInfoData q;
-	List	   *rows;
-	ListCell   *lc;
-
-	if (laredo_catalog_version() < LAREDO_CATALOG_0_5_0)
-		return;
-	foreach(lc, source->tables)
-		if (OidIsValid(((LaredoTableConfig *) lfirst(lc))->source_oid))
-			tables = lappend(tables, lfirst(lc));
-	if (tables == NIL)
-		return;
-	initStringInfo(&q);
-	appendStringInfoString(&q, "SELECT v.s, v.t, pg_catalog.to_regclass(pg_catalog.quote_ident(v.s) || '.' || "
-						   "pg_catalog.quote_ident(v.t))::oid::text FROM (VALUES ");
-	laredo_append_table_names(&q, tables);
-	appendStringInfoString(&q, ") v(s, t)");
-	rows = laredo_sql_query(laredo_worker_sql_conn(), q.data, 3, worker_source_id);
-	foreach(lc, rows)
-	{
-		char	  **row = lfirst(lc);
-		Oid			now = row[2] ? (Oid) strtoul(row[2], NULL, 10) : InvalidOid;
-		ListCell   *c;
-
-		foreach(c, tables)
-		{
-			LaredoTableConfig *t = lfirst(c);
-
-			if (strcmp(t->schema_name, row[0]) == 0 && strcmp(t->table_name, row[1]) == 0 &&
-				now != t->source_oid)
-				laredo_source_table_replaced(worker_source_id, t, now);
-		}
-	}
-}
-
-/*
- * Partitions attached to or detached from a partitioned source table since
- * its copy: the stream carries none of the rows that came or went with them
- * (an attached partition's rows are not in the mirror, a detached one's stay
- * there), so its mirrors are copied again (laredo._partitions_changed).
- */
-static void
-worker_check_partitions(LaredoSourceConfig *source)
-{
-	List	   *tables = NIL;
-	List	   *rows;
-	ListCell   *lc;
-
-	if (laredo_catalog_version() < LAREDO_CATALOG_0_5_0)
-		return;
-	foreach(lc, source->tables)
-		if (((LaredoTableConfig *) lfirst(lc))->partitions != NULL)
-			tables = lappend(tables, lfirst(lc));
-	if (tables == NIL)
-		return;
-	rows = laredo_sql_query(laredo_worker_sql_conn(), laredo_partitions_query(tables), 3, worker_source_id);
-	foreach(lc, rows)
-	{
-		char	  **row = lfirst(lc);
-		ListCell   *c;
-
-		foreach(c, tables)
-		{
-			LaredoTableConfig *t = lfirst(c);
-
-			if (strcmp(t->schema_name, row[0]) == 0 && strcmp(t->table_name, row[1]) == 0 &&
-				strcmp(t->partitions, row[2]) != 0)
-			{
-				ereport(LOG,
-						(errmsg("laredo source \"%s\": the partitions of %s.%s changed (%s, were %s): its mirrors are copied again",
-								worker_source_id, row[0], row[1], row[2], t->partitions)));
-				laredo_source_partitions_changed(worker_source_id, t, row[2]);
-			}
-		}
-	}
-}
-
-/*
- * The replica identity of a table decides the publication laredo puts it in
- * (publication.c): without a usable one, insert and truncate only, since
- * PostgreSQL refuses UPDATE and DELETE on a table published for them without
- * one.  When the source gives a table one, its updates and deletes have to
- * be published from then on; when it takes it away, the source's own
- * UPDATE and DELETE fail until the table leaves the publication for them.
- * Either way laredo moves it (laredo._replica_identity_changed) and copies
- * it again alone, so nothing is lost; the manager then restarts this worker
- * with the new configuration.  Only for publications laredo manages.
- */
-static void
-worker_check_identities(LaredoSourceConfig *source)
-{
-	static List *reported = NIL;	/* moves that cannot be made, said once */
-	StringInfoData query;
-	List	   *rows;
-	ListCell   *lc;
-
-	/* a 0.1.0 catalog (before ALTER EXTENSION UPDATE) cannot move a table */
-	if (!source->create_publication || source->tables == NIL ||
-		laredo_catalog_version() < LAREDO_CATALOG_0_2_0)
-		return;
-	initStringInfo(&query);
-	appendStringInfoString(&query,
-						   "SELECT n.nspname::text, c.relname::text, c.relreplident::text, "
-						   "  (SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum)::text "
-						   "   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
-						   "     ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey) "
-						   "   WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) "
-						   "         OR (c.relreplident = 'i' AND i.indisreplident))) "
-						   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-						   "WHERE (n.nspname, c.relname) IN (");
-	laredo_append_table_names(&query, source->tables);
-	appendStringInfoChar(&query, ')');
-	rows = laredo_sql_query(laredo_worker_sql_conn(), query.data, 4, worker_source_id);
-	foreach(lc, rows)
-	{
-		char	  **row = lfirst(lc);
-		LaredoTableConfig *t = NULL;
-		bool		usable;
-		ListCell   *c;
-
-		foreach(c, source->tables)
-			if (strcmp(((LaredoTableConfig *) lfirst(c))->schema_name, row[0]) == 0 &&
-				strcmp(((LaredoTableConfig *) lfirst(c))->table_name, row[1]) == 0)
-				t = lfirst(c);
-		usable = row[2][0] == REPLICA_IDENTITY_FULL ||
-			((row[2][0] == REPLICA_IDENTITY_DEFAULT || row[2][0] == REPLICA_IDENTITY_INDEX) && row[3] != NULL);
-		if (t == NULL || usable != t->insert_only)
-			continue;
-		{
-			Oid			types[5] = {TEXTOID, NAMEOID, NAMEOID, CHAROID, TEXTOID};
-			Datum		values[5];
-			char		nulls[5] = {' ', ' ', ' ', ' ', row[3] ? ' ' : 'n'};
-			char	   *done = NULL;
-			char	   *key = psprintf("%s.%s/%s", row[0], row[1], row[2]);
-			MemoryContext cxt = CurrentMemoryContext;
-
-			if (list_member(reported, makeString(key)))
-				continue;
-			values[0] = CStringGetTextDatum(worker_source_id);
-			values[1] = DirectFunctionCall1(namein, CStringGetDatum(row[0]));
-			values[2] = DirectFunctionCall1(namein, CStringGetDatum(row[1]));
-			values[3] = CharGetDatum(row[2][0]);
-			values[4] = row[3] ? CStringGetTextDatum(row[3]) : (Datum) 0;
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			SPI_connect();
-			if (SPI_execute_with_args("SELECT laredo._replica_identity_changed($1, $2, $3, $4, $5::name[])",
-									  5, types, values, nulls, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "could not record the replica identity of %s.%s", row[0], row[1]);
-			if (SPI_processed == 1)
-			{
-				char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-				done = v ? MemoryContextStrdup(cxt, v) : NULL;
-			}
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			MemoryContextSwitchTo(cxt);
-			if (done == NULL)
-				continue;
-			if (strncmp(done, "cannot", 6) == 0)
-			{
-				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-				reported = lappend(reported, makeString(pstrdup(key)));
-				MemoryContextSwitchTo(old);
-				ereport(WARNING,
-						(errmsg("laredo source \"%s\": %s", worker_source_id, done),
-						 errhint("Its updates and deletes stay unpublished; remove_table and add_table it again with a column list and row filter that fit.")));
-				continue;
-			}
-			ereport(LOG, (errmsg("laredo source \"%s\": %s", worker_source_id, done)));
-			/* what happens next is the new configuration's: the manager restarts this worker */
-			t->insert_only = !usable;
-		}
-	}
 }
 
 /* The leaf partitions a configured table has on the source now (1 for a plain table). */
@@ -700,11 +572,13 @@ worker_check_no_feedback(WalReceiverConn *conn, LaredoSourceConfig *source)
 static void
 worker_wait(pgsocket fd, long timeout)
 {
-	pgsocket	readers[LAREDO_CHUNK_MAX_READERS];
+	pgsocket	readers[LAREDO_CHUNK_MAX_READERS + 1];
 	int			n = laredo_chunk_active() ? laredo_chunk_sockets(readers, LAREDO_CHUNK_MAX_READERS) : 0;
 	WaitEventSet *set;
 	WaitEvent	event;
 
+	if (worker_ask_socket() != PGINVALID_SOCKET)
+		readers[n++] = worker_ask_socket();
 	if (n == 0)
 	{
 		(void) WaitLatchOrSocket(MyLatch,
@@ -915,26 +789,70 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			laredo_source_check_schemas(source->source_id);
 			last_schema_check = GetCurrentTimestamp();
 		}
-		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS))
+		/* the answer to a read sent on the plain connection, once it has come */
+		worker_ask_take(false);
+		if (worker_ask_answered && !IsTransactionState())
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+			WorkerAsk	kind = worker_ask;
 
-			LaredoSlotInfo *info = laredo_slot_info_sql(laredo_worker_sql_conn(), worker_source_id,
-														source->slot_name);
+			worker_ask = WORKER_ASK_NONE;
+			worker_ask_answered = false;
+			if (kind == WORKER_ASK_CHECKS)
+			{
+				laredo_checks_apply(source, worker_answer);
+				LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+				MyLaredoSlot->identities_checked = worker_ask_sent;
+				LWLockRelease(laredo_shared->lock);
+			}
+			else
+			{
+				LaredoSlotInfo *info = laredo_slot_info_from_rows(worker_answer);
 
-			worker_publish_slot_info(info);
-			/* a source on 17 or later waits for its synchronized_standby_slots */
-			if (!IsTransactionState())
+				worker_publish_slot_info(info);
+				/* a source on 17 or later waits for its synchronized_standby_slots */
 				worker_note_text("lag_reason",
 								 info->exists && info->wait_event &&
 								 strcmp(info->wait_event, "WaitForStandbyConfirmation") == 0 ?
 								 "the source waits for the standbys of its synchronized_standby_slots to confirm its WAL before it sends it (wait event WaitForStandbyConfirmation): one of them is down or behind" :
 								 NULL, &lag_reason, &lag_reason_known);
+			}
+			worker_answer = NIL;
+			MemoryContextReset(worker_answer_cxt);
+			MemoryContextSwitchTo(old);
+		}
+		/* every second, and at once for a wait_for_catchup caller */
+		if ((waiter || TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS)) &&
+			worker_ask == WORKER_ASK_NONE && !IsTransactionState())
+		{
+			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+			char	   *query = laredo_checks_query(source);
+
+			if (query != NULL)
+				worker_ask_send(WORKER_ASK_CHECKS, query);
+			else
+			{
+				/* nothing to look at: looked */
+				LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+				MyLaredoSlot->identities_checked = GetCurrentTimestamp();
+				LWLockRelease(laredo_shared->lock);
+			}
+			MemoryContextSwitchTo(old);
+			last_identity_check = now;
+		}
+		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS) &&
+			worker_ask == WORKER_ASK_NONE)
+		{
+			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+
+			worker_ask_send(WORKER_ASK_SLOT,
+							laredo_slot_info_query(source->slot_name,
+												   PQserverVersion(laredo_worker_sql_conn())));
 			MemoryContextSwitchTo(old);
 			last_slot_status = now;
 		}
 		if (TimestampDifferenceExceeds(last_failover_check, now, FAILOVER_CHECK_MS) &&
-			!IsTransactionState())
+			worker_ask == WORKER_ASK_NONE && !IsTransactionState())
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
 
@@ -943,22 +861,6 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 							 &readiness, &readiness_known);
 			MemoryContextSwitchTo(old);
 			last_failover_check = now;
-		}
-		/* every second, and at once for a wait_for_catchup caller */
-		if ((waiter || TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS)) &&
-			!IsTransactionState())
-		{
-			MemoryContext old = MemoryContextSwitchTo(msgcxt);
-			TimestampTz checked = GetCurrentTimestamp();
-
-			worker_check_identities(source);
-			worker_check_partitions(source);
-			worker_check_tables(source);
-			MemoryContextSwitchTo(old);
-			last_identity_check = now;
-			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-			MyLaredoSlot->identities_checked = checked;
-			LWLockRelease(laredo_shared->lock);
 		}
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);

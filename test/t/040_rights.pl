@@ -1,7 +1,8 @@
 # 040_rights: a source's worker runs as the role that created the source and
 # writes targets with that role's rights; a non-superuser needs laredo_admin
 # and a connection that authenticates with its own password; the connection
-# string is hidden from other roles and its password is masked.
+# string is hidden from other roles and its password is masked; a target
+# the owner may write but not read is copied in one snapshot.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -75,6 +76,34 @@ is($consumer->safe_psql('postgres',
 	'alice', 'the worker runs as the source owner');
 is($consumer->safe_psql('postgres', q{SELECT tableowner FROM pg_tables WHERE tablename = 't' AND schemaname = 'alice_data'}),
 	'alice', 'the created target belongs to the owner');
+
+# a target its owner may write but not read: a table added to a running
+# source is copied in key ranges, whose merge deletes the target's rows of a
+# range by their keys (which needs SELECT), so it is copied in one snapshot
+$source->safe_psql('postgres', q{
+	CREATE TABLE w (id int PRIMARY KEY, v text);
+	ALTER TABLE w OWNER TO feeder;
+	INSERT INTO w SELECT g, 'w' || g FROM generate_series(1, 30) g;
+});
+$consumer->safe_psql('postgres', q{
+	CREATE TABLE public.write_only (id int PRIMARY KEY, v text);
+	GRANT INSERT, UPDATE, DELETE, TRUNCATE ON public.write_only TO alice;
+});
+$consumer->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT laredo.add_table('a', 'public.w');
+	SELECT laredo.create_pipeline('a_w', 'a', 'public.w', target => 'public.write_only');
+});
+$consumer->safe_psql('postgres', q{SET ROLE alice; CALL laredo.wait_for_catchup('a', '120s')});
+$source->safe_psql('postgres', q{UPDATE w SET v = 'changed' WHERE id = 7; DELETE FROM w WHERE id = 8});
+$consumer->safe_psql('postgres', q{SET ROLE alice; CALL laredo.wait_for_catchup('a', '120s')});
+my $rows_sql = q{SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM };
+is($consumer->safe_psql('postgres', $rows_sql . 'public.write_only'), $source->safe_psql('postgres', $rows_sql . 'w'),
+	'a target its owner may not read is copied and streams');
+is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copy_ranges WHERE pipeline_id = 'a_w'}), '0',
+	'in one snapshot, not in key ranges');
+is($consumer->safe_psql('postgres', q{SELECT state FROM laredo.pipelines WHERE pipeline_id = 'a_w'}), 'STREAMING',
+	'and streams');
 
 is($consumer->safe_psql('postgres', q{SET ROLE bob; SELECT coalesce(connection, 'hidden') FROM laredo.sources}),
 	'hidden', 'other roles do not see the connection string');
