@@ -648,7 +648,7 @@ remote_pq_result(PGconn *conn)
 	return PQgetResult(conn);
 }
 
-static void sql_failed(const char *source_id, const char *failure) pg_attribute_noreturn();
+pg_noreturn static void sql_failed(const char *source_id, const char *failure);
 
 static void
 sql_failed(const char *source_id, const char *failure)

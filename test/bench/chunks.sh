@@ -6,12 +6,15 @@
 # added, and the script measures:
 #   - the copy's time, until wait_for_catchup returns (the pipeline streams);
 #   - the longest time a laredo reader holds one snapshot on the source
-#     during it (sampled every 50 ms from pg_stat_activity: how long the same
-#     backend_xmin stays), which is how long vacuum there is held back;
+#     during it (sampled every 5 ms from pg_stat_activity by a procedure on
+#     the source: how long the same backend_xmin stays), which is how long
+#     vacuum there is held back;
 #   - how long the source's stream paused: a row inserted into the small
-#     table every 100 ms on the source is stamped on arrival by an ALWAYS
-#     trigger on the consumer, and the longest wait between insert and
-#     arrival is printed.
+#     table every 100 ms on the source (by another procedure there) is
+#     stamped on arrival by an ALWAYS trigger on the consumer, and the
+#     longest wait between insert and arrival is printed.
+# Both run in one session each on the source: a psql started every few
+# milliseconds would take a share of the 2 cores the copies are timed on.
 # With a load (LAREDO_CHUNK_LOAD=tps, pgbench updates of pgbench_accounts at
 # that rate during each copy), the mirror is compared with the source at
 # the end.  With LAREDO_CHUNK_BUILTIN=1, the built-in subscriber copies the
@@ -67,7 +70,29 @@ conn="host=127.0.0.1 port=${port[source]} dbname=postgres user=postgres"
 
 echo "initialising pgbench scale $scale on the source ..."
 pg "$bin/pgbench" -i -q -s "$scale" -h 127.0.0.1 -p "${port[source]}" postgres >/dev/null 2>&1
-q source -c "CREATE TABLE tick (id bigserial PRIMARY KEY, sent timestamptz NOT NULL DEFAULT clock_timestamp())"
+q source -c "CREATE TABLE tick (id bigserial PRIMARY KEY, sent timestamptz NOT NULL DEFAULT clock_timestamp())" \
+	-c "CREATE UNLOGGED TABLE sampling_stop (stop boolean)" \
+	-c "CREATE UNLOGGED TABLE xmin_seen (pid int, seen_xmin text, first_at timestamptz, last_at timestamptz,
+	                                     PRIMARY KEY (pid, seen_xmin))" \
+	-c "CREATE PROCEDURE sample_xmins(apps text[]) LANGUAGE plpgsql AS \$\$
+	    BEGIN
+	        WHILE NOT EXISTS (SELECT FROM sampling_stop) LOOP
+	            INSERT INTO xmin_seen
+	            SELECT pid, backend_xmin::text, clock_timestamp(), clock_timestamp() FROM pg_stat_activity
+	            WHERE application_name LIKE ANY (apps) AND backend_xmin IS NOT NULL
+	            ON CONFLICT (pid, seen_xmin) DO UPDATE SET last_at = excluded.last_at;
+	            COMMIT;
+	            PERFORM pg_sleep(0.005);
+	        END LOOP;
+	    END \$\$" \
+	-c "CREATE PROCEDURE tick_every_100ms() LANGUAGE plpgsql AS \$\$
+	    BEGIN
+	        WHILE NOT EXISTS (SELECT FROM sampling_stop) LOOP
+	            INSERT INTO tick DEFAULT VALUES;
+	            COMMIT;
+	            PERFORM pg_sleep(0.1);
+	        END LOOP;
+	    END \$\$"
 q laredo -c "CREATE EXTENSION laredo" \
 	-c "SELECT laredo.create_source('b', connection => '$conn', slot_name => 'laredo_chunks_bench')" \
 	-c "SELECT laredo.add_table('b', 'public.tick')" \
@@ -86,6 +111,21 @@ chmod 644 "$dir/load.sql"
 printf '%s (PostgreSQL %s, %s cores): a table of %d rows added to a running source\n' \
 	"$(uname -r)" "$(pg_config --version | awk '{print $2}')" "$(nproc)" $((scale * 100000))
 printf '%-46s %10s %22s %22s %8s\n' "copy" "time (s)" "longest snapshot (s)" "longest stream wait (s)" "rows ok"
+# the samplers on the source: start_sampling APPS... (LIKE patterns of the
+# readers' application_name), then stop_sampling, which prints the longest
+# time one of them kept one snapshot (s)
+start_sampling() {
+	local apps
+	apps=$(printf "'%s'," "$@")
+	q source -c "TRUNCATE sampling_stop, xmin_seen"
+	q source -c "CALL sample_xmins(ARRAY[${apps%,}])" &
+	sampler=$!
+}
+stop_sampling() {
+	q source -c "INSERT INTO sampling_stop VALUES (true)"
+	wait "$sampler" || true
+	q source -c "SELECT round(coalesce(max(extract(epoch FROM last_at - first_at)), 0)::numeric, 3) FROM xmin_seen"
+}
 # the copy's worker killed (-9) once the copy is half done; returns once the
 # consumer has restarted
 crash_at_half() {
@@ -100,18 +140,11 @@ one() {
 	local label=$1 options=$2 crash=${3:-} t0 t1 age=0 a ticker sampler loader=
 	q laredo -c "DROP TABLE IF EXISTS pgbench_accounts" -c "TRUNCATE tick"
 	q source -c "TRUNCATE tick"
-	(while :; do q source -c "INSERT INTO tick DEFAULT VALUES" 2>/dev/null || true; sleep 0.1; done) &
-	ticker=$!
 	# each reader's snapshot as its backend_xmin: how long one value stays
 	# (a walsender's pg_stat_activity has no xact_start)
-	(while :; do
-		q source -c "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pid || ':' || backend_xmin FROM pg_stat_activity
-		             WHERE (application_name LIKE 'laredo chunks %' OR application_name LIKE 'laredo sync %'
-		                    OR application_name LIKE 'pg\\_%\\_sync\\_%')
-		               AND backend_xmin IS NOT NULL"
-		sleep 0.05
-	done > "$dir/ages") 2>/dev/null &
-	sampler=$!
+	start_sampling 'laredo chunks %' 'laredo sync %' 'pg\_%\_sync\_%'
+	q source -c "CALL tick_every_100ms()" &
+	ticker=$!
 	if [ -n "${LAREDO_CHUNK_LOAD:-}" ]; then
 		pg "$bin/pgbench" -n -c 2 -j 2 -T 3600 -R "$LAREDO_CHUNK_LOAD" -f "$dir/load.sql" \
 			-h 127.0.0.1 -p "${port[source]}" postgres >/dev/null 2>&1 &
@@ -126,12 +159,11 @@ one() {
 	q laredo -c "CALL laredo.wait_for_catchup('b', '3600s')"
 	t1=$(now)
 	sleep 1
-	kill "$ticker" "$sampler" 2>/dev/null || true
+	a=$(stop_sampling)
+	wait "$ticker" || true
 	# (runuser's child, pgbench, is stopped by name)
 	[ -z "$loader" ] || { as_root pkill -f -- "-f $dir/load.sql" || true; wait "$loader" 2>/dev/null || true; }
-	wait "$ticker" "$sampler" 2>/dev/null || true
 	q laredo -c "CALL laredo.wait_for_catchup('b', '600s')"
-	a=$(awk '{ if (!($2 in first)) first[$2] = $1; if ($1 - first[$2] > m) m = $1 - first[$2] } END { print m + 0 }' "$dir/ages")
 	local wait ok
 	wait=$(q laredo -c "SELECT round(extract(epoch FROM max(arrived - sent))::numeric, 2) FROM tick")
 	ok=$([ "$(q source -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" = \
@@ -145,12 +177,7 @@ builtin() {
 	q builtin -c "DROP TABLE IF EXISTS pgbench_accounts" \
 		-c "CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler character(84))"
 	q source -c "DROP PUBLICATION IF EXISTS bench_pub" -c "CREATE PUBLICATION bench_pub FOR TABLE pgbench_accounts"
-	(while :; do
-		q source -c "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pid || ':' || backend_xmin FROM pg_stat_activity
-		             WHERE application_name LIKE 'pg\\_%\\_sync\\_%' AND backend_xmin IS NOT NULL"
-		sleep 0.05
-	done > "$dir/ages") 2>/dev/null &
-	sampler=$!
+	start_sampling 'pg\_%\_sync\_%'
 	sleep 1
 	t0=$(now)
 	q builtin -c "CREATE SUBSCRIPTION bench_sub CONNECTION '$conn' PUBLICATION bench_pub" >/dev/null
@@ -158,9 +185,7 @@ builtin() {
 		sleep 0.05
 	done
 	t1=$(now)
-	kill "$sampler" 2>/dev/null || true
-	wait "$sampler" 2>/dev/null || true
-	a=$(awk '{ if (!($2 in first)) first[$2] = $1; if ($1 - first[$2] > m) m = $1 - first[$2] } END { print m + 0 }' "$dir/ages")
+	a=$(stop_sampling)
 	ok=$([ "$(q source -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" = \
 		"$(q builtin -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" ] && echo yes || echo NO)
 	printf '%-46s %10.2f %22.2f %22s %8s\n' "built-in subscriber" "$(echo "$t1 - $t0" | bc)" "${a:-0}" "-" "$ok"
