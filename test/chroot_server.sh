@@ -240,7 +240,7 @@ host=$(hostname 2>/dev/null || echo localhost)
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' "$host" >"$dir/etc/hosts"
 
 apt_get update
-pkgs=(postgresql-server-dev-"$major" libipc-run-perl make gcc perl python3)
+pkgs=(postgresql-server-dev-"$major" libipc-run-perl make gcc perl python3 bc)
 if ((major == 19)); then
 	pkgs+=(postgresql-19/experimental postgresql-client-19/experimental
 		libpq5/experimental libpq-dev/experimental)

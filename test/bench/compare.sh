@@ -276,8 +276,13 @@ paired() {
 }
 paired laredo | sort >"$dir/probe.laredo"
 paired builtin | sort >"$dir/probe.builtin"
-# LAREDO_PROBES=dir: keep each probe's lag (id, ms) of both consumers there
-if [ -n "${LAREDO_PROBES:-}" ]; then cp "$dir/probe.laredo" "$dir/probe.builtin" "$LAREDO_PROBES/"; fi
+# LAREDO_PROBES=dir: keep each probe's lag (id, ms) of both consumers there,
+# and when it was sent (id, epoch seconds on the source), to look for when
+# the worst ones happen
+if [ -n "${LAREDO_PROBES:-}" ]; then
+	cp "$dir/probe.laredo" "$dir/probe.builtin" "$LAREDO_PROBES/"
+	q source -c "COPY (SELECT id, extract(epoch FROM sent) FROM probe) TO STDOUT" | sort >"$LAREDO_PROBES/probe.sent"
+fi
 # the difference's p99 is how much later laredo was on its worst 1 % of
 # probes; minus its p01 is the same for the built-in: equal when neither has
 # a tail of its own
