@@ -1418,7 +1418,7 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				 * A partitioned table read through its root: its leaves as
 				 * the copy starts, so that a partition attached or detached
 				 * during the copy or after it sends it back to copy
-				 * (worker_check_partitions), as after a copy in one snapshot
+				 * (source_checks.c), as after a copy in one snapshot
 				 */
 				if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0 && !copy->br->only && copy->frontier == NULL)
 				{

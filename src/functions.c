@@ -465,6 +465,8 @@ wait_for_catchup(FunctionCallInfo fcinfo)
 			{
 				/* ask the worker to make idle positions durable, and look, at once */
 				slot->catchup_waiter = true;
+				if (!identities_seen && slot->checks_wanted < begun)
+					slot->checks_wanted = begun;
 				worker_latch = slot->latch;
 			}
 		}

@@ -58,8 +58,10 @@ typedef struct LaredoWorkerSlot
 	char		slot_wal_status[16];
 	int64		retained_wal_bytes; /* -1 when unknown */
 	bool		catchup_waiter; /* a backend waits in wait_for_catchup */
-	/* the source's replica identities were last looked at as they stood then */
+	/* the source's catalog (replica identities, ...) was last looked at as it stood then */
 	TimestampTz identities_checked;
+	/* a wait_for_catchup caller needs it looked at as it stands after this */
+	TimestampTz checks_wanted;
 	bool		hold;			/* a transaction stopped it: do not restart */
 } LaredoWorkerSlot;
 

@@ -730,6 +730,21 @@ laredo_sql_rows(PGconn *conn, int ncols, const char *source_id)
 }
 
 /*
+ * A query sent without waiting whose answer has not come within
+ * wal_receiver_timeout: the connection is taken for lost, as when its
+ * sender waits (remote_deadline_failed).
+ */
+void
+laredo_sql_overdue(const char *source_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("%s did not answer within %d ms while running a query", source_label(source_id),
+					wal_receiver_timeout),
+			 errhint("Check the network path to the source; wal_receiver_timeout sets how long laredo waits.")));
+}
+
+/*
  * laredo_remote_query on a plain connection: a List of char *[ncols] rows,
  * NULL for SQL NULL.  The wait is on the latch and ends with the deadline.
  */

@@ -34,6 +34,7 @@ extern List *laredo_sql_query(PGconn *conn, const char *query, int ncols,
 extern void laredo_sql_send(PGconn *conn, const char *query, const char *source_id);
 extern bool laredo_sql_ready(PGconn *conn, const char *source_id);
 extern List *laredo_sql_rows(PGconn *conn, int ncols, const char *source_id);
+pg_noreturn extern void laredo_sql_overdue(const char *source_id);
 extern void laredo_append_table_names(StringInfo buf, List *tables);
 extern char *laredo_partitions_query(List *tables);
 

@@ -15,6 +15,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -140,10 +141,10 @@ checks_find_table(List *tables, const char *schema_name, const char *table_name)
 static void
 checks_table(LaredoSourceConfig *source, char **row)
 {
-	LaredoTableConfig *t = checks_find_table(checks_tables_by_oid(source), row[0], row[1]);
+	LaredoTableConfig *t = checks_find_table(source->tables, row[0], row[1]);
 	Oid			now = row[2] ? (Oid) strtoul(row[2], NULL, 10) : InvalidOid;
 
-	if (t != NULL && now != t->source_oid)
+	if (t != NULL && OidIsValid(t->source_oid) && now != t->source_oid)
 		laredo_source_table_replaced(source->source_id, t, now);
 }
 
@@ -157,9 +158,9 @@ checks_table(LaredoSourceConfig *source, char **row)
 static void
 checks_partitions(LaredoSourceConfig *source, char **row)
 {
-	LaredoTableConfig *t = checks_find_table(checks_partitioned_tables(source), row[0], row[1]);
+	LaredoTableConfig *t = checks_find_table(source->tables, row[0], row[1]);
 
-	if (t == NULL || strcmp(t->partitions, row[2]) == 0)
+	if (t == NULL || t->partitions == NULL || strcmp(t->partitions, row[2]) == 0)
 		return;
 	ereport(LOG,
 			(errmsg("laredo source \"%s\": the partitions of %s.%s changed (%s, were %s): its mirrors are copied again",
@@ -248,6 +249,7 @@ void
 laredo_checks_apply(LaredoSourceConfig *source, List *rows)
 {
 	const char	kinds[3] = {CHECK_IDENTITY, CHECK_PARTITIONS, CHECK_TABLE};
+	MemoryContext cxt = CurrentMemoryContext;
 
 	Assert(!IsTransactionState());
 	for (int k = 0; k < 3; k++)
@@ -258,6 +260,7 @@ laredo_checks_apply(LaredoSourceConfig *source, List *rows)
 		{
 			char	  **row = lfirst(lc);
 
+			CHECK_FOR_INTERRUPTS();
 			if (row[0] == NULL || row[0][0] != kinds[k])
 				continue;
 			if (kinds[k] == CHECK_IDENTITY)
@@ -266,6 +269,8 @@ laredo_checks_apply(LaredoSourceConfig *source, List *rows)
 				checks_partitions(source, row + 1);
 			else
 				checks_table(source, row + 1);
+			/* what acted committed a transaction of its own, which leaves TopMemoryContext current */
+			MemoryContextSwitchTo(cxt);
 		}
 	}
 }

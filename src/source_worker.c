@@ -12,9 +12,6 @@
 #include "laredo.h"
 
 #include "access/xact.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "access/xlog.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
@@ -51,7 +48,7 @@
 #define MESSAGES_PER_BATCH		1000
 /* How often the slot's state is read from the source for laredo.sources. */
 #define SLOT_STATUS_MS			5000
-/* How often the replica identities of the source's tables are looked at. */
+/* How often the source's catalog is looked at (source_checks.c: replica identities, partitions, tables replaced). */
 #define IDENTITY_CHECK_MS		1000
 /* How often the source's failover setup is looked at (failover.c). */
 #define FAILOVER_CHECK_MS		30000
@@ -130,16 +127,20 @@ laredo_worker_sql_conn(void)
 static void
 worker_ask_send(WorkerAsk kind, const char *query)
 {
-	PGconn	   *conn = laredo_worker_sql_conn();
+	PGconn	   *conn;
+	TimestampTz sent;
 
 	Assert(worker_ask == WORKER_ASK_NONE);
+	conn = laredo_worker_sql_conn();
 	if (worker_answer_cxt == NULL)
 		worker_answer_cxt = AllocSetContextCreate(TopMemoryContext, "laredo status answer",
 												  ALLOCSET_SMALL_SIZES);
+	/* before the send: the answer shows the source as it stood at this time or later */
+	sent = GetCurrentTimestamp();
 	laredo_sql_send(conn, query, worker_source_id);
 	worker_ask = kind;
 	worker_ask_answered = false;
-	worker_ask_sent = GetCurrentTimestamp();
+	worker_ask_sent = sent;
 }
 
 /* The socket to wait on for an answer in flight, or PGINVALID_SOCKET. */
@@ -640,6 +641,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		int			batch;
 		bool		waiter;
 		bool		chunk_busy = false;
+		TimestampTz checks_wanted;
 		TimestampTz now;
 		XLogRecPtr	durable;
 		XLogRecPtr	acked;
@@ -704,6 +706,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 		waiter = MyLaredoSlot->catchup_waiter;
 		MyLaredoSlot->catchup_waiter = false;
+		checks_wanted = MyLaredoSlot->checks_wanted;
 		LWLockRelease(laredo_shared->lock);
 
 		/*
@@ -789,9 +792,18 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			laredo_source_check_schemas(source->source_id);
 			last_schema_check = GetCurrentTimestamp();
 		}
-		/* the answer to a read sent on the plain connection, once it has come */
+		/*
+		 * The answer to a read sent on the plain connection, once it has
+		 * come; one that does not come within wal_receiver_timeout is a
+		 * lost connection, as when the worker waited for it.  The slot's
+		 * state is published at once, even in the middle of a long
+		 * transaction; what a check finds is acted on between transactions.
+		 */
 		worker_ask_take(false);
-		if (worker_ask_answered && !IsTransactionState())
+		if (worker_ask != WORKER_ASK_NONE && !worker_ask_answered && wal_receiver_timeout > 0 &&
+			TimestampDifferenceExceeds(worker_ask_sent, now, wal_receiver_timeout))
+			laredo_sql_overdue(worker_source_id);
+		if (worker_ask_answered && (worker_ask == WORKER_ASK_SLOT || !IsTransactionState()))
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
 			WorkerAsk	kind = worker_ask;
@@ -811,34 +823,35 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 
 				worker_publish_slot_info(info);
 				/* a source on 17 or later waits for its synchronized_standby_slots */
-				worker_note_text("lag_reason",
-								 info->exists && info->wait_event &&
-								 strcmp(info->wait_event, "WaitForStandbyConfirmation") == 0 ?
-								 "the source waits for the standbys of its synchronized_standby_slots to confirm its WAL before it sends it (wait event WaitForStandbyConfirmation): one of them is down or behind" :
-								 NULL, &lag_reason, &lag_reason_known);
+				if (!IsTransactionState())
+					worker_note_text("lag_reason",
+									 info->exists && info->wait_event &&
+									 strcmp(info->wait_event, "WaitForStandbyConfirmation") == 0 ?
+									 "the source waits for the standbys of its synchronized_standby_slots to confirm its WAL before it sends it (wait event WaitForStandbyConfirmation): one of them is down or behind" :
+									 NULL, &lag_reason, &lag_reason_known);
 			}
 			worker_answer = NIL;
 			MemoryContextReset(worker_answer_cxt);
 			MemoryContextSwitchTo(old);
 		}
-		/* every second, and at once for a wait_for_catchup caller */
-		if ((waiter || TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS)) &&
+
+		/*
+		 * What is due, in this order, each when nothing is in flight: the
+		 * failover readiness (rare, read synchronously), the slot's state,
+		 * the catalog checks (every second, and for a wait_for_catchup
+		 * caller that began after the last look; one that waits for its
+		 * position only does not make the worker look again and again).
+		 */
+		if (TimestampDifferenceExceeds(last_failover_check, now, FAILOVER_CHECK_MS) &&
 			worker_ask == WORKER_ASK_NONE && !IsTransactionState())
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
-			char	   *query = laredo_checks_query(source);
 
-			if (query != NULL)
-				worker_ask_send(WORKER_ASK_CHECKS, query);
-			else
-			{
-				/* nothing to look at: looked */
-				LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
-				MyLaredoSlot->identities_checked = GetCurrentTimestamp();
-				LWLockRelease(laredo_shared->lock);
-			}
+			worker_note_text("failover_readiness",
+							 laredo_failover_readiness(source, laredo_worker_sql_conn(), owner),
+							 &readiness, &readiness_known);
 			MemoryContextSwitchTo(old);
-			last_identity_check = now;
+			last_failover_check = now;
 		}
 		if (TimestampDifferenceExceeds(last_slot_status, now, SLOT_STATUS_MS) &&
 			worker_ask == WORKER_ASK_NONE)
@@ -851,16 +864,24 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 			MemoryContextSwitchTo(old);
 			last_slot_status = now;
 		}
-		if (TimestampDifferenceExceeds(last_failover_check, now, FAILOVER_CHECK_MS) &&
+		if ((checks_wanted > last_identity_check ||
+			 TimestampDifferenceExceeds(last_identity_check, now, IDENTITY_CHECK_MS)) &&
 			worker_ask == WORKER_ASK_NONE && !IsTransactionState())
 		{
 			MemoryContext old = MemoryContextSwitchTo(msgcxt);
+			char	   *query = laredo_checks_query(source);
 
-			worker_note_text("failover_readiness",
-							 laredo_failover_readiness(source, laredo_worker_sql_conn(), owner),
-							 &readiness, &readiness_known);
+			last_identity_check = GetCurrentTimestamp();
+			if (query != NULL)
+				worker_ask_send(WORKER_ASK_CHECKS, query);
+			else
+			{
+				/* nothing to look at: looked */
+				LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+				MyLaredoSlot->identities_checked = last_identity_check;
+				LWLockRelease(laredo_shared->lock);
+			}
 			MemoryContextSwitchTo(old);
-			last_failover_check = now;
 		}
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);
