@@ -338,6 +338,17 @@ remote_deadline_stop(void)
 	}
 }
 
+/* A source silent for wal_receiver_timeout while laredo waited for what: a lost connection. */
+pg_noreturn static void
+remote_timed_out_error(const char *source_id, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("%s did not answer within %d ms while %s", source_label(source_id),
+					wal_receiver_timeout, what),
+			 errhint("Check the network path to the source; wal_receiver_timeout sets how long laredo waits.")));
+}
+
 /* Called in PG_CATCH: a cancel raised by the deadline becomes a connection failure. */
 static void
 remote_deadline_failed(MemoryContext cxt, const char *source_id, const char *what)
@@ -351,11 +362,7 @@ remote_deadline_failed(MemoryContext cxt, const char *source_id, const char *wha
 		PG_RE_THROW();
 	MemoryContextSwitchTo(cxt);
 	FlushErrorState();
-	ereport(ERROR,
-			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("%s did not answer within %d ms while %s", source_label(source_id),
-					wal_receiver_timeout, what),
-			 errhint("Check the network path to the source; wal_receiver_timeout sets how long laredo waits.")));
+	remote_timed_out_error(source_id, what);
 }
 
 static void
@@ -737,11 +744,7 @@ laredo_sql_rows(PGconn *conn, int ncols, const char *source_id)
 void
 laredo_sql_overdue(const char *source_id)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("%s did not answer within %d ms while running a query", source_label(source_id),
-					wal_receiver_timeout),
-			 errhint("Check the network path to the source; wal_receiver_timeout sets how long laredo waits.")));
+	remote_timed_out_error(source_id, "running a query");
 }
 
 /*

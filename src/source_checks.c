@@ -29,36 +29,6 @@
 #define CHECK_PARTITIONS	'p'
 #define CHECK_TABLE			't'
 
-/* The configured tables a source knows by OID (copied since catalog 0.5.0). */
-static List *
-checks_tables_by_oid(LaredoSourceConfig *source)
-{
-	List	   *tables = NIL;
-	ListCell   *lc;
-
-	if (laredo_catalog_version() < LAREDO_CATALOG_0_5_0)
-		return NIL;
-	foreach(lc, source->tables)
-		if (OidIsValid(((LaredoTableConfig *) lfirst(lc))->source_oid))
-			tables = lappend(tables, lfirst(lc));
-	return tables;
-}
-
-/* The configured tables that are partitioned on the source. */
-static List *
-checks_partitioned_tables(LaredoSourceConfig *source)
-{
-	List	   *tables = NIL;
-	ListCell   *lc;
-
-	if (laredo_catalog_version() < LAREDO_CATALOG_0_5_0)
-		return NIL;
-	foreach(lc, source->tables)
-		if (((LaredoTableConfig *) lfirst(lc))->partitions != NULL)
-			tables = lappend(tables, lfirst(lc));
-	return tables;
-}
-
 /* Whether laredo moves tables between its publications (a 0.1.0 catalog cannot). */
 static bool
 checks_identities_wanted(LaredoSourceConfig *source)
@@ -76,10 +46,21 @@ char *
 laredo_checks_query(LaredoSourceConfig *source)
 {
 	StringInfoData q;
-	List	   *by_oid = checks_tables_by_oid(source);
-	List	   *partitioned = checks_partitioned_tables(source);
+	List	   *by_oid = NIL;		/* tables known by OID (copied since catalog 0.5.0) */
+	List	   *partitioned = NIL;	/* tables partitioned on the source */
 	bool		any = false;
+	ListCell   *lc;
 
+	if (laredo_catalog_version() >= LAREDO_CATALOG_0_5_0)
+		foreach(lc, source->tables)
+		{
+			LaredoTableConfig *t = lfirst(lc);
+
+			if (OidIsValid(t->source_oid))
+				by_oid = lappend(by_oid, t);
+			if (t->partitions != NULL)
+				partitioned = lappend(partitioned, t);
+		}
 	initStringInfo(&q);
 	if (checks_identities_wanted(source))
 	{
