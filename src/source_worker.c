@@ -616,6 +616,7 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 	XLogRecPtr	wal_end = startpos;
 	XLogRecPtr	keepalive_end = InvalidXLogRecPtr;
 	XLogRecPtr	last_reported = InvalidXLogRecPtr;
+	XLogRecPtr	last_reported_write = InvalidXLogRecPtr;
 	TimestampTz last_feedback = 0;
 	TimestampTz last_idle_persist = GetCurrentTimestamp();
 	TimestampTz last_heard = last_idle_persist;
@@ -886,13 +887,21 @@ worker_stream(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner, XLog
 		durable = laredo_apply_durable_lsn();
 		worker_publish_positions(last_received, durable, wal_end);
 
-		/* what the consumer's standbys have too (laredo.synchronized_standby_slots) */
+		/*
+		 * What the consumer's standbys have too (laredo.synchronized_standby_slots).
+		 * What was received is reported after each batch, as the built-in
+		 * apply worker does: a walsender whose client has not reported
+		 * everything it sent pings it before each sleep, a keepalive after
+		 * nearly every transaction of a steady stream, which both sides pay
+		 * for in wakeups (and the next transaction waited for).
+		 */
 		acked = laredo_apply_ack_lsn();
-		if (reply_requested || acked != last_reported ||
+		if (reply_requested || acked != last_reported || last_received != last_reported_write ||
 			TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_INTERVAL_MS))
 		{
 			laredo_stream_feedback(conn, last_received, acked, false);
 			last_reported = acked;
+			last_reported_write = last_received;
 			last_feedback = now;
 		}
 
