@@ -277,15 +277,20 @@ paired() {
 paired laredo | sort >"$dir/probe.laredo"
 paired builtin | sort >"$dir/probe.builtin"
 # LAREDO_PROBES=dir: keep each probe's lag (id, ms) of both consumers there,
-# and when it was sent (id, epoch seconds on the source), to look for when
-# the worst ones happen
+# when it was sent (id, epoch seconds on the source), to look for when the
+# worst ones happen, and laredo's server log (a scratch build's timings)
 if [ -n "${LAREDO_PROBES:-}" ]; then
-	cp "$dir/probe.laredo" "$dir/probe.builtin" "$LAREDO_PROBES/"
+	cp "$dir/probe.laredo" "$dir/probe.builtin" "$dir/laredo.log" "$LAREDO_PROBES/"
 	q source -c "COPY (SELECT id, extract(epoch FROM sent) FROM probe) TO STDOUT" | sort >"$LAREDO_PROBES/probe.sent"
 fi
 # the difference's p99 is how much later laredo was on its worst 1 % of
 # probes; minus its p01 is the same for the built-in: equal when neither has
 # a tail of its own
+# and how many probes each consumer applied over a millisecond after the
+# other: a tail of its own shows here, where p99 mostly compares the
+# source's stalls, which both wait out alike
+read -r late_l late_b <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" |
+	awk '{if ($2 - $3 > 1) l++; if ($3 - $2 > 1) b++} END {printf "%d %d", l, b}')"
 read -r d50 d99 d01 dfaster <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
 	awk '{d[NR] = $1; if ($1 < 0) f++} END {printf "%.2f %.2f %.2f %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], -d[int(NR * 0.01) + 1], 100 * f / NR}')"
 laredo_pid=$(apply_pid laredo)
@@ -335,5 +340,6 @@ printf '%-42s %12s %12s\n' "probe rows measured" "$lcount" "$bcount"
 printf '%-42s %12s\n' "per probe, laredo - built-in: p50 (ms)" "$d50"
 printf '%-42s %12s %12s\n' "per probe, later than the other: p99 (ms)" "$d99" "$d01"
 printf '%-42s %11s%%\n' "probes laredo applied first" "$dfaster"
+printf '%-42s %12s %12s\n' "probes applied over 1 ms after the other" "$late_l" "$late_b"
 printf '%-42s %12s\n' "laredo worker peak RSS (VmHWM, MiB)" "$rss"
 printf '%-42s %12s\n' "laredo worker private RSS at the end (MiB)" "$anon"
