@@ -285,14 +285,12 @@ if [ -n "${LAREDO_PROBES:-}" ]; then
 fi
 # the difference's p99 is how much later laredo was on its worst 1 % of
 # probes; minus its p01 is the same for the built-in: equal when neither has
-# a tail of its own
-# and how many probes each consumer applied over a millisecond after the
-# other: a tail of its own shows here, where p99 mostly compares the
-# source's stalls, which both wait out alike
-read -r late_l late_b <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" |
-	awk '{if ($2 - $3 > 1) l++; if ($3 - $2 > 1) b++} END {printf "%d %d", l, b}')"
-read -r d50 d99 d01 dfaster <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
-	awk '{d[NR] = $1; if ($1 < 0) f++} END {printf "%.2f %.2f %.2f %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], -d[int(NR * 0.01) + 1], 100 * f / NR}')"
+# a tail of its own; and how many probes each consumer applied over a
+# millisecond after the other: a tail of its own shows there, where p99
+# mostly compares the source's stalls, which both wait out alike
+read -r d50 d99 d01 dfaster late_l late_b <<<"$(join "$dir/probe.laredo" "$dir/probe.builtin" | awk '{print $2 - $3}' | sort -g |
+	awk '{d[NR] = $1; if ($1 < 0) f++; if ($1 > 1) l++; if ($1 < -1) b++}
+	     END {printf "%.2f %.2f %.2f %d %d %d", d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], -d[int(NR * 0.01) + 1], 100 * f / NR, l, b}')"
 laredo_pid=$(apply_pid laredo)
 rss=$(awk '/^VmHWM:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
 anon=$(awk '/^RssAnon:/ {print int($2/1024)}' "/proc/$laredo_pid/status" 2>/dev/null || echo "?")
