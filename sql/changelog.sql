@@ -23,7 +23,7 @@ SELECT laredo.create_pipeline('notes_log', 'cl', 'public.cl_notes', target_kind 
 COMMIT;
 CALL laredo.wait_for_catchup('cl', '60s');
 \d audit.items_log
--- the baseline: op B, the copy's LSN, one row each
+-- the baseline: op B, the copy's LSN, one row each, seq minus its row number
 SELECT op, seq, source_table, key, old, new - 'big' AS new, length(new->>'big') AS big
 FROM audit.items_log ORDER BY lsn, seq;
 -- a stream of changes in two transactions, and a third on both tables

@@ -132,7 +132,14 @@ laredo_apply_meta(void)
 	return &change_meta;
 }
 
-/* Sets the metadata for rows of a baseline copied at copy_lsn. */
+/*
+ * Sets the metadata for row number row of a baseline copied at copy_lsn.  Its
+ * seq is -row: a transaction whose commit record starts right at the copy's
+ * position (the slot's consistent point, when a transaction commits just
+ * after the record that made it consistent) is not in the copy and is
+ * streamed with that same LSN and seqs from 1, so the copy's rows must sort
+ * before them under (lsn, seq) and never take their places.
+ */
 void
 laredo_apply_set_baseline_meta(XLogRecPtr copy_lsn, LogicalRepRelation *rel, int64 row)
 {
@@ -141,7 +148,7 @@ laredo_apply_set_baseline_meta(XLogRecPtr copy_lsn, LogicalRepRelation *rel, int
 	if (row == 1)
 		change_meta.commit_time = GetCurrentTimestamp();
 	change_meta.xid = InvalidTransactionId;
-	change_meta.seq = row;
+	change_meta.seq = -row;
 	change_meta.relation = rel;
 }
 static TimestampTz last_counters_write = 0;

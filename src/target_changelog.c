@@ -7,8 +7,10 @@
  *	  exactly once, in commit order.
  *
  *	  lsn is the source transaction's commit LSN (individual change LSNs are
- *	  not in commit order) and seq the change's order within it; baseline rows
- *	  have op 'B', the copy's LSN, the copy's time and their row number.  key holds the replica
+ *	  not in commit order) and seq the change's order within it, from 1;
+ *	  baseline rows have op 'B', the copy's LSN, the copy's time and their row
+ *	  number negated, so that they sort before a transaction committed at the
+ *	  copy's LSN exactly, whose changes are not in the copy.  key holds the replica
  *	  identity columns; old holds what the source sends of the old row: the
  *	  identity columns, or the whole row under REPLICA IDENTITY FULL.  A value
  *	  the source left out because it is TOASTed and unchanged is marked

@@ -34,6 +34,31 @@ old_commit=9634194461f9fc7bd5cc8b92108bcf04f491788e
 works=()
 trap 'rm -rf "${works[@]}"' EXIT
 
+# what failed, printed again at the very end (where CI shows the output)
+report=$(mktemp)
+works+=("$report")
+
+# failure_report LABEL LOGDIR: for each TAP test of LOGDIR that failed, its
+# failed assertions and how it ended, and the last errors of its servers
+failure_report() {
+	local label=$1 dir=$2 f t
+	for f in "$dir"/regress_log_*; do
+		[ -f "$f" ] || continue
+		grep -qE '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok|Looks like your test|no plan was declared|^error running SQL|died' "$f" || continue
+		t=${f##*/regress_log_}
+		{
+			echo "=== $label: TAP $t failed"
+			grep -E -A 6 '(^|\) )not ok|^error running SQL' "$f" | head -n 60
+			tail -n 4 "$f"
+			for l in "$dir/${t}"_*.log; do
+				[ -f "$l" ] || continue
+				echo "--- last errors in ${l##*/}:"
+				grep -E ' (ERROR|FATAL|PANIC|WARNING): ' "$l" | grep -v 'terminating connection due to administrator command' | tail -n 8 | cut -c1-400
+			done
+		} >>"$report"
+	done
+}
+
 # run_suite LABEL PG_CONFIG [yes|no [CYCLES]]: the whole suite against that
 # server build (yes: with laredo 0.1.0's own library for the upgrade test;
 # CYCLES: the crash loop's, 20 unless told)
@@ -76,7 +101,7 @@ run_suite() {
 	# then the TAP suite
 	as_root runuser -u postgres -- env $old $cycles make -s installcheck PG_CONFIG="$pgc" REGRESS= || status=$?
 	if [ "$status" -ne 0 ]; then
-		for f in tmp_check/log/*; do [ -f "$f" ] && { echo "=== $f"; tail -n 60 "$f"; }; done
+		failure_report "$label" tmp_check/log
 		echo "the TAP tests failed on $label"
 	fi
 	cd "$root"
@@ -118,7 +143,7 @@ run_chroot_suite() {
 	$run -u postgres -- env $cross LAREDO_CRASH_CYCLES=10 make -s -C /build/laredo installcheck PG_CONFIG="$pgc" REGRESS= \
 		${tests:+PROVE_TESTS="$tests"} || status=$?
 	if [ "$status" -ne 0 ]; then
-		for f in "$dir"/build/laredo/tmp_check/log/*; do [ -f "$f" ] && { echo "=== $f"; tail -n 60 "$f"; }; done
+		failure_report "PostgreSQL $major" "$dir/build/laredo/tmp_check/log"
 		echo "the TAP tests failed on PostgreSQL $major"
 	fi
 	return "$status"
@@ -144,6 +169,7 @@ done
 # the system's server gets back the laredo built for it
 (cd "$root" && make -s clean >/dev/null && make -s >/dev/null && as_root make -s install >/dev/null)
 if [ ${#failed[@]} -gt 0 ]; then
+	cat "$report"
 	printf 'failed on: %s\n' "${failed[@]}"
 	echo "Result: FAIL"
 	exit 1
