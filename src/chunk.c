@@ -101,6 +101,19 @@
 /* while the stream lags past copy_max_lag, the lag is looked at this often */
 #define CHUNK_LAG_RECHECK_MS	1000
 #define CHUNK_MAX_READERS		LAREDO_CHUNK_MAX_READERS
+/*
+ * A read's transaction writes an empty transactional logical message
+ * (prefix "laredo"; no table written, no privilege needed, allowed in a
+ * read-only transaction) so that its COMMIT flushes the source's WAL past
+ * the read's position L, locally (synchronous_commit = local: no standby
+ * waited for).  The range merges once the stream has passed L, and the
+ * walsender decodes only what is flushed: the WAL before L (the source's
+ * last records, an asynchronous commit's, the background writer's) was
+ * otherwise flushed by the WAL writer, up to wal_writer_delay later, and
+ * the range waited for it, or for the next transaction.  pgoutput sends
+ * messages only to a subscriber that asks for them (laredo does not).
+ */
+#define CHUNK_READ_FLUSH		"SELECT pg_catalog.pg_logical_emit_message(true, 'laredo', ''); "
 /* how a copy's table is read on the source: a partitioned one through its root, whole */
 #define CHUNK_ONLY(copy)		((copy)->br->only ? "ONLY " : "")
 
@@ -2154,6 +2167,14 @@ chunk_next_read_rows(ChunkCopy *copy, Chunk *ch)
 	copy->read_rows = (int) Min(Min((int64) copy->chunk_rows, fit), (int64) copy->read_rows * 2);
 }
 
+/* Ends a read's transaction on chunk_conn, its WAL flushed (CHUNK_READ_FLUSH). */
+static void
+chunk_read_commit(const char *id)
+{
+	(void) laredo_remote_query(chunk_conn, CHUNK_READ_FLUSH, 1, id);
+	laredo_remote_command(chunk_conn, "COMMIT", id);
+}
+
 /*
  * The second step, in the range's own transaction on the source: S and L,
  * then the rows.  Reads nothing (r->read false) when L shows the stream
@@ -2177,6 +2198,7 @@ chunk_read_rows(ChunkRead *r)
 	uint64		lsn;
 
 	laredo_remote_command(chunk_conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", id);
+	laredo_remote_command(chunk_conn, "SET LOCAL synchronous_commit = local", id);
 	/*
 	 * The table locked before the snapshot is taken (LOCK takes none): a
 	 * rewrite of it (ALTER TABLE ... TYPE, a volatile default) committed
@@ -2224,7 +2246,7 @@ chunk_read_rows(ChunkRead *r)
 		ch->hash = ((char **) linitial(rows))[1];
 		if (ch->nrows > 0)
 			r->last_key = ((char **) linitial(rows)) + 2;
-		laredo_remote_command(chunk_conn, "COMMIT", id);
+		chunk_read_commit(id);
 		r->read = true;
 		return;
 	}
@@ -2254,7 +2276,7 @@ chunk_read_rows(ChunkRead *r)
 		ch->nrows++;
 		ch->bytes += len;
 	}
-	laredo_remote_command(chunk_conn, "COMMIT", id);
+	chunk_read_commit(id);
 	r->read = true;
 }
 
@@ -2677,6 +2699,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 					 "SET LOCAL search_path = ''; "
 					 "SET LOCAL statement_timeout = %d; "
 					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
+					 "SET LOCAL synchronous_commit = local; "
 					 "LOCK TABLE %s%s IN ACCESS SHARE MODE; "
 					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text, %s",
 					 copy->timeout_ms, CHUNK_ONLY(copy), copy->qualified, copy->shape_sql);
@@ -2697,7 +2720,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 		appendStringInfo(&q, " OFFSET %d LIMIT 1) e ON true", ch->limit - 1);
 	}
 	initStringInfo(&c);
-	appendStringInfoString(&c, "COPY (SELECT ");
+	appendStringInfoString(&c, CHUNK_READ_FLUSH "COPY (SELECT ");
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&c, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
 	appendStringInfo(&c, " FROM %s%s WHERE true%s%s LIMIT %d) TO STDOUT; COMMIT",

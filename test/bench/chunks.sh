@@ -24,8 +24,10 @@
 # LAREDO_CHUNK_CRASH=1 (or =size, that one only), each copy in ranges runs a second time with a crash
 # of the consumer at half way (kill -9 of the worker: the postmaster
 # restarts every backend, the copy resumes after the last range merged);
-# its time is the whole copy's, crash and recovery included.  Timings are
-# printed, never asserted.
+# its time is the whole copy's, crash and recovery included.  With
+# LAREDO_CHUNK_PROFILE=prefix, perf records the whole machine during each
+# copy (prefix.1 the snapshot's, prefix.2 the first size's, ...).  Timings
+# are printed, never asserted.
 #   bash test/bench/chunks.sh [scale] [chunk_rows[:copy_readers] ...]
 # LAREDO_BENCH_INSTALL=0: install and build nothing (test/chroot_server.sh).
 set -euo pipefail
@@ -151,6 +153,13 @@ one() {
 		loader=$!
 	fi
 	sleep 1
+	# LAREDO_CHUNK_PROFILE=prefix: a perf profile of the whole machine during
+	# each copy, in prefix.N (N counting the copies from 1)
+	if [ -n "${LAREDO_CHUNK_PROFILE:-}" ]; then
+		profiled=$((${profiled:-0} + 1))
+		perf record -q -a -g -o "$LAREDO_CHUNK_PROFILE.$profiled" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	t0=$(now)
 	q laredo -c "BEGIN" -c "SELECT laredo.add_table('b', 'public.pgbench_accounts')" \
 		-c "SELECT laredo.create_pipeline('accounts', 'b', 'public.pgbench_accounts', options => '$options')" \
@@ -158,6 +167,7 @@ one() {
 	[ -z "$crash" ] || crash_at_half
 	q laredo -c "CALL laredo.wait_for_catchup('b', '3600s')"
 	t1=$(now)
+	if [ -n "${perfpid:-}" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; perfpid=""; fi
 	sleep 1
 	a=$(stop_sampling)
 	wait "$ticker" || true
