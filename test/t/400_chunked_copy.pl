@@ -34,7 +34,9 @@
 #   - a table added with no options is copied in ranges (a keyless one in
 #     one snapshot); chunk_bytes bounds a range's bytes;
 #   - resync_pipeline alone brings back a source a partition's TRUNCATE
-#     stopped.
+#     stopped;
+#   - a source whose synchronous standby is down, laredo's sessions there
+#     with synchronous_commit = on: the copy in ranges goes on.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -1026,5 +1028,35 @@ is($consumer->safe_psql('postgres', q{SELECT count(*) FROM laredo.copies WHERE p
 is(table_digest($consumer, 'postgres', 'mirror.psales_k', 'id'), table_digest($source, 'postgres', 'public.psales', 'id'),
 	'every row equals the source\'s');
 $source->safe_psql('postgres', q{ALTER TABLE psales_2 REPLICA IDENTITY DEFAULT});
+
+# A source whose synchronous standby is down, laredo's sessions there with
+# synchronous_commit = on (every commit that writes would wait for it): a
+# copy in ranges goes on, as the built-in subscriber's table synchronisation
+# does.  Each read's transaction flushes the source's WAL past its position
+# (an empty logical message) and commits locally, waiting for no standby.
+$source->safe_psql('postgres', q{
+	CREATE TABLE syncwait (id int PRIMARY KEY, v text);
+	INSERT INTO syncwait SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+	CREATE PUBLICATION pub_syncwait FOR TABLE syncwait;
+});
+my $syncconn = $source->connstr('postgres') . q{ options='-c synchronous_commit=on'};
+$consumer->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT laredo.create_source('syncwait', connection => \$c\$$syncconn\$c\$, slot_name => 'laredo_chunks_sync',
+	                            publication => 'pub_syncwait', create_publication => false);
+	SELECT laredo.add_table('syncwait', 'public.syncwait');
+	SELECT laredo.create_pipeline('syncwait', 'syncwait', 'public.syncwait', target => 'mirror.syncwait',
+	                              options => '{"copy": "chunks", "chunk_rows": 500}');
+	COMMIT;
+});
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'syncwait'})
+  or die 'the copy of syncwait did not finish: ' . $consumer->safe_psql('postgres',
+	q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'syncwait'});
+is($consumer->safe_psql('postgres', q{SELECT ranges >= 6 FROM laredo.copies WHERE pipeline_id = 'syncwait'}), 't',
+	'a source whose synchronous standby is down: copied in ranges');
+$source->safe_psql('postgres', q{UPDATE syncwait SET v = 'changed' WHERE id % 100 = 0});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('syncwait', '120s')});
+is(table_digest($consumer, 'postgres', 'mirror.syncwait', 'id'), table_digest($source, 'postgres', 'public.syncwait', 'id'),
+	'every row equals the source\'s');
 
 done_testing();
