@@ -114,6 +114,8 @@
  * messages only to a subscriber that asks for them (laredo does not).
  */
 #define CHUNK_READ_FLUSH		"SELECT pg_catalog.pg_logical_emit_message(true, 'laredo', ''); "
+/* set at a read's start, so that its commit waits for no standby (above) */
+#define CHUNK_READ_LOCAL		"SET LOCAL synchronous_commit = local"
 /* how a copy's table is read on the source: a partitioned one through its root, whole */
 #define CHUNK_ONLY(copy)		((copy)->br->only ? "ONLY " : "")
 
@@ -2198,7 +2200,7 @@ chunk_read_rows(ChunkRead *r)
 	uint64		lsn;
 
 	laredo_remote_command(chunk_conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", id);
-	laredo_remote_command(chunk_conn, "SET LOCAL synchronous_commit = local", id);
+	laredo_remote_command(chunk_conn, CHUNK_READ_LOCAL, id);
 	/*
 	 * The table locked before the snapshot is taken (LOCK takes none): a
 	 * rewrite of it (ALTER TABLE ... TYPE, a volatile default) committed
@@ -2699,7 +2701,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 					 "SET LOCAL search_path = ''; "
 					 "SET LOCAL statement_timeout = %d; "
 					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
-					 "SET LOCAL synchronous_commit = local; "
+					 CHUNK_READ_LOCAL "; "
 					 "LOCK TABLE %s%s IN ACCESS SHARE MODE; "
 					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text, %s",
 					 copy->timeout_ms, CHUNK_ONLY(copy), copy->qualified, copy->shape_sql);
