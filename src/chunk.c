@@ -112,8 +112,14 @@
  * otherwise flushed by the WAL writer, up to wal_writer_delay later, and
  * the range waited for it, or for the next transaction.  pgoutput sends
  * messages only to a subscriber that asks for them (laredo does not).
+ * Any role may call it unless EXECUTE was revoked from PUBLIC (a hardened
+ * source): then the reads go without it, as before 0.11.0 (each range
+ * waits for the WAL writer), and the log says what to grant
+ * (chunk_flush_checked).
  */
 #define CHUNK_READ_FLUSH		"SELECT pg_catalog.pg_logical_emit_message(true, 'laredo', ''); "
+/* CHUNK_READ_FLUSH, or nothing where the source's role may not call it */
+#define CHUNK_FLUSH_SQL			(chunk_flush_ok ? CHUNK_READ_FLUSH : "")
 /* set at a read's start, so that its commit waits for no standby (above) */
 #define CHUNK_READ_LOCAL		"SET LOCAL synchronous_commit = local"
 /* how a copy's table is read on the source: a partitioned one through its root, whole */
@@ -280,6 +286,8 @@ static Oid	chunk_owner = InvalidOid;
 static int	chunk_conn_timeout = -1;	/* its statement_timeout, once set */
 static uint64 source_blcksz = XLOG_BLCKSZ;
 static uint64 source_segsize = 16 * 1024 * 1024;
+/* whether the source's role may call pg_logical_emit_message (CHUNK_READ_FLUSH) */
+static bool chunk_flush_ok = true;
 
 /* the transactions running on the source when this worker started */
 static TransactionId *unknown_xids = NULL;
@@ -349,6 +357,28 @@ chunk_bytes_option(Jsonb *jb, const char *name, int64 dflt)
 	if (n != NULL && n->type == jbvNumeric)
 		return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n->val.numeric)));
 	return dflt;
+}
+
+/*
+ * Whether the reads may flush the source's WAL (CHUNK_READ_FLUSH), from the
+ * setup's row: columns 3 to 5 say whether the source's role may execute
+ * pg_logical_emit_message, its signature there and the role.  Where it may
+ * not, the copies and verifications go on without (each range waits for
+ * the source's WAL writer, up to wal_writer_delay), and the log says what
+ * to grant.
+ */
+static void
+chunk_flush_checked(LaredoSourceConfig *source, char **row)
+{
+	chunk_flush_ok = row[3] != NULL && strcmp(row[3], "true") == 0;
+	if (!chunk_flush_ok)
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": ranges are read without flushing the source's WAL: role \"%s\" may not execute pg_logical_emit_message there",
+						source->source_id, row[5] ? row[5] : "?"),
+				 errdetail("Each range read on the source then merges only once the source's WAL writer has flushed the WAL up to it (wal_writer_delay), or its next commit has: copies and verifications in ranges are slower."),
+				 errhint("On the source: GRANT EXECUTE ON FUNCTION pg_catalog.%s TO %s;",
+						 row[4] ? row[4] : "pg_logical_emit_message(boolean, text, text)",
+						 quote_identifier(row[5] ? row[5] : "role"))));
 }
 
 /*
@@ -1254,8 +1284,15 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 	rows = laredo_remote_query(chunk_conn,
 							   "SELECT pg_catalog.pg_is_in_recovery()::text, "
 							   "  pg_catalog.current_setting('wal_block_size'), "
-							   "  pg_catalog.pg_size_bytes(pg_catalog.current_setting('wal_segment_size'))::text",
-							   3, source->source_id);
+							   "  pg_catalog.pg_size_bytes(pg_catalog.current_setting('wal_segment_size'))::text, "
+							   /* the text form's, whichever arguments it has on that version (17 adds flush) */
+							   "  e.may::text, e.signature, current_user "
+							   "FROM (SELECT) s LEFT JOIN (SELECT pg_catalog.has_function_privilege(p.oid, 'EXECUTE') AS may, "
+							   "                                  p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS signature "
+							   "                             FROM pg_catalog.pg_proc p WHERE p.proname = 'pg_logical_emit_message' "
+							   "                              AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace "
+							   "                              AND p.proargtypes[2] = 'pg_catalog.text'::pg_catalog.regtype LIMIT 1) e ON true",
+							   6, source->source_id);
 	if (strcmp(((char **) linitial(rows))[0], "true") == 0)
 	{
 		if (asked)
@@ -1275,6 +1312,7 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 	}
 	source_blcksz = strtoull(((char **) linitial(rows))[1], NULL, 10);
 	source_segsize = strtoull(((char **) linitial(rows))[2], NULL, 10);
+	chunk_flush_checked(source, (char **) linitial(rows));
 
 	/* the catalog lookups and the copies' rows: one local transaction */
 	SetCurrentStatementStartTimestamp();
@@ -2173,7 +2211,8 @@ chunk_next_read_rows(ChunkCopy *copy, Chunk *ch)
 static void
 chunk_read_commit(const char *id)
 {
-	(void) laredo_remote_query(chunk_conn, CHUNK_READ_FLUSH, 1, id);
+	if (chunk_flush_ok)
+		(void) laredo_remote_query(chunk_conn, CHUNK_READ_FLUSH, 1, id);
 	laredo_remote_command(chunk_conn, "COMMIT", id);
 }
 
@@ -2722,7 +2761,7 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 		appendStringInfo(&q, " OFFSET %d LIMIT 1) e ON true", ch->limit - 1);
 	}
 	initStringInfo(&c);
-	appendStringInfoString(&c, CHUNK_READ_FLUSH "COPY (SELECT ");
+	appendStringInfo(&c, "%sCOPY (SELECT ", CHUNK_FLUSH_SQL);
 	for (int i = 0; i < rel->natts; i++)
 		appendStringInfo(&c, "%s%s", i ? ", " : "", quote_identifier(rel->attnames[i]));
 	appendStringInfo(&c, " FROM %s%s WHERE true%s%s LIMIT %d) TO STDOUT; COMMIT",

@@ -1059,4 +1059,45 @@ $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('syncwait', '120
 is(table_digest($consumer, 'postgres', 'mirror.syncwait', 'id'), table_digest($source, 'postgres', 'public.syncwait', 'id'),
 	'every row equals the source\'s');
 
+# A source where laredo's role may not execute pg_logical_emit_message
+# (EXECUTE revoked from PUBLIC, as on a hardened server): the reads go on
+# without flushing the source's WAL (each range waits for its WAL writer),
+# and the log names the grant that makes them faster.
+$source->safe_psql('postgres', q{
+	CREATE ROLE chunkreader LOGIN REPLICATION;
+	CREATE TABLE noflush (id int PRIMARY KEY, v text);
+	INSERT INTO noflush SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+	GRANT SELECT ON noflush TO chunkreader;
+	CREATE PUBLICATION pub_noflush FOR TABLE noflush;
+	DO $$DECLARE f regprocedure;
+	BEGIN
+		FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname = 'pg_logical_emit_message' LOOP
+			EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+		END LOOP;
+	END$$;
+});
+$offset = -s $consumer->logfile;
+my $noflushconn = $source->connstr('postgres') . q{ user=chunkreader};
+$consumer->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT laredo.create_source('noflush', connection => \$c\$$noflushconn\$c\$, slot_name => 'laredo_chunks_noflush',
+	                            publication => 'pub_noflush', create_publication => false);
+	SELECT laredo.add_table('noflush', 'public.noflush');
+	SELECT laredo.create_pipeline('noflush', 'noflush', 'public.noflush', target => 'mirror.noflush',
+	                              options => '{"copy": "chunks", "chunk_rows": 500}');
+	COMMIT;
+});
+$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'noflush'})
+  or die 'the copy of noflush did not finish: ' . $consumer->safe_psql('postgres',
+	q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'noflush'});
+is($consumer->safe_psql('postgres', q{SELECT ranges >= 6 FROM laredo.copies WHERE pipeline_id = 'noflush'}), 't',
+	'a role that may not execute pg_logical_emit_message: copied in ranges');
+like(slurp_file($consumer->logfile, $offset),
+	qr/"noflush": ranges are read without flushing the source's WAL: role "chunkreader" may not execute pg_logical_emit_message there.*\n.*DETAIL:.*\n.*HINT:  On the source: GRANT EXECUTE ON FUNCTION pg_catalog\.pg_logical_emit_message\((\w+ )?boolean, (\w+ )?text, (\w+ )?text(, (\w+ )?boolean)?\) TO chunkreader;/,
+	'the log says so, and what to grant');
+$source->safe_psql('postgres', q{UPDATE noflush SET v = 'changed' WHERE id % 100 = 0});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('noflush', '120s')});
+is(table_digest($consumer, 'postgres', 'mirror.noflush', 'id'), table_digest($source, 'postgres', 'public.noflush', 'id'),
+	'every row equals the source\'s');
+
 done_testing();
