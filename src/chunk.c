@@ -2207,13 +2207,11 @@ chunk_next_read_rows(ChunkCopy *copy, Chunk *ch)
 	copy->read_rows = (int) Min(Min((int64) copy->chunk_rows, fit), (int64) copy->read_rows * 2);
 }
 
-/* Ends a read's transaction on chunk_conn, its WAL flushed (CHUNK_READ_FLUSH). */
+/* Ends a read's transaction on chunk_conn, its WAL flushed (CHUNK_READ_FLUSH), in one round trip. */
 static void
 chunk_read_commit(const char *id)
 {
-	if (chunk_flush_ok)
-		(void) laredo_remote_query(chunk_conn, CHUNK_READ_FLUSH, 1, id);
-	laredo_remote_command(chunk_conn, "COMMIT", id);
+	laredo_remote_command(chunk_conn, psprintf("%sCOMMIT", CHUNK_FLUSH_SQL), id);
 }
 
 /*
@@ -2238,18 +2236,19 @@ chunk_read_rows(ChunkRead *r)
 	int			len;
 	uint64		lsn;
 
-	laredo_remote_command(chunk_conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", id);
-	laredo_remote_command(chunk_conn, CHUNK_READ_LOCAL, id);
 	/*
-	 * The table locked before the snapshot is taken (LOCK takes none): a
-	 * rewrite of it (ALTER TABLE ... TYPE, a volatile default) committed
-	 * between the snapshot and the read's lock would show the read an
-	 * empty table, which is not MVCC-safe, and the range would be taken for
-	 * the table's last, empty.
+	 * One round trip (the last statement's rows are the answer).  The table
+	 * locked before the snapshot is taken (LOCK takes none): a rewrite of it
+	 * (ALTER TABLE ... TYPE, a volatile default) committed between the
+	 * snapshot and the read's lock would show the read an empty table,
+	 * which is not MVCC-safe, and the range would be taken for the table's
+	 * last, empty.
 	 */
-	laredo_remote_command(chunk_conn, psprintf("LOCK TABLE %s%s IN ACCESS SHARE MODE", CHUNK_ONLY(copy), copy->qualified), id);
 	rows = laredo_remote_query(chunk_conn,
-							   "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
+							   psprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " CHUNK_READ_LOCAL "; "
+										"LOCK TABLE %s%s IN ACCESS SHARE MODE; "
+										"SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
+										CHUNK_ONLY(copy), copy->qualified),
 							   2, id);
 	chunk_parse_snapshot(((char **) linitial(rows))[0], &ch->snap);
 	lsn = chunk_position(((char **) linitial(rows))[1]);

@@ -114,8 +114,9 @@ printf '%s (PostgreSQL %s, %s cores): a table of %d rows added to a running sour
 	"$(uname -r)" "$(pg_config --version | awk '{print $2}')" "$(nproc)" $((scale * 100000))
 printf '%-46s %10s %22s %22s %8s\n' "copy" "time (s)" "longest snapshot (s)" "longest stream wait (s)" "rows ok"
 # the samplers on the source: start_sampling APPS... (LIKE patterns of the
-# readers' application_name), then stop_sampling, which prints the longest
-# time one of them kept one snapshot (s)
+# readers' application_name), then stop_sampling (in this shell: a command
+# substitution's subshell cannot wait for the sampler), then sampled, which
+# prints the longest time one of them kept one snapshot (s)
 start_sampling() {
 	local apps
 	apps=$(printf "'%s'," "$@")
@@ -126,6 +127,8 @@ start_sampling() {
 stop_sampling() {
 	q source -c "INSERT INTO sampling_stop VALUES (true)"
 	wait "$sampler" || true
+}
+sampled() {
 	q source -c "SELECT round(coalesce(max(extract(epoch FROM last_at - first_at)), 0)::numeric, 3) FROM xmin_seen"
 }
 # the copy's worker killed (-9) once the copy is half done; returns once the
@@ -169,7 +172,8 @@ one() {
 	t1=$(now)
 	if [ -n "${perfpid:-}" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; perfpid=""; fi
 	sleep 1
-	a=$(stop_sampling)
+	stop_sampling
+	a=$(sampled)
 	wait "$ticker" || true
 	# (runuser's child, pgbench, is stopped by name)
 	[ -z "$loader" ] || { as_root pkill -f -- "-f $dir/load.sql" || true; wait "$loader" 2>/dev/null || true; }
@@ -195,7 +199,8 @@ builtin() {
 		sleep 0.05
 	done
 	t1=$(now)
-	a=$(stop_sampling)
+	stop_sampling
+	a=$(sampled)
 	ok=$([ "$(q source -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" = \
 		"$(q builtin -c "SELECT count(*) || ':' || sum(('x' || left(md5(t::text), 15))::bit(60)::bigint) FROM pgbench_accounts t")" ] && echo yes || echo NO)
 	printf '%-46s %10.2f %22.2f %22s %8s\n' "built-in subscriber" "$(echo "$t1 - $t0" | bc)" "${a:-0}" "-" "$ok"
