@@ -1076,6 +1076,8 @@ $source->safe_psql('postgres', q{
 		END LOOP;
 	END$$;
 });
+unlike(slurp_file($consumer->logfile), qr/without flushing the source's WAL/,
+	'the sources before, whose role may execute pg_logical_emit_message: the reads flush');
 $offset = -s $consumer->logfile;
 my $noflushconn = $source->connstr('postgres') . q{ user=chunkreader};
 $consumer->safe_psql('postgres', qq{
@@ -1099,5 +1101,12 @@ $source->safe_psql('postgres', q{UPDATE noflush SET v = 'changed' WHERE id % 100
 $consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('noflush', '120s')});
 is(table_digest($consumer, 'postgres', 'mirror.noflush', 'id'), table_digest($source, 'postgres', 'public.noflush', 'id'),
 	'every row equals the source\'s');
+# a verification reads its ranges on the worker's own connection, one at a time
+my $noflush_v = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('noflush', chunk_rows => 500)});
+$consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('noflush', '180s')});
+is($consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different || ' '
+	|| coalesce(error, '-') || ' ' || (ranges >= 6) FROM laredo.verifications WHERE verification_id = $noflush_v}),
+	'done 0 0 0 - t', 'and verified in ranges, clean');
+unlike(slurp_file($consumer->logfile, $offset), qr/permission denied/, 'no read was refused');
 
 done_testing();
