@@ -1106,7 +1106,7 @@ my $noflush_v = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline
 $consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('noflush', '180s')});
 is($consumer->safe_psql('postgres', qq{SELECT state || ' ' || missing || ' ' || extra || ' ' || different || ' '
 	|| coalesce(error, '-') || ' ' || (ranges >= 6) FROM laredo.verifications WHERE verification_id = $noflush_v}),
-	'done 0 0 0 - t', 'and verified in ranges, clean');
+	'done 0 0 0 - true', 'and verified in ranges, clean');
 unlike(slurp_file($consumer->logfile, $offset), qr/permission denied/, 'no read was refused');
 
 done_testing();
