@@ -370,15 +370,22 @@ chunk_bytes_option(Jsonb *jb, const char *name, int64 dflt)
 static void
 chunk_flush_checked(LaredoSourceConfig *source, char **row)
 {
+	const char *detail = "Each range read on the source then merges only once the source's WAL writer has flushed "
+		"the WAL up to it (wal_writer_delay), or its next commit has: copies and verifications in ranges are slower.";
+
 	chunk_flush_ok = row[3] != NULL && strcmp(row[3], "true") == 0;
-	if (!chunk_flush_ok)
+	if (row[4] == NULL)
+		ereport(LOG,
+				(errmsg("laredo source \"%s\": ranges are read without flushing the source's WAL: the source has no pg_catalog.pg_logical_emit_message(boolean, text, text)",
+						source->source_id),
+				 errdetail_internal("%s", detail)));
+	else if (!chunk_flush_ok)
 		ereport(LOG,
 				(errmsg("laredo source \"%s\": ranges are read without flushing the source's WAL: role \"%s\" may not execute pg_logical_emit_message there",
 						source->source_id, row[5] ? row[5] : "?"),
-				 errdetail("Each range read on the source then merges only once the source's WAL writer has flushed the WAL up to it (wal_writer_delay), or its next commit has: copies and verifications in ranges are slower."),
+				 errdetail_internal("%s", detail),
 				 errhint("On the source: GRANT EXECUTE ON FUNCTION pg_catalog.%s TO %s;",
-						 row[4] ? row[4] : "pg_logical_emit_message(boolean, text, text)",
-						 quote_identifier(row[5] ? row[5] : "role"))));
+						 row[4], quote_identifier(row[5] ? row[5] : "role"))));
 }
 
 /*

@@ -1034,41 +1034,52 @@ $source->safe_psql('postgres', q{ALTER TABLE psales_2 REPLICA IDENTITY DEFAULT})
 # copy in ranges goes on, as the built-in subscriber's table synchronisation
 # does.  Each read's transaction flushes the source's WAL past its position
 # (an empty logical message) and commits locally, waiting for no standby.
-$source->safe_psql('postgres', q{
-	CREATE TABLE syncwait (id int PRIMARY KEY, v text);
-	INSERT INTO syncwait SELECT g, 'v' || g FROM generate_series(1, 3000) g;
-	CREATE PUBLICATION pub_syncwait FOR TABLE syncwait;
-});
-my $syncconn = $source->connstr('postgres') . q{ options='-c synchronous_commit=on'};
-$consumer->safe_psql('postgres', qq{
-	BEGIN;
-	SELECT laredo.create_source('syncwait', connection => \$c\$$syncconn\$c\$, slot_name => 'laredo_chunks_sync',
-	                            publication => 'pub_syncwait', create_publication => false);
-	SELECT laredo.add_table('syncwait', 'public.syncwait');
-	SELECT laredo.create_pipeline('syncwait', 'syncwait', 'public.syncwait', target => 'mirror.syncwait',
-	                              options => '{"copy": "chunks", "chunk_rows": 500}');
-	COMMIT;
-});
-$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'syncwait'})
-  or die 'the copy of syncwait did not finish: ' . $consumer->safe_psql('postgres',
-	q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'syncwait'});
-is($consumer->safe_psql('postgres', q{SELECT ranges >= 6 FROM laredo.copies WHERE pipeline_id = 'syncwait'}), 't',
-	'a source whose synchronous standby is down: copied in ranges');
-$source->safe_psql('postgres', q{UPDATE syncwait SET v = 'changed' WHERE id % 100 = 0});
-$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('syncwait', '120s')});
-is(table_digest($consumer, 'postgres', 'mirror.syncwait', 'id'), table_digest($source, 'postgres', 'public.syncwait', 'id'),
-	'every row equals the source\'s');
+# A table of 3,000 rows on the source, published by a publication of its
+# own, copied in ranges of 500 by a source of that name connecting with
+# $conn; then rows changed there and the mirror compared ($what: the case).
+sub copied_by_own_source
+{
+	my ($name, $conn, $what, $before) = @_;
+	$source->safe_psql('postgres', qq{
+		CREATE TABLE $name (id int PRIMARY KEY, v text);
+		INSERT INTO $name SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+		CREATE PUBLICATION pub_$name FOR TABLE $name;
+		$before
+	});
+	$consumer->safe_psql('postgres', qq{
+		BEGIN;
+		SELECT laredo.create_source('$name', connection => \$c\$$conn\$c\$, slot_name => 'laredo_chunks_$name',
+		                            publication => 'pub_$name', create_publication => false);
+		SELECT laredo.add_table('$name', 'public.$name');
+		SELECT laredo.create_pipeline('$name', '$name', 'public.$name', target => 'mirror.$name',
+		                              options => '{"copy": "chunks", "chunk_rows": 500}');
+		COMMIT;
+	});
+	$consumer->poll_query_until('postgres', qq{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = '$name'})
+	  or die "the copy of $name did not finish: " . $consumer->safe_psql('postgres',
+		qq{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = '$name'});
+	is($consumer->safe_psql('postgres', qq{SELECT ranges >= 6 FROM laredo.copies WHERE pipeline_id = '$name'}), 't',
+		"$what: copied in ranges");
+	$source->safe_psql('postgres', qq{UPDATE $name SET v = 'changed' WHERE id % 100 = 0});
+	$consumer->safe_psql('postgres', qq{CALL laredo.wait_for_catchup('$name', '120s')});
+	is(table_digest($consumer, 'postgres', "mirror.$name", 'id'), table_digest($source, 'postgres', "public.$name", 'id'),
+		"$what: every row equals the source's");
+}
+
+copied_by_own_source('syncwait', $source->connstr('postgres') . q{ options='-c synchronous_commit=on'},
+	'a source whose synchronous standby is down', '');
 
 # A source where laredo's role may not execute pg_logical_emit_message
 # (EXECUTE revoked from PUBLIC, as on a hardened server): the reads go on
 # without flushing the source's WAL (each range waits for its WAL writer),
 # and the log names the grant that makes them faster.
-$source->safe_psql('postgres', q{
+unlike(slurp_file($consumer->logfile), qr/without flushing the source's WAL/,
+	'the sources before, whose role may execute pg_logical_emit_message: the reads flush');
+$offset = -s $consumer->logfile;
+copied_by_own_source('noflush', $source->connstr('postgres') . q{ user=chunkreader},
+	'a role that may not execute pg_logical_emit_message', q{
 	CREATE ROLE chunkreader LOGIN REPLICATION;
-	CREATE TABLE noflush (id int PRIMARY KEY, v text);
-	INSERT INTO noflush SELECT g, 'v' || g FROM generate_series(1, 3000) g;
 	GRANT SELECT ON noflush TO chunkreader;
-	CREATE PUBLICATION pub_noflush FOR TABLE noflush;
 	DO $$DECLARE f regprocedure;
 	BEGIN
 		FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname = 'pg_logical_emit_message' LOOP
@@ -1076,31 +1087,9 @@ $source->safe_psql('postgres', q{
 		END LOOP;
 	END$$;
 });
-unlike(slurp_file($consumer->logfile), qr/without flushing the source's WAL/,
-	'the sources before, whose role may execute pg_logical_emit_message: the reads flush');
-$offset = -s $consumer->logfile;
-my $noflushconn = $source->connstr('postgres') . q{ user=chunkreader};
-$consumer->safe_psql('postgres', qq{
-	BEGIN;
-	SELECT laredo.create_source('noflush', connection => \$c\$$noflushconn\$c\$, slot_name => 'laredo_chunks_noflush',
-	                            publication => 'pub_noflush', create_publication => false);
-	SELECT laredo.add_table('noflush', 'public.noflush');
-	SELECT laredo.create_pipeline('noflush', 'noflush', 'public.noflush', target => 'mirror.noflush',
-	                              options => '{"copy": "chunks", "chunk_rows": 500}');
-	COMMIT;
-});
-$consumer->poll_query_until('postgres', q{SELECT state = 'done' FROM laredo.copies WHERE pipeline_id = 'noflush'})
-  or die 'the copy of noflush did not finish: ' . $consumer->safe_psql('postgres',
-	q{SELECT state || ' ' || ranges FROM laredo.copies WHERE pipeline_id = 'noflush'});
-is($consumer->safe_psql('postgres', q{SELECT ranges >= 6 FROM laredo.copies WHERE pipeline_id = 'noflush'}), 't',
-	'a role that may not execute pg_logical_emit_message: copied in ranges');
 like(slurp_file($consumer->logfile, $offset),
 	qr/"noflush": ranges are read without flushing the source's WAL: role "chunkreader" may not execute pg_logical_emit_message there.*\n.*DETAIL:.*\n.*HINT:  On the source: GRANT EXECUTE ON FUNCTION pg_catalog\.pg_logical_emit_message\((\w+ )?boolean, (\w+ )?text, (\w+ )?text(, (\w+ )?boolean)?\) TO chunkreader;/,
 	'the log says so, and what to grant');
-$source->safe_psql('postgres', q{UPDATE noflush SET v = 'changed' WHERE id % 100 = 0});
-$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('noflush', '120s')});
-is(table_digest($consumer, 'postgres', 'mirror.noflush', 'id'), table_digest($source, 'postgres', 'public.noflush', 'id'),
-	'every row equals the source\'s');
 # a verification reads its ranges on the worker's own connection, one at a time
 my $noflush_v = $consumer->safe_psql('postgres', q{SELECT laredo.verify_pipeline('noflush', chunk_rows => 500)});
 $consumer->safe_psql('postgres', q{SELECT laredo.wait_for_verification('noflush', '180s')});
