@@ -2214,6 +2214,25 @@ chunk_next_read_rows(ChunkCopy *copy, Chunk *ch)
 	copy->read_rows = (int) Min(Min((int64) copy->chunk_rows, fit), (int64) copy->read_rows * 2);
 }
 
+/*
+ * The start of a range's read, sent as one string whose last statement
+ * gives S and L as its first two columns: the read's transaction, the
+ * settings given (more SET LOCALs), its local commit (CHUNK_READ_LOCAL),
+ * and the table locked before the snapshot is taken (LOCK takes none): a
+ * rewrite of it (ALTER TABLE ... TYPE, a volatile default) committed
+ * between the snapshot and the read's lock would show the read an empty
+ * table, which is not MVCC-safe, and the range would be taken for the
+ * table's last, empty.
+ */
+static void
+chunk_read_begin_sql(StringInfo q, ChunkCopy *copy, const char *settings)
+{
+	appendStringInfo(q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; %s" CHUNK_READ_LOCAL "; "
+					 "LOCK TABLE %s%s IN ACCESS SHARE MODE; "
+					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
+					 settings, CHUNK_ONLY(copy), copy->qualified);
+}
+
 /* Ends a read's transaction on chunk_conn, its WAL flushed (CHUNK_READ_FLUSH), in one round trip. */
 static void
 chunk_read_commit(const char *id)
@@ -2243,20 +2262,10 @@ chunk_read_rows(ChunkRead *r)
 	int			len;
 	uint64		lsn;
 
-	/*
-	 * One round trip (the last statement's rows are the answer).  The table
-	 * locked before the snapshot is taken (LOCK takes none): a rewrite of it
-	 * (ALTER TABLE ... TYPE, a volatile default) committed between the
-	 * snapshot and the read's lock would show the read an empty table,
-	 * which is not MVCC-safe, and the range would be taken for the table's
-	 * last, empty.
-	 */
-	rows = laredo_remote_query(chunk_conn,
-							   psprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " CHUNK_READ_LOCAL "; "
-										"LOCK TABLE %s%s IN ACCESS SHARE MODE; "
-										"SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text",
-										CHUNK_ONLY(copy), copy->qualified),
-							   2, id);
+	/* one round trip (the last statement's rows are the answer) */
+	initStringInfo(&q);
+	chunk_read_begin_sql(&q, copy, "");
+	rows = laredo_remote_query(chunk_conn, q.data, 2, id);
 	chunk_parse_snapshot(((char **) linitial(rows))[0], &ch->snap);
 	lsn = chunk_position(((char **) linitial(rows))[1]);
 	ch->lsn = lsn;
@@ -2742,14 +2751,12 @@ chunk_launch(ChunkCopy *copy, ChunkReader *reader, char **lo)
 	chunk_range_sql(copy, ch, NULL, &where, &order);
 
 	initStringInfo(&q);
-	appendStringInfo(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-					 "SET LOCAL search_path = ''; "
-					 "SET LOCAL statement_timeout = %d; "
-					 "SET LOCAL idle_in_transaction_session_timeout = 60000; "
-					 CHUNK_READ_LOCAL "; "
-					 "LOCK TABLE %s%s IN ACCESS SHARE MODE; "
-					 "SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()::text, %s",
-					 copy->timeout_ms, CHUNK_ONLY(copy), copy->qualified, copy->shape_sql);
+	chunk_read_begin_sql(&q, copy,
+						 psprintf("SET LOCAL search_path = ''; "
+								  "SET LOCAL statement_timeout = %d; "
+								  "SET LOCAL idle_in_transaction_session_timeout = 60000; ",
+								  copy->timeout_ms));
+	appendStringInfo(&q, ", %s", copy->shape_sql);
 	if (with_end)
 	{
 		/*
