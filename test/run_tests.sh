@@ -44,11 +44,13 @@ failure_report() {
 	local label=$1 dir=$2 f t
 	for f in "$dir"/regress_log_*; do
 		[ -f "$f" ] || continue
-		grep -qE '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok|Looks like your test|no plan was declared|^error running SQL|died' "$f" || continue
+		grep -qE '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok|Looks like your test|no plan was declared|^error running SQL|died|^[^#].* at test/t/[^ ]+\.pl line [0-9]+\.$' "$f" || continue
 		t=${f##*/regress_log_}
 		{
 			echo "=== $label: TAP $t failed"
+			# failed assertions, and a die's message (a poll that gave up)
 			grep -E -A 6 '(^|\) )not ok|^error running SQL' "$f" | head -n 60
+			grep -E '^[^#].* at test/t/[^ ]+\.pl line [0-9]+\.$' "$f" | head -n 5
 			tail -n 4 "$f"
 			for l in "$dir/${t}"_*.log; do
 				[ -f "$l" ] || continue

@@ -32,9 +32,12 @@ wal_receiver_timeout = 2s
 });
 $consumer->start;
 
-# A proxy from 127.0.0.1:$port to the source's unix socket, in a child process.
+# A proxy from 127.0.0.1:$port to the source's unix socket, in a child
+# process.  While the file $slow exists, it forwards what the source sends at
+# about 3MB/s (it pauses 20 ms after each read of at most 64kB).
 my $proxy_port = PostgreSQL::Test::Cluster::get_free_port();
 my $socket_path = $source->host . '/.s.PGSQL.' . $source->port;
+my $slow = $source->basedir . '/slow';
 
 sub start_proxy
 {
@@ -47,6 +50,7 @@ sub start_proxy
 			Listen => 64, ReuseAddr => 1) or POSIX::_exit(1);
 		my $select = IO::Select->new($listener);
 		my %peer;
+		my %from_source;
 		for (;;)
 		{
 			for my $fh ($select->can_read(1))
@@ -62,6 +66,7 @@ sub start_proxy
 					}
 					$peer{$client} = $server;
 					$peer{$server} = $client;
+					$from_source{$server} = 1;
 					$select->add($client, $server);
 					next;
 				}
@@ -74,6 +79,8 @@ sub start_proxy
 					$select->remove($fh, $other);
 					delete $peer{$fh};
 					delete $peer{$other};
+					delete $from_source{$fh};
+					delete $from_source{$other};
 					close $fh;
 					close $other;
 					next;
@@ -85,6 +92,7 @@ sub start_proxy
 					last unless defined $w;
 					$off += $w;
 				}
+				usleep(20_000) if $from_source{$fh} && -e $slow;
 			}
 		}
 	}
@@ -135,7 +143,11 @@ sub wait_attempts
 	  . $consumer->safe_psql('postgres', q{SELECT state || ' ' || reconnect_attempts || ' ' || coalesce(last_error, '') FROM laredo.sources});
 }
 
-# 1. The source stops while the baseline copy runs.
+# 1. The source stops in the middle of the baseline copy, the proxy slowing
+# the copy down so that it runs for a while (400,000 rows, about 100MB) and
+# the test does not race it: the source stops once it has sent 50,000 rows.
+open my $flag, '>', $slow or die;
+close $flag;
 $consumer->safe_psql('postgres', qq{
 	CREATE EXTENSION laredo;
 	BEGIN;
@@ -148,14 +160,16 @@ $consumer->safe_psql('postgres', qq{
 	SELECT laredo.create_pipeline('t', 'net', 'public.t', target => 'public.t');
 	COMMIT;
 });
-$source->poll_query_until('postgres',
-	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%big%' AND state = 'active'})
+$source->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_progress_copy c JOIN pg_stat_activity a USING (pid)
+	WHERE a.query LIKE 'COPY (SELECT%big%' AND c.tuples_processed >= 50000})
   or die 'the baseline copy did not start';
 $source->stop('immediate');
 wait_attempts(4, 'could not connect|ended|terminat|server closed|did not answer');
 pass('the source stopped during the baseline: four failed attempts, with backoff');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM public.big}), '0',
 	'the interrupted baseline left nothing behind');
+unlink $slow or die;
 $source->start;
 same('baseline after the source came back');
 is($consumer->safe_psql('postgres', q{SELECT baseline_rows FROM laredo.pipelines WHERE pipeline_id = 'big'}),
