@@ -17,6 +17,10 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "catalog/pg_replication_origin.h"
 #include "libpq/pqformat.h"
@@ -28,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "apply.h"
+#include "replication.h"
 #include "chunk.h"
 #include "schema_changes.h"
 #include "standby_slots.h"
@@ -50,6 +55,14 @@ static List *apply_pipelines = NIL;		/* every LaredoPipeline of the source */
 static List *remote_rels = NIL;			/* of RemoteRelEntry * */
 
 static ReplOriginId apply_origin = InvalidReplOriginId;
+
+/*
+ * The stream sends values in binary (replication.c's
+ * laredo_stream_binary_wanted), and the TimeZone of the source's walsender,
+ * in which a stream in text would have printed them.
+ */
+static bool apply_binary = false;
+static char *apply_source_timezone = NULL;
 /*
  * applied_lsn: the source position of the last transaction committed here.
  * durable_lsn: the part of it that local WAL has flushed, which is all that is
@@ -240,11 +253,11 @@ laredo_apply_row_matches(LaredoPipeline *p, LogicalRepRelation *rel, LogicalRepT
 	nulls = palloc(Max(rel->natts, 1));
 	for (int i = 0; i < rel->natts; i++)
 	{
-		bool		present = i < tup->ncols && tup->colstatus[i] == LOGICALREP_COLUMN_TEXT;
+		char	   *text = laredo_apply_column_text(rel, tup, i);
 
-		nulls[i] = present ? ' ' : 'n';
-		if (present)
-			values[i] = CStringGetTextDatum(tup->colvalues[i].data);
+		nulls[i] = text ? ' ' : 'n';
+		if (text)
+			values[i] = CStringGetTextDatum(text);
 	}
 	if (SPI_execute_plan(p->where_plan, values, nulls, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
@@ -329,6 +342,115 @@ laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn)
 	XLogFlush(XactLastRecEnd);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(old);
+}
+
+/* Whether the stream about to start sends values in binary, and the source's TimeZone then. */
+void
+laredo_apply_set_binary(bool binary, const char *source_timezone)
+{
+	apply_binary = binary;
+	if (apply_source_timezone)
+		pfree(apply_source_timezone);
+	apply_source_timezone = source_timezone ? MemoryContextStrdup(TopMemoryContext, source_timezone) : NULL;
+}
+
+/*
+ * Whether the source's pipelines take values in binary as they come: every
+ * one writes a table and has no filter of its own.  A change log or a
+ * function target writes values as text, and a filter reads them as text:
+ * in binary each value would be converted here (laredo_apply_column_text),
+ * costing more than the source saves by sending it so.
+ */
+bool
+laredo_apply_binary_suits(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, apply_pipelines)
+	{
+		LaredoPipeline *p = lfirst(lc);
+
+		if (strcmp(p->config->target_kind, "table") != 0 || p->where != NULL)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The text of column i of a streamed row, for what reads a value as text
+ * (row filters, change logs, function targets, the keys of a copy in
+ * ranges, messages): as the source sent it, or, for a value sent in binary,
+ * through the source type's receive and output functions (a type built into
+ * PostgreSQL: the same here, laredo_binary_type_ok).  NULL for a null or
+ * an unchanged value.  The text is the one a stream in text carries: printed
+ * under the settings libpqwalreceiver gives the walsender's session
+ * (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3) and in the
+ * source's TimeZone, so a value goes into a column of another type as it
+ * would from a stream in text.  Outside a transaction (a change looked at
+ * before the local transaction starts), it opens one to read the catalog;
+ * the text is in the caller's memory context.
+ */
+char *
+laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	bool		started;
+	StringInfoData value;
+	Oid			typreceive;
+	Oid			typioparam;
+	Oid			typoutput;
+	bool		isvarlena;
+	Datum		datum;
+	int			nest = -1;
+	char	   *text;
+
+	if (i >= tup->ncols)
+		return NULL;
+	if (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT)
+		return tup->colvalues[i].data;
+	if (tup->colstatus[i] != LOGICALREP_COLUMN_BINARY)
+		return NULL;
+	started = !IsTransactionState();
+	if (started)
+		StartTransactionCommand();
+	value = tup->colvalues[i];
+	value.cursor = 0;
+	getTypeBinaryInputInfo(rel->atttyps[i], &typreceive, &typioparam);
+	getTypeOutputInfo(rel->atttyps[i], &typoutput, &isvarlena);
+	datum = OidReceiveFunctionCall(typreceive, &value, typioparam, -1);
+	laredo_apply_binary_consumed(rel, &value, i);
+	if (DateStyle != USE_ISO_DATES || IntervalStyle != INTSTYLE_POSTGRES || extra_float_digits <= 0 ||
+		(apply_source_timezone && strcmp(pg_get_timezone_name(session_timezone), apply_source_timezone) != 0))
+	{
+		nest = NewGUCNestLevel();
+		(void) set_config_option("DateStyle", "ISO", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		if (apply_source_timezone)
+			(void) set_config_option("TimeZone", apply_source_timezone, PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+	}
+	text = OidOutputFunctionCall(typoutput, datum);
+	if (nest >= 0)
+		AtEOXact_GUC(true, nest);
+	if (started)
+	{
+		text = MemoryContextStrdup(caller, text);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(caller);
+	}
+	return text;
+}
+
+/* A receive function must read a value whole, as worker.c checks. */
+void
+laredo_apply_binary_consumed(LogicalRepRelation *rel, StringInfo value, int i)
+{
+	if (value->cursor != value->len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("incorrect binary data format in column \"%s\" of %s.%s from the source",
+						rel->attnames[i], rel->nspname, rel->relname)));
 }
 
 void
@@ -945,6 +1067,8 @@ laredo_apply_message(StringInfo s)
 				laredo_schema_note_relation(s, ApplyCacheContext);
 				rel = logicalrep_read_rel(s);
 				MemoryContextSwitchTo(old);
+				if (apply_binary)
+					laredo_stream_binary_check(rel, apply_source->source_id);
 				laredo_apply_relation(rel, NULL);
 				/* a new shape, or the same described again: each pipeline compares */
 				entry = remote_rel_lookup(rel->remoteid);

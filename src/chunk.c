@@ -88,6 +88,7 @@
 #include "baseline.h"
 #include "chunk.h"
 #include "publication.h"
+#include "replication.h"
 #include "remote.h"
 #include "schema_changes.h"
 #include "target_table.h"
@@ -188,6 +189,8 @@ typedef struct ChunkCopy
 	Oid		   *keytypes;
 	FmgrInfo   *keyin;
 	Oid		   *keyioparam;
+	FmgrInfo   *keyrecv;		/* a key sent in binary (fn_oid 0: through its text) */
+	Oid		   *keyrecvioparam;
 	FmgrInfo   *keycmp;
 	Oid		   *keycoll;		/* the target's key columns' collations (InvalidOid: none) */
 	bool	   *keybyval;
@@ -595,20 +598,34 @@ chunk_merged(ChunkCopy *copy, Datum *key)
 static Datum *
 chunk_key_of(ChunkCopy *copy, LogicalRepRelation *rel, LogicalRepTupleData *tup)
 {
-	char	  **text = palloc(sizeof(char *) * copy->nkeys);
+	Datum	   *key = palloc(sizeof(Datum) * copy->nkeys);
 
 	for (int i = 0; i < copy->nkeys; i++)
 	{
 		int			col = -1;
+		char	   *text;
 
 		for (int j = 0; j < rel->natts && j < tup->ncols; j++)
 			if (strcmp(rel->attnames[j], copy->keynames[i]) == 0)
 				col = j;
-		if (col < 0 || tup->colstatus[col] != LOGICALREP_COLUMN_TEXT)
+		if (col < 0)
 			return NULL;
-		text[i] = tup->colvalues[col].data;
+		/* sent in binary, of the key's own type: its receive function, as a target's column */
+		if (tup->colstatus[col] == LOGICALREP_COLUMN_BINARY && rel->atttyps[col] == copy->keytypes[i] &&
+			OidIsValid(copy->keyrecv[i].fn_oid))
+		{
+			StringInfoData value = tup->colvalues[col];
+
+			value.cursor = 0;
+			key[i] = ReceiveFunctionCall(&copy->keyrecv[i], &value, copy->keyrecvioparam[i], -1);
+			laredo_apply_binary_consumed(rel, &value, col);
+			continue;
+		}
+		if ((text = laredo_apply_column_text(rel, tup, col)) == NULL)
+			return NULL;
+		key[i] = InputFunctionCall(&copy->keyin[i], text, copy->keyioparam[i], -1);
 	}
-	return chunk_key_parse(copy, text);
+	return key;
 }
 
 /* "xmin:xmax:xip,..." of pg_current_snapshot(), each 64-bit xid taken modulo 2^32 */
@@ -1422,6 +1439,8 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 			copy->keytypes = palloc(sizeof(Oid) * copy->nkeys);
 			copy->keyin = palloc0(sizeof(FmgrInfo) * copy->nkeys);
 			copy->keyioparam = palloc(sizeof(Oid) * copy->nkeys);
+			copy->keyrecv = palloc0(sizeof(FmgrInfo) * copy->nkeys);
+			copy->keyrecvioparam = palloc(sizeof(Oid) * copy->nkeys);
 			copy->keycmp = palloc0(sizeof(FmgrInfo) * copy->nkeys);
 			copy->keycoll = palloc(sizeof(Oid) * copy->nkeys);
 			memcpy(copy->keycoll, keycoll, sizeof(Oid) * copy->nkeys);
@@ -1441,6 +1460,13 @@ laredo_chunk_setup(WalReceiverConn *conn, LaredoSourceConfig *source, Oid owner,
 				getTypeInputInfo(copy->keytypes[i], &typinput, &copy->keyioparam[i]);
 				get_typlenbyval(copy->keytypes[i], &copy->keylen[i], &copy->keybyval[i]);
 				fmgr_info_cxt(typinput, &copy->keyin[i], ChunkContext);
+				if (laredo_binary_type_ok(copy->keytypes[i]))
+				{
+					Oid			typreceive;
+
+					getTypeBinaryInputInfo(copy->keytypes[i], &typreceive, &copy->keyrecvioparam[i]);
+					fmgr_info_cxt(typreceive, &copy->keyrecv[i], ChunkContext);
+				}
 				fmgr_info_cxt(lookup_type_cache(copy->keytypes[i], TYPECACHE_CMP_PROC)->cmp_proc,
 							  &copy->keycmp[i], ChunkContext);
 				copy->keytypnames[i] = format_type_be_qualified(copy->keytypes[i]);

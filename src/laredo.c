@@ -23,6 +23,7 @@ PG_MODULE_MAGIC;
 LaredoShared *laredo_shared = NULL;
 int			laredo_restart_delay_ms = 5000;
 int			laredo_prune_interval_ms = 60000;
+bool		laredo_binary_stream = true;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -152,6 +153,13 @@ _PG_init(void)
 							60000, 100, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("laredo.binary_stream",
+							 "Whether a source streams values in binary where every published column allows it.",
+							 "Asked for at each start of a stream: a source on 14 or later whose published columns all have types built into PostgreSQL that this server can receive in binary.",
+							 &laredo_binary_stream,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 	DefineCustomStringVariable("laredo.synchronized_standby_slots",
 							   "Physical replication slots of this server whose standbys must have a change before laredo acknowledges it to its source.",
 							   "As PostgreSQL's synchronized_standby_slots on a source: promoting one of those standbys resumes every source from its own position, nothing lost, no new baseline.",

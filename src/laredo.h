@@ -63,6 +63,8 @@ typedef struct LaredoWorkerSlot
 	/* a wait_for_catchup caller needs it looked at as it stands after this */
 	TimestampTz checks_wanted;
 	bool		hold;			/* a transaction stopped it: do not restart */
+	/* a column the stream in binary cannot read came: stream in text from now on */
+	bool		text_stream;
 } LaredoWorkerSlot;
 
 /*
@@ -98,6 +100,7 @@ typedef struct LaredoShared
 extern PGDLLIMPORT LaredoShared *laredo_shared;
 extern int	laredo_restart_delay_ms;
 extern int	laredo_prune_interval_ms;
+extern bool laredo_binary_stream;
 
 /* laredo.c */
 extern void laredo_shmem_attach(void);

@@ -12,8 +12,13 @@
 #include "libpq/pqformat.h"
 #include "replication/logicalproto.h"
 #include "replication/walsender.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "storage/ipc.h"
 #include "utils/pg_lsn.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "remote.h"
@@ -124,10 +129,13 @@ laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_
  * version newer than its own.  origin "none" (only the changes made on the
  * source itself) is asked of a source on 16 or later, from a server on 16 or
  * later; "any" is pgoutput's default and is not sent, as before 16.
+ * binary: values in binary where a type has a send function
+ * (laredo_stream_binary_wanted).
  */
 void
 laredo_stream_start(WalReceiverConn *conn, const char *source_id, const char *slot_name,
-					XLogRecPtr startpoint, List *publications, const char *origin)
+					XLogRecPtr startpoint, List *publications, const char *origin,
+					bool binary)
 {
 	WalRcvStreamOptions options;
 
@@ -149,13 +157,147 @@ laredo_stream_start(WalReceiverConn *conn, const char *source_id, const char *sl
 	options.startpoint = startpoint;
 	options.proto.logical.proto_version = LOGICALREP_PROTO_VERSION_NUM;
 	options.proto.logical.publication_names = publications;
-	options.proto.logical.binary = false;
+	options.proto.logical.binary = binary;
 	laredo_stream_options_no_streaming(&options);
 	options.proto.logical.twophase = false;
 	if (!walrcv_startstreaming(conn, &options))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("source \"%s\" did not start streaming from slot \"%s\"", source_id, slot_name)));
+}
+
+/*
+ * Whether a value of this type sent in binary can be read here: a type built
+ * into PostgreSQL (its oid is below FirstGenbkiObjectId, so it names the
+ * same type on every version, as pgoutput assumes when it sends no Type
+ * message for one) that this server has, with receive and output functions.
+ * Outside a transaction, it opens one to read the catalog.
+ */
+bool
+laredo_binary_type_ok(Oid typid)
+{
+	MemoryContext old = CurrentMemoryContext;
+	bool		started = !IsTransactionState();
+	HeapTuple	tp;
+	bool		ok = false;
+
+	if (typid >= FirstGenbkiObjectId)
+		return false;
+	if (started)
+		StartTransactionCommand();
+	tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (HeapTupleIsValid(tp))
+	{
+		ok = OidIsValid(((Form_pg_type) GETSTRUCT(tp))->typreceive) &&
+			OidIsValid(((Form_pg_type) GETSTRUCT(tp))->typoutput);
+		ReleaseSysCache(tp);
+	}
+	if (started)
+	{
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(old);
+	}
+	return ok;
+}
+
+/*
+ * Whether to ask the source for values in binary (pgoutput's binary option,
+ * the built-in subscriber's binary = true): laredo.binary_stream is on, the
+ * source runs 14 or later, and every column of every table its publications
+ * hold has a type laredo_binary_type_ok accepts.  pgoutput then sends in
+ * binary each value whose type has a send function, which a target column
+ * of the same type reads with its receive function: no text is written on
+ * the source nor parsed here.  A column whose type differs here, and every
+ * consumer of text (row filters, change logs, function targets, the keys
+ * of a copy in ranges), goes through the source type's text
+ * (laredo_apply_column_text).  A column of another type added while the
+ * stream runs stops it (laredo_stream_binary_check), and the next start
+ * finds it here and streams in text.
+ */
+bool
+laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id, List *publications)
+{
+	StringInfoData query;
+	ListCell   *lc;
+	List	   *rows;
+
+	if (!laredo_binary_stream || walrcv_server_version(conn) < 140000 || publications == NIL ||
+		(MyLaredoSlot && MyLaredoSlot->text_stream))
+		return false;
+	initStringInfo(&query);
+	appendStringInfoString(&query,
+						   "SELECT DISTINCT a.atttypid::text "
+						   "FROM pg_catalog.pg_publication_tables p "
+						   "JOIN pg_catalog.pg_namespace n ON n.nspname = p.schemaname "
+						   "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename "
+						   "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+						   "AND NOT a.attisdropped WHERE p.pubname IN (");
+	foreach(lc, publications)
+		appendStringInfo(&query, "%s%s", lc == list_head(publications) ? "" : ", ",
+						 quote_literal_cstr(strVal(lfirst(lc))));
+	appendStringInfoChar(&query, ')');
+	rows = laredo_remote_query(conn, query.data, 1, source_id);
+	foreach(lc, rows)
+	{
+		char	   *typid = ((char **) lfirst(lc))[0];
+
+		if (!laredo_binary_type_ok((Oid) strtoul(typid, NULL, 10)))
+			return false;
+	}
+	return true;
+}
+
+/* The TimeZone of the walsender's session: the one a stream in text prints its values in. */
+char *
+laredo_source_timezone(WalReceiverConn *conn, const char *source_id)
+{
+	List	   *rows = laredo_remote_query(conn, "SELECT pg_catalog.current_setting('TimeZone')", 1, source_id);
+
+	return rows ? ((char **) linitial(rows))[0] : NULL;
+}
+
+/*
+ * In a stream in binary, a published relation whose column has a type that
+ * laredo_binary_type_ok refuses (a column added or changed since the stream
+ * started): the worker says so and exits, as the built-in's apply worker
+ * does when its subscription changes, before it reads a value of that
+ * column.  What it applied since its last local commit is rolled back, and
+ * the next worker streams in text from the position committed here:
+ * nothing is lost.  The source streams in text from then on until this
+ * server restarts (or the source stops being configured), since the column
+ * may come from WAL written before a change that no catalog shows any more.
+ */
+void
+laredo_stream_binary_check(LogicalRepRelation *rel, const char *source_id)
+{
+	MemoryContext old = CurrentMemoryContext;
+	bool		started = !IsTransactionState();
+
+	/* one transaction for the catalog lookups of all the columns */
+	if (started)
+		StartTransactionCommand();
+	for (int i = 0; i < rel->natts; i++)
+	{
+		if (laredo_binary_type_ok(rel->atttyps[i]))
+			continue;
+		if (MyLaredoSlot)
+		{
+			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
+			MyLaredoSlot->text_stream = true;
+			LWLockRelease(laredo_shared->lock);
+		}
+		ereport(LOG,
+				(errmsg("laredo source \"%s\" will stream in text: column \"%s\" of %s.%s has a type laredo reads only as text",
+						source_id, rel->attnames[i], rel->nspname, rel->relname),
+				 errdetail("The stream was in binary. The column's type (oid %u) is not built into PostgreSQL, or this server cannot receive it in binary. The worker starts again from the last position committed here.",
+						   rel->atttyps[i])));
+		proc_exit(1);
+	}
+	if (started)
+	{
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /*

@@ -7,6 +7,7 @@
 #define LAREDO_REPLICATION_H
 
 #include "libpq-fe.h"
+#include "replication/logicalproto.h"
 #include "replication/walreceiver.h"
 
 typedef struct LaredoSlotInfo
@@ -39,7 +40,12 @@ extern void laredo_slot_set_failover(WalReceiverConn *conn, const char *source_i
 extern void laredo_slot_drop(WalReceiverConn *conn, const char *source_id, const char *slot_name);
 extern void laredo_stream_start(WalReceiverConn *conn, const char *source_id,
 								const char *slot_name, XLogRecPtr startpoint,
-								List *publications, const char *origin);
+								List *publications, const char *origin, bool binary);
+extern bool laredo_binary_type_ok(Oid typid);
+extern bool laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id,
+										List *publications);
+extern char *laredo_source_timezone(WalReceiverConn *conn, const char *source_id);
+extern void laredo_stream_binary_check(LogicalRepRelation *rel, const char *source_id);
 extern void laredo_stream_feedback(WalReceiverConn *conn, XLogRecPtr write_lsn,
 								   XLogRecPtr flush_lsn, bool request_reply);
 

@@ -15,6 +15,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "apply.h"
 #include "row_json.h"
 
 /* Appends one column value, as JSON, from its text form and its type. */
@@ -81,7 +82,7 @@ laredo_row_jsonb(LogicalRepRelation *rel, LogicalRepTupleData *tup, bool only_ke
 		else if (status == LOGICALREP_COLUMN_UNCHANGED)
 			appendStringInfoString(&buf, "{\"$unchanged_toast\": true}");
 		else
-			append_json_value(&buf, rel->atttyps[i], tup->colvalues[i].data);
+			append_json_value(&buf, rel->atttyps[i], laredo_apply_column_text(rel, tup, i));
 	}
 	appendStringInfoChar(&buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));

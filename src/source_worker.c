@@ -954,6 +954,7 @@ worker_run(Oid owner)
 	bool		needs_baseline;
 	bool		needs_sync = false;
 	bool		ephemeral;
+	bool		binary;
 	ListCell   *lc;
 	char	   *appname;
 	MemoryContext old;
@@ -1145,8 +1146,11 @@ worker_run(Oid owner)
 						source->failover ? "now" : "no longer")));
 	}
 	laredo_apply_set_origin(origin, startpos);
+	binary = laredo_apply_binary_suits() &&
+		laredo_stream_binary_wanted(conn, id, laredo_publication_names(source));
+	laredo_apply_set_binary(binary, binary ? laredo_source_timezone(conn, id) : NULL);
 	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source),
-						source->origin);
+						source->origin, binary);
 	worker_stream(conn, source, owner, startpos);
 }
 

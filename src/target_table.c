@@ -59,6 +59,8 @@
 #include "utils/relcache.h"
 #include "utils/syscache.h"
 
+#include "apply.h"
+#include "replication.h"
 #include "target.h"
 #include "target_exec.h"
 #include "bpchar_input.h"
@@ -259,6 +261,9 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 	t->typinput = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
 	t->typioparam = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
 	t->typinfmgr = MemoryContextAllocZero(cxt, sizeof(FmgrInfo) * desc->natts);
+	t->recv_direct = MemoryContextAllocZero(cxt, sizeof(bool) * desc->natts);
+	t->typrecvioparam = MemoryContextAlloc(cxt, sizeof(Oid) * desc->natts);
+	t->typrecvfmgr = MemoryContextAllocZero(cxt, sizeof(FmgrInfo) * desc->natts);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -275,6 +280,16 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 		getTypeInputInfo(att->atttypid, &t->typinput[i], &t->typioparam[i]);
 		fmgr_info_cxt(t->typinput[i], &t->typinfmgr[i], cxt);
 		laredo_bpchar_input_install(&t->typinfmgr[i]);
+		/* a value in binary of the column's own type goes in as worker.c's slot_store_data puts it */
+		if (t->attmap[i] >= 0 && remote->atttyps[t->attmap[i]] == att->atttypid &&
+			laredo_binary_type_ok(att->atttypid))
+		{
+			Oid			typreceive;
+
+			getTypeBinaryInputInfo(att->atttypid, &typreceive, &t->typrecvioparam[i]);
+			fmgr_info_cxt(typreceive, &t->typrecvfmgr[i], cxt);
+			t->recv_direct[i] = true;
+		}
 	}
 	t->deleted_attno = t->lsn_attno = t->commit_time_attno = 0;
 	for (int i = 0; i < desc->natts; i++)
@@ -582,9 +597,12 @@ table_store_error_callback(void *arg)
 	initStringInfo(&key);
 	while ((r = bms_next_member(remote->attkeys, r)) >= 0)
 		if (r < cxt->tup->ncols && r < remote->natts)
+		{
+			char	   *text = laredo_apply_column_text(remote, cxt->tup, r);
+
 			appendStringInfo(&key, "%s%s=%.100s", key.len ? ", " : "", remote->attnames[r],
-							 cxt->tup->colstatus[r] == LOGICALREP_COLUMN_TEXT ?
-							 cxt->tup->colvalues[r].data : "NULL");
+							 text ? text : "NULL");
+		}
 	errcontext("converting the value of column \"%s\" of %s.%s for target %s%s%s",
 			   remote->attnames[t->attmap[cxt->column]], remote->nspname, remote->relname,
 			   t->target_name, key.len ? " in the row with " : "", key.data);
@@ -627,6 +645,26 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 			cxt.column = i;
 			slot->tts_values[i] = InputFunctionCall(&t->typinfmgr[i], tup->colvalues[r].data,
 													t->typioparam[i], att->atttypmod);
+			cxt.column = -1;
+			slot->tts_isnull[i] = false;
+		}
+		else if (status == LOGICALREP_COLUMN_BINARY)
+		{
+			cxt.column = i;
+			if (t->recv_direct[i])
+			{
+				StringInfoData value = tup->colvalues[r];
+
+				value.cursor = 0;
+				slot->tts_values[i] = ReceiveFunctionCall(&t->typrecvfmgr[i], &value,
+														  t->typrecvioparam[i], att->atttypmod);
+				laredo_apply_binary_consumed(t->remoterel, &value, r);
+			}
+			else
+				/* another type here: through the source type's text, as the text stream goes */
+				slot->tts_values[i] = InputFunctionCall(&t->typinfmgr[i],
+														laredo_apply_column_text(t->remoterel, tup, r),
+														t->typioparam[i], att->atttypmod);
 			cxt.column = -1;
 			slot->tts_isnull[i] = false;
 		}
@@ -833,8 +871,12 @@ table_row_missing(LaredoPipeline *p, LogicalRepTupleData *key, bool is_update)
 	initStringInfo(&desc);
 	while ((r = bms_next_member(remote->attkeys, r)) >= 0)
 		if (r < key->ncols && r < remote->natts)
+		{
+			char	   *text = laredo_apply_column_text(remote, key, r);
+
 			appendStringInfo(&desc, "%s%s=%.100s", desc.len ? ", " : "", remote->attnames[r],
-							 key->colstatus[r] == LOGICALREP_COLUMN_TEXT ? key->colvalues[r].data : "NULL");
+							 text ? text : "NULL");
+		}
 	ereport(LOG,
 			(errmsg("pipeline \"%s\": the row to %s is not in target %s; the change was skipped",
 					p->config->pipeline_id, is_update ? "update" : "delete", t->target_name),

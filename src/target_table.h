@@ -44,6 +44,10 @@ typedef struct TableTarget
 	Oid		   *typinput;
 	Oid		   *typioparam;
 	FmgrInfo   *typinfmgr;		/* the input functions, looked up once */
+	/* a value sent in binary into a column of its own type: its receive function */
+	bool	   *recv_direct;
+	Oid		   *typrecvioparam;
+	FmgrInfo   *typrecvfmgr;
 
 	/* per local transaction (allocated in TopTransactionContext) */
 	LaredoTargetExec x;

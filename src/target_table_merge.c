@@ -34,7 +34,8 @@ typedef struct PendingChain
 #define PENDING_MAX_BYTES (4 * 1024 * 1024)
 
 /*
- * The bytes of an update's key (its replica identity columns), or false
+ * The bytes of an update's key (its replica identity columns, as text or
+ * binary the stream sent them: one form per column in a stream), or false
  * when a key value is not there to compare (left out as unchanged TOAST).
  */
 static bool
@@ -46,8 +47,11 @@ pending_key(TableTarget *t, LogicalRepTupleData *tup, StringInfo key)
 	{
 		int32		len;
 
-		if (i >= tup->ncols || tup->colstatus[i] != LOGICALREP_COLUMN_TEXT)
+		if (i >= tup->ncols || (tup->colstatus[i] != LOGICALREP_COLUMN_TEXT &&
+								tup->colstatus[i] != LOGICALREP_COLUMN_BINARY))
 			return false;
+		/* a value's form first: its text and its binary bytes never compare equal */
+		appendStringInfoChar(key, tup->colstatus[i]);
 		len = tup->colvalues[i].len;
 		appendBinaryStringInfo(key, (char *) &len, sizeof(len));
 		appendBinaryStringInfo(key, tup->colvalues[i].data, len);

@@ -37,6 +37,8 @@
 # LAREDO_BUILTIN_BINARY=1: the subscription is made WITH (binary = true)
 # (PostgreSQL 16 or later, where its initial copy is binary too); its other
 # options keep their defaults (on 18, streaming = parallel).
+# LAREDO_BINARY_STREAM=off: laredo streams in text (laredo.binary_stream;
+# on by default: in binary, pgbench's columns being all built-in types).
 # LAREDO_BENCH_INSTALL=0: install no package and build nothing (only
 # test/setup.sh's helpers): the laredo installed for the pg_config on PATH
 # is measured, e.g. PostgreSQL 18's in its chroot, built and installed there
@@ -79,7 +81,8 @@ for node in source laredo builtin; do
 	init_server "$dir/$node" "${port[$node]}" 'max_wal_size = 8GB' 'shared_buffers = 256MB' \
 		'max_replication_slots = 20' 'max_wal_senders = 20'
 done
-echo "shared_preload_libraries = 'laredo'" | pg tee -a "$dir/laredo/postgresql.conf" >/dev/null
+{ echo "shared_preload_libraries = 'laredo'"; echo "laredo.binary_stream = ${LAREDO_BINARY_STREAM:-on}"; } |
+	pg tee -a "$dir/laredo/postgresql.conf" >/dev/null
 for node in source laredo builtin; do
 	pg "$bin/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null
 done

@@ -7,6 +7,11 @@
 # and fits (bpchar_input.c): padded, clipped and multibyte values, an
 # unconstrained bpchar, a wider and a narrower target column, binary and
 # text COPY and the stream all end as the core's casts make them.
+# The stream carries values in binary where every published column has a
+# built-in type (laredo.binary_stream), else in text: both are checked, with
+# target columns of the same and of other types, and a column of a type of
+# its own added while a stream in binary runs (the stream starts again in
+# text, nothing lost).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -22,6 +27,7 @@ TimeZone = 'Asia/Kolkata'
 IntervalStyle = 'sql_standard'
 extra_float_digits = -3
 bytea_output = 'escape'
+log_replication_commands = on
 });
 $source->start;
 
@@ -47,6 +53,19 @@ my $columns = q{
 	ch "char", nm name, jp jsonpath, big text
 };
 $source->safe_psql('postgres', "CREATE TABLE alltypes ($columns)");
+# into target columns of other types: through the value's text as a stream
+# in text carries it (a timestamptz printed in the TimeZone of laredo's
+# sessions on the source, UTC), and
+# into a column of the same type with another type modifier
+$source->safe_psql('postgres', q{
+	CREATE TABLE widen (id int PRIMARY KEY, a int4, v varchar(5), f float4, tz timestamptz, ts timestamp);
+	INSERT INTO widen VALUES (1, 7, 'abc', 1.1, '2024-01-02 03:04:05.678901+00', '2024-01-02 03:04:05.678901'),
+	                         (2, NULL, '', '-Infinity', '4713-01-01 BC', '4713-01-01 BC');
+});
+$consumer->safe_psql('postgres', q{
+	CREATE SCHEMA copy;
+	CREATE TABLE copy.widen (id bigint PRIMARY KEY, a int8, v text, f float8, tz timestamp, ts timestamp(0));
+});
 
 my $row = sub {
 	my ($id) = @_;
@@ -72,11 +91,12 @@ $source->safe_psql('postgres',
 
 $consumer->safe_psql('postgres', qq{
 	CREATE EXTENSION laredo;
-	CREATE SCHEMA copy;
 	BEGIN;
 	SELECT laredo.create_source('types', connection => \$c\$@{[ $source->connstr('postgres') ]}\$c\$);
 	SELECT laredo.add_table('types', 'public.alltypes');
+	SELECT laredo.add_table('types', 'public.widen');
 	SELECT laredo.create_pipeline('alltypes', 'types', 'public.alltypes', target => 'copy.alltypes');
+	SELECT laredo.create_pipeline('widen', 'types', 'public.widen', target => 'copy.widen');
 	COMMIT;
 });
 
@@ -95,6 +115,19 @@ sub check
 	my ($what) = @_;
 	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('types', '120s'); SELECT true}), 't', "$what: caught up");
 	is(content($consumer, 'copy.alltypes'), content($source, 'alltypes'), "$what: every value equal");
+	is($consumer->safe_psql('postgres', "$fixed SELECT string_agg(w::text, '|' ORDER BY id) FROM copy.widen w"),
+		$source->safe_psql('postgres', "$fixed SELECT string_agg((id, a, v, f::text::float8, tz AT TIME ZONE 'UTC', ts::timestamp(0))::text, '|' ORDER BY id) FROM widen"),
+		"$what: values into columns of other types, as from their text");
+}
+
+# how each START_REPLICATION of a slot asked for its values
+# (log_replication_commands); a worker starts again at each change of the
+# configuration
+sub stream_forms
+{
+	my ($slot) = @_;
+	my @starts = slurp_file($source->logfile) =~ /START_REPLICATION SLOT "\Q$slot\E" LOGICAL [^\n]*/g;
+	return join(',', map { /binary 'true'/ ? 'binary' : 'text' } @starts);
 }
 
 check('baseline');
@@ -111,15 +144,40 @@ $source->safe_psql('postgres', q{
 	UPDATE alltypes SET ia = NULL, jb = '{}' WHERE id % 7 = 0;
 	DELETE FROM alltypes WHERE id % 11 = 0;
 });
+$source->safe_psql('postgres', q{
+	INSERT INTO widen VALUES (3, -2147483648, 'xyzzy', 3.4028235e38, '2000-02-29 23:59:59.5+01', '2000-02-29 23:59:59.5');
+	UPDATE widen SET a = a + 1, f = 0.1 WHERE id = 1;
+});
 check('stream');
 is($consumer->safe_psql('postgres', q{SELECT count(*) FROM copy.alltypes WHERE big IS NOT NULL}),
 	$source->safe_psql('postgres', q{SELECT count(*) FROM alltypes WHERE big IS NOT NULL}),
 	'unchanged TOASTed values kept their value');
+my $types_slot = $consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'types'});
+like(stream_forms($types_slot), qr/^binary(,binary)*$/, 'every column built in: the stream is in binary');
+
+# A column of a type of the source's own, added while the stream runs in
+# binary: the worker stops on its relation message and streams again in
+# text from its last position; every value arrives.
+$consumer->safe_psql('postgres', q{CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')});
+$source->safe_psql('postgres', q{
+	CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+	ALTER TABLE alltypes ADD COLUMN md mood;
+	UPDATE alltypes SET md = (ARRAY['sad', 'ok', 'happy'])[id % 3 + 1]::mood, i4 = i4 - id;
+	INSERT INTO widen VALUES (4, 4, 'four', 4.5, '2004-04-04 04:04+04', '2004-04-04');
+});
+check('a column of a type of its own added');
+like(stream_forms($types_slot), qr/^binary(,binary)*(,text)+$/, 'the stream started again in text, and stays so');
+like(slurp_file($consumer->logfile),
+	qr/laredo source "types" will stream in text: column "md" of public\.alltypes has a type laredo reads only as text/,
+	'the log says why');
+$source->safe_psql('postgres', q{UPDATE alltypes SET md = 'ok', f8 = f8 + 1 WHERE id % 2 = 0});
+check('streaming in text');
 
 # character(n): the same rows in a table copied in binary and in one copied
 # as text (a domain column makes it so); the targets exist here, one column
 # wider than the source's and one narrower (whose values fit once their
-# trailing spaces are clipped)
+# trailing spaces are clipped).  Source "chars" streams both in text (the
+# domain column); source "charsb" streams chars_bin alone, in binary.
 my $chars = q{id int PRIMARY KEY, c char(6), u bpchar, w char(6), n char(6), ca char(3)[]};
 $source->safe_psql('postgres', qq{
 	CREATE DOMAIN tag AS text CHECK (VALUE <> '');
@@ -130,6 +188,7 @@ $consumer->safe_psql('postgres', qq{
 	CREATE DOMAIN tag AS text CHECK (VALUE <> '');
 	CREATE TABLE copy.chars_bin (id int PRIMARY KEY, c char(6), u bpchar, w char(9), n char(3), ca char(3)[]);
 	CREATE TABLE copy.chars_txt (id int PRIMARY KEY, c char(6), u bpchar, w char(9), n char(3), ca char(3)[], d tag);
+	CREATE TABLE copy.chars_binb (LIKE copy.chars_bin INCLUDING ALL);
 });
 my $char_rows = sub {
 	my ($from, $table) = @_;
@@ -154,6 +213,9 @@ $consumer->safe_psql('postgres', q{
 	SELECT laredo.add_table('chars', 'public.' || t) FROM unnest(ARRAY['chars_bin', 'chars_txt']) t;
 	SELECT laredo.create_pipeline(t, 'chars', 'public.' || t, target => 'copy.' || t)
 	FROM unnest(ARRAY['chars_bin', 'chars_txt']) t;
+	SELECT laredo.create_source('charsb', connection => $c$} . $source->connstr('postgres') . q{$c$);
+	SELECT laredo.add_table('charsb', 'public.chars_bin');
+	SELECT laredo.create_pipeline('chars_binb', 'charsb', 'public.chars_bin', target => 'copy.chars_binb');
 	COMMIT;
 });
 # rows as their output functions print them: padding included
@@ -166,11 +228,13 @@ sub char_content
 sub char_check
 {
 	my ($what) = @_;
-	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('chars', '120s'); SELECT true}), 't', "$what: caught up");
-	for my $table (qw(chars_bin chars_txt))
+	is($consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('chars', '120s'); CALL laredo.wait_for_catchup('charsb', '120s'); SELECT true}),
+		't', "$what: caught up");
+	for my $target (qw(chars_bin chars_txt chars_binb))
 	{
-		is(char_content($consumer, "copy.$table", 'w, n'), char_content($source, $table, 'w::char(9), n::char(3)'),
-			"$what: $table: character(n) values padded and clipped as the core's casts do");
+		(my $table = $target) =~ s/b$//;
+		is(char_content($consumer, "copy.$target", 'w, n'), char_content($source, $table, 'w::char(9), n::char(3)'),
+			"$what: $target: character(n) values padded and clipped as the core's casts do");
 	}
 }
 char_check('character(n) baseline');
@@ -182,5 +246,9 @@ for my $table (qw(chars_bin chars_txt))
 char_check('character(n) stream');
 is($consumer->safe_psql('postgres', q{SELECT octet_length(w) || ',' || octet_length(n) FROM copy.chars_bin WHERE id = 2}), '9,3',
 	'the target keeps its own lengths');
+like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'chars'})),
+	qr/^text(,text)*$/, 'a domain column: the stream is in text');
+like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'charsb'})),
+	qr/^binary(,binary)*$/, 'chars_bin alone: the stream is in binary');
 
 done_testing();
