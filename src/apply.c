@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/bytea.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
 #include "utils/guc.h"
@@ -58,11 +59,12 @@ static ReplOriginId apply_origin = InvalidReplOriginId;
 
 /*
  * The stream sends values in binary (replication.c's
- * laredo_stream_binary_wanted), and the TimeZone of the source's walsender,
- * in which a stream in text would have printed them.
+ * laredo_stream_binary_wanted), and the TimeZone and bytea_output of the
+ * source's walsender, under which a stream in text would have printed them.
  */
 static bool apply_binary = false;
 static char *apply_source_timezone = NULL;
+static bool apply_source_bytea_hex = true;
 /*
  * applied_lsn: the source position of the last transaction committed here.
  * durable_lsn: the part of it that local WAL has flushed, which is all that is
@@ -344,14 +346,15 @@ laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn)
 	MemoryContextSwitchTo(old);
 }
 
-/* Whether the stream about to start sends values in binary, and the source's TimeZone then. */
+/* Whether the stream about to start sends values in binary, and the walsender's settings then. */
 void
-laredo_apply_set_binary(bool binary, const char *source_timezone)
+laredo_apply_set_binary(bool binary, const char *timezone, const char *bytea_output)
 {
 	apply_binary = binary;
 	if (apply_source_timezone)
 		pfree(apply_source_timezone);
-	apply_source_timezone = source_timezone ? MemoryContextStrdup(TopMemoryContext, source_timezone) : NULL;
+	apply_source_timezone = binary ? MemoryContextStrdup(TopMemoryContext, timezone) : NULL;
+	apply_source_bytea_hex = !binary || strcmp(bytea_output, "escape") != 0;
 }
 
 /*
@@ -384,9 +387,11 @@ laredo_apply_binary_suits(void)
  * PostgreSQL: the same here, laredo_binary_type_ok).  NULL for a null or
  * an unchanged value.  The text is the one a stream in text carries: printed
  * under the settings libpqwalreceiver gives the walsender's session
- * (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3) and in the
- * source's TimeZone, so a value goes into a column of another type as it
- * would from a stream in text.  Outside a transaction (a change looked at
+ * (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3) and the
+ * source's TimeZone and bytea_output, so a value goes into a column of
+ * another type as it would from a stream in text (lc_monetary is this
+ * server's: a money value into a column of another type is the one
+ * exception).  Outside a transaction (a change looked at
  * before the local transaction starts), it opens one to read the catalog;
  * the text is in the caller's memory context.
  */
@@ -420,12 +425,15 @@ laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int 
 	datum = OidReceiveFunctionCall(typreceive, &value, typioparam, -1);
 	laredo_apply_binary_consumed(rel, &value, i);
 	if (DateStyle != USE_ISO_DATES || IntervalStyle != INTSTYLE_POSTGRES || extra_float_digits <= 0 ||
+		(bytea_output == BYTEA_OUTPUT_HEX) != apply_source_bytea_hex ||
 		(apply_source_timezone && strcmp(pg_get_timezone_name(session_timezone), apply_source_timezone) != 0))
 	{
 		nest = NewGUCNestLevel();
 		(void) set_config_option("DateStyle", "ISO", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("bytea_output", apply_source_bytea_hex ? "hex" : "escape", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		if (apply_source_timezone)
 			(void) set_config_option("TimeZone", apply_source_timezone, PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);
@@ -440,6 +448,61 @@ laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int 
 		MemoryContextSwitchTo(caller);
 	}
 	return text;
+}
+
+/*
+ * Column i of a streamed row for a message, in an error context callback
+ * too: no catalog, no function that can fail.  A value sent in binary is
+ * shown as its text for the usual key types (integers, text, uuid), else by
+ * its size.  NULL for a null or an unchanged value.
+ */
+char *
+laredo_apply_column_display(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i)
+{
+	StringInfo	value;
+	const unsigned char *b;
+	uint64		u = 0;
+
+	if (i >= tup->ncols)
+		return NULL;
+	if (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT)
+		return tup->colvalues[i].data;
+	if (tup->colstatus[i] != LOGICALREP_COLUMN_BINARY)
+		return NULL;
+	value = &tup->colvalues[i];
+	b = (const unsigned char *) value->data;
+	switch (rel->atttyps[i])
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+			if (value->len != 2 && value->len != 4 && value->len != 8)
+				break;
+			for (int k = 0; k < value->len; k++)
+				u = (u << 8) | b[k];
+			if (rel->atttyps[i] == OIDOID)
+				return psprintf("%u", (uint32) u);
+			if (value->len == 2)
+				return psprintf("%d", (int) (int16) u);
+			if (value->len == 4)
+				return psprintf("%d", (int) (int32) u);
+			return psprintf(INT64_FORMAT, (int64) u);
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+			return pnstrdup(value->data, value->len);
+		case UUIDOID:
+			if (value->len == 16)
+				return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+								b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+								b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+			break;
+		default:
+			break;
+	}
+	return psprintf("(%d bytes in binary)", value->len);
 }
 
 /* A receive function must read a value whole, as worker.c checks. */

@@ -16,9 +16,10 @@
 extern void laredo_apply_init(LaredoSourceConfig *source);
 extern const LaredoSourceConfig *laredo_apply_source(void);
 extern void laredo_apply_set_origin(ReplOriginId origin, XLogRecPtr startpos);
-extern void laredo_apply_set_binary(bool binary, const char *source_timezone);
+extern void laredo_apply_set_binary(bool binary, const char *timezone, const char *bytea_output);
 extern bool laredo_apply_binary_suits(void);
 extern char *laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i);
+extern char *laredo_apply_column_display(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i);
 extern void laredo_apply_binary_consumed(LogicalRepRelation *rel, StringInfo value, int i);
 extern void laredo_apply_set_last_change(XLogRecPtr last_change);
 extern void laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn);

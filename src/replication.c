@@ -8,15 +8,17 @@
  */
 #include "laredo.h"
 
-#include "fmgr.h"
-#include "libpq/pqformat.h"
-#include "replication/logicalproto.h"
-#include "replication/walsender.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "utils/builtins.h"
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "pgtime.h"
+#include "replication/logicalproto.h"
+#include "replication/walsender.h"
 #include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/pg_lsn.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -167,11 +169,44 @@ laredo_stream_start(WalReceiverConn *conn, const char *source_id, const char *sl
 }
 
 /*
+ * Types whose binary form is not their value: the OID alias types send the
+ * source's OID of a relation, type, function, ... (their text is its name,
+ * looked up again here), and the planner's statistics types and
+ * pg_node_tree refuse to be received.
+ */
+static bool
+binary_form_refused(Oid typid)
+{
+	switch (typid)
+	{
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+		case PG_NODE_TREEOID:
+		case PG_NDISTINCTOID:
+		case PG_DEPENDENCIESOID:
+		case PG_MCV_LISTOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * Whether a value of this type sent in binary can be read here: a type built
  * into PostgreSQL (its oid is below FirstGenbkiObjectId, so it names the
  * same type on every version, as pgoutput assumes when it sends no Type
- * message for one) that this server has, with receive and output functions.
- * Outside a transaction, it opens one to read the catalog.
+ * message for one) that this server has, with receive and output functions,
+ * whose binary form is its value (binary_form_refused; an array, by its
+ * element type).  Outside a transaction, it opens one to read the catalog.
  */
 bool
 laredo_binary_type_ok(Oid typid)
@@ -181,15 +216,17 @@ laredo_binary_type_ok(Oid typid)
 	HeapTuple	tp;
 	bool		ok = false;
 
-	if (typid >= FirstGenbkiObjectId)
+	if (typid >= FirstGenbkiObjectId || binary_form_refused(typid))
 		return false;
 	if (started)
 		StartTransactionCommand();
 	tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
 	if (HeapTupleIsValid(tp))
 	{
-		ok = OidIsValid(((Form_pg_type) GETSTRUCT(tp))->typreceive) &&
-			OidIsValid(((Form_pg_type) GETSTRUCT(tp))->typoutput);
+		Form_pg_type typ = (Form_pg_type) GETSTRUCT(tp);
+
+		ok = OidIsValid(typ->typreceive) && OidIsValid(typ->typoutput) &&
+			!(OidIsValid(typ->typelem) && IsTrueArrayType(typ) && binary_form_refused(typ->typelem));
 		ReleaseSysCache(tp);
 	}
 	if (started)
@@ -212,10 +249,14 @@ laredo_binary_type_ok(Oid typid)
  * of a copy in ranges), goes through the source type's text
  * (laredo_apply_column_text).  A column of another type added while the
  * stream runs stops it (laredo_stream_binary_check), and the next start
- * finds it here and streams in text.
+ * finds it here and streams in text.  *timezone and *bytea_output: the
+ * walsender session's settings that a stream in text prints values under
+ * (libpqwalreceiver sets the others); a TimeZone this server does not know
+ * makes the stream text.
  */
 bool
-laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id, List *publications)
+laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id, List *publications,
+							char **timezone, char **bytea_output)
 {
 	StringInfoData query;
 	ListCell   *lc;
@@ -244,16 +285,13 @@ laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id, List *
 		if (!laredo_binary_type_ok((Oid) strtoul(typid, NULL, 10)))
 			return false;
 	}
+	rows = laredo_remote_query(conn, "SELECT pg_catalog.current_setting('TimeZone'), "
+							   "pg_catalog.current_setting('bytea_output')", 2, source_id);
+	if (rows == NIL || pg_tzset(((char **) linitial(rows))[0]) == NULL)
+		return false;
+	*timezone = ((char **) linitial(rows))[0];
+	*bytea_output = ((char **) linitial(rows))[1];
 	return true;
-}
-
-/* The TimeZone of the walsender's session: the one a stream in text prints its values in. */
-char *
-laredo_source_timezone(WalReceiverConn *conn, const char *source_id)
-{
-	List	   *rows = laredo_remote_query(conn, "SELECT pg_catalog.current_setting('TimeZone')", 1, source_id);
-
-	return rows ? ((char **) linitial(rows))[0] : NULL;
 }
 
 /*
@@ -285,6 +323,7 @@ laredo_stream_binary_check(LogicalRepRelation *rel, const char *source_id)
 			LWLockAcquire(laredo_shared->lock, LW_EXCLUSIVE);
 			MyLaredoSlot->text_stream = true;
 			LWLockRelease(laredo_shared->lock);
+			laredo_worker_set_state(LAREDO_SOURCE_STARTING);
 		}
 		ereport(LOG,
 				(errmsg("laredo source \"%s\" will stream in text: column \"%s\" of %s.%s has a type laredo reads only as text",

@@ -43,8 +43,7 @@ extern void laredo_stream_start(WalReceiverConn *conn, const char *source_id,
 								List *publications, const char *origin, bool binary);
 extern bool laredo_binary_type_ok(Oid typid);
 extern bool laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id,
-										List *publications);
-extern char *laredo_source_timezone(WalReceiverConn *conn, const char *source_id);
+										List *publications, char **timezone, char **bytea_output);
 extern void laredo_stream_binary_check(LogicalRepRelation *rel, const char *source_id);
 extern void laredo_stream_feedback(WalReceiverConn *conn, XLogRecPtr write_lsn,
 								   XLogRecPtr flush_lsn, bool request_reply);

@@ -955,6 +955,8 @@ worker_run(Oid owner)
 	bool		needs_sync = false;
 	bool		ephemeral;
 	bool		binary;
+	char	   *timezone = NULL;
+	char	   *bytea_output = NULL;
 	ListCell   *lc;
 	char	   *appname;
 	MemoryContext old;
@@ -1147,8 +1149,8 @@ worker_run(Oid owner)
 	}
 	laredo_apply_set_origin(origin, startpos);
 	binary = laredo_apply_binary_suits() &&
-		laredo_stream_binary_wanted(conn, id, laredo_publication_names(source));
-	laredo_apply_set_binary(binary, binary ? laredo_source_timezone(conn, id) : NULL);
+		laredo_stream_binary_wanted(conn, id, laredo_publication_names(source), &timezone, &bytea_output);
+	laredo_apply_set_binary(binary, timezone, bytea_output);
 	laredo_stream_start(conn, id, source->slot_name, startpos, laredo_publication_names(source),
 						source->origin, binary);
 	worker_stream(conn, source, owner, startpos);

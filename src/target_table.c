@@ -598,7 +598,7 @@ table_store_error_callback(void *arg)
 	while ((r = bms_next_member(remote->attkeys, r)) >= 0)
 		if (r < cxt->tup->ncols && r < remote->natts)
 		{
-			char	   *text = laredo_apply_column_text(remote, cxt->tup, r);
+			char	   *text = laredo_apply_column_display(remote, cxt->tup, r);
 
 			appendStringInfo(&key, "%s%s=%.100s", key.len ? ", " : "", remote->attnames[r],
 							 text ? text : "NULL");
@@ -872,7 +872,7 @@ table_row_missing(LaredoPipeline *p, LogicalRepTupleData *key, bool is_update)
 	while ((r = bms_next_member(remote->attkeys, r)) >= 0)
 		if (r < key->ncols && r < remote->natts)
 		{
-			char	   *text = laredo_apply_column_text(remote, key, r);
+			char	   *text = laredo_apply_column_display(remote, key, r);
 
 			appendStringInfo(&desc, "%s%s=%.100s", desc.len ? ", " : "", remote->attnames[r],
 							 text ? text : "NULL");

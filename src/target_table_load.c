@@ -28,6 +28,7 @@
 #include "utils/syscache.h"
 
 #include "bpchar_input.h"
+#include "replication.h"
 #include "target_table.h"
 
 /*
@@ -35,8 +36,9 @@
  * built-in table synchronisation does.  Binary when every column the source
  * sends lands in a column of the same built-in type here (the binary form is
  * only defined between equal types: a timestamp read as timestamptz, say,
- * would shift silently); text otherwise, each value through its input
- * function.
+ * would shift silently) whose binary form is its value
+ * (laredo_binary_type_ok, as for the stream in binary); text otherwise, each
+ * value through its input function.
  */
 LaredoCopyFormat
 laredo_table_copy_format(LaredoPipeline *p, LogicalRepRelation *remoterel)
@@ -69,7 +71,8 @@ laredo_table_copy_format(LaredoPipeline *p, LogicalRepRelation *remoterel)
 		}
 		if (format == LAREDO_COPY_NONE)
 			break;
-		if (localtype != remotetype || remotetype >= FirstGenbkiObjectId)
+		/* an OID alias type's binary form is the source's OID: its text is the object's name */
+		if (localtype != remotetype || !laredo_binary_type_ok(localtype))
 		{
 			format = LAREDO_COPY_TEXT;
 			break;

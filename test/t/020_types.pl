@@ -251,4 +251,31 @@ like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM lared
 like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'charsb'})),
 	qr/^binary(,binary)*$/, 'chars_bin alone: the stream is in binary');
 
+# OID alias types: their binary form is the source's OID of the object,
+# their text its name; a table with one streams in text, and the target
+# names the object of that name here (whose OID differs)
+$consumer->safe_psql('postgres', q{CREATE TABLE shift1 (a int); CREATE TABLE shift2 (a int); CREATE TABLE public.marker (a int)});
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.marker (a int);
+	CREATE TABLE regs (id int PRIMARY KEY, rc regclass, rt regtype, ra regclass[]);
+	INSERT INTO regs VALUES (1, 'marker', 'mood', ARRAY['marker'::regclass, 'pg_class']);
+});
+$consumer->safe_psql('postgres', q{
+	CREATE TABLE copy.regs (id int PRIMARY KEY, rc regclass, rt regtype, ra regclass[]);
+	BEGIN;
+	SELECT laredo.create_source('regs', connection => $c$} . $source->connstr('postgres') . q{$c$);
+	SELECT laredo.add_table('regs', 'public.regs');
+	SELECT laredo.create_pipeline('regs', 'regs', 'public.regs', target => 'copy.regs');
+	COMMIT;
+});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('regs', '120s')});
+$source->safe_psql('postgres', q{INSERT INTO regs VALUES (2, 'marker', 'mood[]', ARRAY['marker'::regclass])});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('regs', '120s')});
+isnt($consumer->safe_psql('postgres', q{SELECT 'public.marker'::regclass::oid}),
+	$source->safe_psql('postgres', q{SELECT 'public.marker'::regclass::oid}), 'the object has another OID here');
+is($consumer->safe_psql('postgres', q{SELECT string_agg(r::text, '|' ORDER BY id) FROM copy.regs r}),
+	'(1,marker,mood,"{marker,pg_class}")|(2,marker,mood[],{marker})', 'OID alias values name the same objects');
+like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'regs'})),
+	qr/^text(,text)*$/, 'OID alias types: the stream is in text');
+
 done_testing();
