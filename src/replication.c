@@ -277,6 +277,9 @@ laredo_stream_binary_wanted(WalReceiverConn *conn, const char *source_id, List *
 		appendStringInfo(&query, "%s%s", lc == list_head(publications) ? "" : ", ",
 						 quote_literal_cstr(strVal(lfirst(lc))));
 	appendStringInfoChar(&query, ')');
+	/* the published columns only: a column list leaves the others out (15 on) */
+	if (walrcv_server_version(conn) >= 150000)
+		appendStringInfoString(&query, " AND a.attname = ANY (p.attnames)");
 	rows = laredo_remote_query(conn, query.data, 1, source_id);
 	foreach(lc, rows)
 	{

@@ -278,4 +278,24 @@ is($consumer->safe_psql('postgres', q{SELECT string_agg(r::text, '|' ORDER BY id
 like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'regs'})),
 	qr/^text(,text)*$/, 'OID alias types: the stream is in text');
 
+# a column list that leaves out the column of a type of its own: binary
+$source->safe_psql('postgres', q{
+	CREATE TABLE listed (id int PRIMARY KEY, v numeric, md mood);
+	INSERT INTO listed VALUES (1, 1.5, 'ok'), (2, NULL, 'sad');
+});
+$consumer->safe_psql('postgres', q{
+	BEGIN;
+	SELECT laredo.create_source('listed', connection => $c$} . $source->connstr('postgres') . q{$c$);
+	SELECT laredo.add_table('listed', 'public.listed', columns => '{id,v}');
+	SELECT laredo.create_pipeline('listed', 'listed', 'public.listed', target => 'copy.listed');
+	COMMIT;
+});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('listed', '120s')});
+$source->safe_psql('postgres', q{INSERT INTO listed VALUES (3, -0.000001, 'happy'); UPDATE listed SET v = 2 WHERE id = 1});
+$consumer->safe_psql('postgres', q{CALL laredo.wait_for_catchup('listed', '120s')});
+is($consumer->safe_psql('postgres', q{SELECT string_agg(l::text, '|' ORDER BY id) FROM copy.listed l}),
+	'(1,2)|(2,)|(3,-0.000001)', 'the listed columns arrive');
+like(stream_forms($consumer->safe_psql('postgres', q{SELECT slot_name FROM laredo.sources WHERE source_id = 'listed'})),
+	qr/^binary(,binary)*$/, 'a column left out by the column list: the stream is in binary');
+
 done_testing();
