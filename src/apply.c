@@ -400,7 +400,7 @@ laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int 
 {
 	MemoryContext caller = CurrentMemoryContext;
 	bool		started;
-	StringInfoData value;
+	FmgrInfo	receive;
 	Oid			typreceive;
 	Oid			typioparam;
 	Oid			typoutput;
@@ -418,12 +418,10 @@ laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int 
 	started = !IsTransactionState();
 	if (started)
 		StartTransactionCommand();
-	value = tup->colvalues[i];
-	value.cursor = 0;
 	getTypeBinaryInputInfo(rel->atttyps[i], &typreceive, &typioparam);
 	getTypeOutputInfo(rel->atttyps[i], &typoutput, &isvarlena);
-	datum = OidReceiveFunctionCall(typreceive, &value, typioparam, -1);
-	laredo_apply_binary_consumed(rel, &value, i);
+	fmgr_info(typreceive, &receive);
+	datum = laredo_apply_column_receive(rel, tup, i, &receive, typioparam, -1);
 	if (DateStyle != USE_ISO_DATES || IntervalStyle != INTSTYLE_POSTGRES || extra_float_digits <= 0 ||
 		(bytea_output == BYTEA_OUTPUT_HEX) != apply_source_bytea_hex ||
 		(apply_source_timezone && strcmp(pg_get_timezone_name(session_timezone), apply_source_timezone) != 0))
@@ -505,15 +503,26 @@ laredo_apply_column_display(LogicalRepRelation *rel, LogicalRepTupleData *tup, i
 	return psprintf("(%d bytes in binary)", value->len);
 }
 
-/* A receive function must read a value whole, as worker.c checks. */
-void
-laredo_apply_binary_consumed(LogicalRepRelation *rel, StringInfo value, int i)
+/*
+ * Column i of a streamed row, sent in binary, read by a receive function
+ * (with its type's I/O parameter and a type modifier) as worker.c reads
+ * one: from its first byte, and whole.
+ */
+Datum
+laredo_apply_column_receive(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i,
+							FmgrInfo *receive, Oid typioparam, int32 typmod)
 {
-	if (value->cursor != value->len)
+	StringInfoData value = tup->colvalues[i];
+	Datum		datum;
+
+	value.cursor = 0;
+	datum = ReceiveFunctionCall(receive, &value, typioparam, typmod);
+	if (value.cursor != value.len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("incorrect binary data format in column \"%s\" of %s.%s from the source",
 						rel->attnames[i], rel->nspname, rel->relname)));
+	return datum;
 }
 
 void

@@ -20,7 +20,8 @@ extern void laredo_apply_set_binary(bool binary, const char *timezone, const cha
 extern bool laredo_apply_binary_suits(void);
 extern char *laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i);
 extern char *laredo_apply_column_display(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i);
-extern void laredo_apply_binary_consumed(LogicalRepRelation *rel, StringInfo value, int i);
+extern Datum laredo_apply_column_receive(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i,
+										 FmgrInfo *receive, Oid typioparam, int32 typmod);
 extern void laredo_apply_set_last_change(XLogRecPtr last_change);
 extern void laredo_apply_rewind_origin(ReplOriginId origin, XLogRecPtr lsn);
 /* finds the configured table a published relation belongs to (a partition's root), or NULL */

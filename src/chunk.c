@@ -614,11 +614,7 @@ chunk_key_of(ChunkCopy *copy, LogicalRepRelation *rel, LogicalRepTupleData *tup)
 		if (tup->colstatus[col] == LOGICALREP_COLUMN_BINARY && rel->atttyps[col] == copy->keytypes[i] &&
 			OidIsValid(copy->keyrecv[i].fn_oid))
 		{
-			StringInfoData value = tup->colvalues[col];
-
-			value.cursor = 0;
-			key[i] = ReceiveFunctionCall(&copy->keyrecv[i], &value, copy->keyrecvioparam[i], -1);
-			laredo_apply_binary_consumed(rel, &value, col);
+			key[i] = laredo_apply_column_receive(rel, tup, col, &copy->keyrecv[i], copy->keyrecvioparam[i], -1);
 			continue;
 		}
 		if ((text = laredo_apply_column_text(rel, tup, col)) == NULL)

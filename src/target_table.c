@@ -652,14 +652,8 @@ table_store(TableTarget *t, TupleTableSlot *slot, LogicalRepTupleData *tup,
 		{
 			cxt.column = i;
 			if (t->recv_direct[i])
-			{
-				StringInfoData value = tup->colvalues[r];
-
-				value.cursor = 0;
-				slot->tts_values[i] = ReceiveFunctionCall(&t->typrecvfmgr[i], &value,
-														  t->typrecvioparam[i], att->atttypmod);
-				laredo_apply_binary_consumed(t->remoterel, &value, r);
-			}
+				slot->tts_values[i] = laredo_apply_column_receive(t->remoterel, tup, r, &t->typrecvfmgr[i],
+																  t->typrecvioparam[i], att->atttypmod);
 			else
 				/* another type here: through the source type's text, as the text stream goes */
 				slot->tts_values[i] = InputFunctionCall(&t->typinfmgr[i],
