@@ -9,7 +9,12 @@
 #      laredo's pipelines are STREAMING / the subscription's tables ready
 #      (the median of LAREDO_BASELINE_ROUNDS rounds, 3 unless set);
 #   2. catch-up: pgbench runs a fixed number of transactions with 4 clients
-#      while both consumers are paused; then each drains the backlog alone
+#      while both consumers are paused, their shared buffers warmed first
+#      (pg_prewarm of the four tables and their keys, as on a server that
+#      has run a while: on servers just started, the drain's first reads
+#      into shared buffers make the kernel zero shared memory's pages, the
+#      same for both consumers, a quarter or more of laredo's CPU on this
+#      machine; LAREDO_BENCH_COLD=1 skips it); then each drains the backlog alone
 #      (done when pgbench_history, insert-only and applied in commit
 #      order, matches the source's row count): the time and the apply rate
 #      in rows per second; then the time until the source's slot confirms
@@ -166,6 +171,14 @@ q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgo
 # each drains it alone
 history_of() { q "$1" -c "SELECT count(*) FROM pgbench_history"; }
 q laredo -c "SELECT laredo.alter_source('bench', enabled => false)" >/dev/null
+if [ "${LAREDO_BENCH_COLD:-0}" != 1 ]; then
+	for node in laredo builtin; do
+		q "$node" -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
+			-c "WITH t AS (SELECT unnest('{pgbench_branches,pgbench_tellers,pgbench_history,pgbench_accounts}'::regclass[]) t)
+				SELECT sum(pg_prewarm(c)) FROM (SELECT indexrelid::regclass FROM pg_index JOIN t ON indrelid = t
+					UNION ALL SELECT t FROM t) w(c)" >/dev/null
+	done
+fi
 q builtin -c "ALTER SUBSCRIPTION bench_sub DISABLE" >/dev/null
 sleep 1
 pg "$bin/pgbench" -n -c 4 -j 2 -t "$txns" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/load.log" 2>&1
@@ -316,6 +329,7 @@ printf '\nlaredo vs built-in subscription: pgbench scale %s, %s x 4 transactions
 	"$scale" "$txns" "$(uname -r)" "$(nproc)"
 printf '%s; the built-in subscription: %s\n' "$(pg_config --version)" \
 	"$(q builtin -c "SELECT 'binary = ' || subbinary || ', streaming = ' || substream::text FROM pg_subscription WHERE subname = 'bench_sub'")"
+if [ "${LAREDO_BENCH_COLD:-0}" = 1 ]; then echo "the drain on cold shared buffers (LAREDO_BENCH_COLD=1)"; else echo "the drain on shared buffers warmed with pg_prewarm"; fi
 printf '%-42s %12s %12s %10s %10s\n' "figure" "laredo" "built-in" "l / b" "l / ceil"
 printf '%-42s %12.2f %12.2f %10s %10s\n' "baseline, $accounts accounts (s)" "$laredo_baseline" "$builtin_baseline" \
 	"$(ratio "$laredo_baseline" "$builtin_baseline")" "-"
