@@ -288,6 +288,7 @@ table_build_map(LaredoPipeline *p, TableTarget *t)
 
 			getTypeBinaryInputInfo(att->atttypid, &typreceive, &t->typrecvioparam[i]);
 			fmgr_info_cxt(typreceive, &t->typrecvfmgr[i], cxt);
+			laredo_bpchar_input_install(&t->typrecvfmgr[i]);
 			t->recv_direct[i] = true;
 		}
 	}
