@@ -380,6 +380,22 @@ laredo_apply_binary_suits(void)
 }
 
 /*
+ * Whether column i of a streamed row came in binary; when not, *text is its
+ * text (NULL for a null, an unchanged TOASTed value or a column the row
+ * does not have).
+ */
+static bool
+column_in_binary(LogicalRepTupleData *tup, int i, char **text)
+{
+	*text = NULL;
+	if (i >= tup->ncols)
+		return false;
+	if (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT)
+		*text = tup->colvalues[i].data;
+	return tup->colstatus[i] == LOGICALREP_COLUMN_BINARY;
+}
+
+/*
  * The text of column i of a streamed row, for what reads a value as text
  * (row filters, change logs, function targets, the keys of a copy in
  * ranges, messages): as the source sent it, or, for a value sent in binary,
@@ -409,12 +425,8 @@ laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int 
 	int			nest = -1;
 	char	   *text;
 
-	if (i >= tup->ncols)
-		return NULL;
-	if (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT)
-		return tup->colvalues[i].data;
-	if (tup->colstatus[i] != LOGICALREP_COLUMN_BINARY)
-		return NULL;
+	if (!column_in_binary(tup, i, &text))
+		return text;
 	started = !IsTransactionState();
 	if (started)
 		StartTransactionCommand();
@@ -457,16 +469,13 @@ laredo_apply_column_text(LogicalRepRelation *rel, LogicalRepTupleData *tup, int 
 char *
 laredo_apply_column_display(LogicalRepRelation *rel, LogicalRepTupleData *tup, int i)
 {
+	char	   *text;
 	StringInfo	value;
 	const unsigned char *b;
 	uint64		u = 0;
 
-	if (i >= tup->ncols)
-		return NULL;
-	if (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT)
-		return tup->colvalues[i].data;
-	if (tup->colstatus[i] != LOGICALREP_COLUMN_BINARY)
-		return NULL;
+	if (!column_in_binary(tup, i, &text))
+		return text;
 	value = &tup->colvalues[i];
 	b = (const unsigned char *) value->data;
 	switch (rel->atttyps[i])
