@@ -10,11 +10,12 @@
 #      (the median of LAREDO_BASELINE_ROUNDS rounds, 3 unless set);
 #   2. catch-up: pgbench runs a fixed number of transactions with 4 clients
 #      while both consumers are paused, their shared buffers warmed first
-#      (pg_prewarm of the four tables and their keys, as on a server that
+#      (pg_prewarm of the four tables and their indexes, as on a server that
 #      has run a while: on servers just started, the drain's first reads
 #      into shared buffers make the kernel zero shared memory's pages, the
-#      same for both consumers, a quarter or more of laredo's CPU on this
-#      machine; LAREDO_BENCH_COLD=1 skips it); then each drains the backlog alone
+#      same for both consumers, up to a quarter of laredo's CPU on this
+#      machine depending on the host's state; LAREDO_BENCH_COLD=1 skips it);
+#      then each drains the backlog alone
 #      (done when pgbench_history, insert-only and applied in commit
 #      order, matches the source's row count): the time and the apply rate
 #      in rows per second; then the time until the source's slot confirms
@@ -171,6 +172,7 @@ q source -c "SELECT 'ok' FROM pg_create_logical_replication_slot('ceiling', 'pgo
 # each drains it alone
 history_of() { q "$1" -c "SELECT count(*) FROM pgbench_history"; }
 q laredo -c "SELECT laredo.alter_source('bench', enabled => false)" >/dev/null
+q builtin -c "ALTER SUBSCRIPTION bench_sub DISABLE" >/dev/null
 if [ "${LAREDO_BENCH_COLD:-0}" != 1 ]; then
 	for node in laredo builtin; do
 		q "$node" -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
@@ -179,7 +181,6 @@ if [ "${LAREDO_BENCH_COLD:-0}" != 1 ]; then
 					UNION ALL SELECT t FROM t) w(c)" >/dev/null
 	done
 fi
-q builtin -c "ALTER SUBSCRIPTION bench_sub DISABLE" >/dev/null
 sleep 1
 pg "$bin/pgbench" -n -c 4 -j 2 -t "$txns" -h 127.0.0.1 -p "${port[source]}" postgres >"$dir/load.log" 2>&1
 target_lsn=$(q source -c "SELECT pg_current_wal_lsn()")
